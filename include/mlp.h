@@ -1,0 +1,252 @@
+/*
+ * mlp.h — dense neural networks (multilayer perceptrons) on CBLAS.
+ *
+ * This is the one public header of mlp. Read it top to bottom:
+ *
+ *   1. version
+ *   2. status codes
+ *   3. activations
+ *   4. the W·X+B step      (mlp_dense_forward)
+ *   5. networks            (mlp_net_*)
+ *   6. workspaces and the forward pass (mlp_workspace_*, mlp_forward)
+ *   7. BLAS threads
+ *
+ * Conventions that hold everywhere:
+ *
+ *   - Every matrix is row-major float. A layer of n_out neurons over n_in
+ *     inputs has weights W of n_out × n_in (row i holds neuron i, exactly
+ *     PyTorch's nn.Linear.weight) and biases b of n_out.
+ *   - A batch X is batch × n_in, one sample per row.
+ *   - Every fallible call returns an mlp_status. On any error the call
+ *     changes nothing: no output is written, no handle is stored, nothing
+ *     leaks. The library never prints, exits or aborts.
+ *   - Handles are opaque and come in create/free pairs; free(NULL) is a no-op.
+ *   - Thread safety: a network is read-only during a forward pass; any number
+ *     of threads may run forward passes on one network at once, each with its
+ *     own workspace.
+ */
+#ifndef MLP_H
+#define MLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(MLP_BUILDING) && defined(__GNUC__)
+#define MLP_API __attribute__((visibility("default")))
+#else
+#define MLP_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* 1. Version                                                                */
+/* ------------------------------------------------------------------------ */
+
+#define MLP_VERSION_MAJOR 0
+#define MLP_VERSION_MINOR 1
+#define MLP_VERSION_PATCH 0
+/* One number that orders versions: 0.1.0 is 100, 1.2.3 is 10203. */
+#define MLP_VERSION_NUMBER \
+	(MLP_VERSION_MAJOR * 10000 + MLP_VERSION_MINOR * 100 + MLP_VERSION_PATCH)
+#define MLP_VERSION_STRING "0.1.0"
+
+/* The MLP_VERSION_NUMBER of the library the program is linked with, so a
+ * program can check it against the header it was compiled with. */
+MLP_API unsigned mlp_version(void);
+/* The same as a string, "MAJOR.MINOR.PATCH". */
+MLP_API const char *mlp_version_string(void);
+
+/* ------------------------------------------------------------------------ */
+/* 2. Status codes                                                           */
+/* ------------------------------------------------------------------------ */
+
+typedef enum mlp_status {
+	MLP_OK = 0,
+	MLP_ENULL,      /* a required pointer argument is NULL */
+	MLP_ESIZE,      /* a size is zero, or sizes do not fit each other */
+	MLP_ETOOBIG,    /* a size or a product of sizes is beyond the limits */
+	MLP_EACT,       /* unknown activation value */
+	MLP_EWORKSPACE, /* the workspace was made for another network */
+	MLP_ENOMEM,     /* an allocation failed */
+	MLP_EINVAL,     /* another invalid argument (overlap, alignment, value) */
+	MLP_ENOTSUP,    /* not supported by this build or this BLAS */
+	MLP_EIO,        /* reading or writing a file failed */
+	MLP_EFORMAT,    /* a model file is malformed */
+	MLP_ENONFINITE  /* a NaN or an infinity where a finite value is needed */
+} mlp_status;
+
+/* A short English description of a status, never NULL; unknown values give
+ * "unknown status". */
+MLP_API const char *mlp_strerror(mlp_status s);
+
+/* Limits that make sizes "absurdly large" (MLP_ETOOBIG). They keep every
+ * dimension a BLAS int can hold and every byte count a size_t. */
+#define MLP_MAX_WIDTH  (1u << 24) /* neurons in a layer, inputs of a layer */
+#define MLP_MAX_LAYERS 4096u      /* layers in a network */
+#define MLP_MAX_BATCH  (1u << 30) /* rows of a workspace */
+
+/* ------------------------------------------------------------------------ */
+/* 3. Activations                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Applied element-wise to each output, except softmax, which is applied
+ * across each row (sample). Formulas, in the notation of PyTorch:
+ *
+ *   MLP_IDENTITY    x
+ *   MLP_RELU        max(0, x)
+ *   MLP_LEAKY_RELU  x if x > 0 else 0.01·x  (nn.LeakyReLU's default slope)
+ *   MLP_SIGMOID     1 / (1 + exp(-x)), evaluated without overflow
+ *   MLP_TANH        tanh(x)
+ *   MLP_GELU        x·Φ(x) = 0.5·x·(1 + erf(x/√2))   (nn.GELU(), exact form)
+ *   MLP_GELU_TANH   0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+ *                   (nn.GELU(approximate='tanh'))
+ *   MLP_SILU        x·sigmoid(x)
+ *   MLP_SOFTMAX     exp(x_j - max x) / Σ_k exp(x_k - max x), per row
+ */
+typedef enum mlp_act {
+	MLP_IDENTITY = 0,
+	MLP_RELU,
+	MLP_LEAKY_RELU,
+	MLP_SIGMOID,
+	MLP_TANH,
+	MLP_GELU,
+	MLP_GELU_TANH,
+	MLP_SILU,
+	MLP_SOFTMAX,
+	MLP_ACT_COUNT /* number of activations; not an activation */
+} mlp_act;
+
+/* The negative slope of MLP_LEAKY_RELU. */
+#define MLP_LEAKY_RELU_SLOPE 0.01f
+
+/* The lower-case name of an activation ("relu", "gelu_tanh", ...), or NULL
+ * for a value that is not an activation. */
+MLP_API const char *mlp_act_name(mlp_act act);
+
+/* The activation named `name` (as mlp_act_name spells it) into *out.
+ * MLP_ENULL if an argument is NULL, MLP_EACT if the name is unknown. */
+MLP_API mlp_status mlp_act_parse(const char *name, mlp_act *out);
+
+/* ------------------------------------------------------------------------ */
+/* 4. The W·X+B step                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Y = act(X·Wᵀ + 1·bᵀ) for caller-owned matrices: X is batch × n_in, W is
+ * n_out × n_in, b is n_out, Y is batch × n_out, all row-major. batch 1 is one
+ * cblas_sgemv, larger batches one cblas_sgemm. b may be NULL (no bias). Y
+ * must not overlap X, W or b (MLP_EINVAL). Allocates nothing. */
+MLP_API mlp_status mlp_dense_forward(size_t batch, size_t n_in, size_t n_out,
+				     const float *W, const float *b,
+				     mlp_act act, const float *X, float *Y);
+
+/* ------------------------------------------------------------------------ */
+/* 5. Networks                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* A network: a chain of dense layers; the output of layer l is the input of
+ * layer l+1. It owns its parameters in one 64-byte aligned block. */
+typedef struct mlp_net mlp_net;
+
+/* Creates a network of n_layers layers into *out. sizes holds n_layers + 1
+ * widths, input width first ({2, 3, 1}: 2 inputs, 3 hidden neurons, 1
+ * output); acts holds one activation per layer. Weights and biases start at
+ * zero: set them, or call mlp_net_init. Free with mlp_net_free. */
+MLP_API mlp_status mlp_net_create(mlp_net **out, size_t n_layers,
+				  const size_t *sizes, const mlp_act *acts);
+
+/* Frees a network and its parameters. NULL is a no-op. */
+MLP_API void mlp_net_free(mlp_net *net);
+
+/* The number of layers; 0 for NULL. */
+MLP_API size_t mlp_net_layers(const mlp_net *net);
+
+/* sizes[i] as given at creation: i = 0 is the input width, i = layers the
+ * output width. 0 for NULL or i out of range. */
+MLP_API size_t mlp_net_size(const mlp_net *net, size_t i);
+
+/* The activation of a layer; MLP_ACT_COUNT for NULL or layer out of range. */
+MLP_API mlp_act mlp_net_act(const mlp_net *net, size_t layer);
+
+/* The number of parameters (weights and biases of all layers); 0 for NULL. */
+MLP_API size_t mlp_net_param_count(const mlp_net *net);
+
+/* The weights of a layer, n_out × n_in row-major, 64-byte aligned, owned by
+ * the network and writable; NULL for NULL or layer out of range. Do not
+ * write them while a forward pass runs. */
+MLP_API float *mlp_net_weights(mlp_net *net, size_t layer);
+
+/* The n_out biases of a layer, as mlp_net_weights. */
+MLP_API float *mlp_net_bias(mlp_net *net, size_t layer);
+
+/* Initialises all weights from a seeded generator and sets all biases to
+ * zero. Weights are uniform on [-a, a]: He, a = √(6 / n_in), for layers with
+ * ReLU or leaky ReLU; Glorot/Xavier, a = √(6 / (n_in + n_out)), otherwise.
+ * The generator is xoshiro256** seeded through SplitMix64; the same seed
+ * gives the same network, bit for bit, on every machine. */
+MLP_API mlp_status mlp_net_init(mlp_net *net, uint64_t seed);
+
+/* ------------------------------------------------------------------------ */
+/* 6. Workspaces and the forward pass                                        */
+/* ------------------------------------------------------------------------ */
+
+/* A workspace holds the intermediate activations of a forward pass for up
+ * to max_batch samples of one network. One per thread. */
+typedef struct mlp_workspace mlp_workspace;
+
+/* The bytes a workspace for `net` and `max_batch` needs, when placed with
+ * mlp_workspace_place; 0 if an argument is invalid. */
+MLP_API size_t mlp_workspace_size(const mlp_net *net, size_t max_batch);
+
+/* Creates a workspace for `net` that runs batches of up to max_batch rows
+ * in one pass each (larger batches run in chunks). Free with
+ * mlp_workspace_free. The network must outlive the workspace. */
+MLP_API mlp_status mlp_workspace_create(mlp_workspace **out, const mlp_net *net,
+					size_t max_batch);
+
+/* Places a workspace in caller memory `mem` of mem_size bytes (at least
+ * mlp_workspace_size(net, max_batch), any alignment): nothing is allocated.
+ * The caller keeps ownership of mem, which must outlive the workspace;
+ * mlp_workspace_free on a placed workspace does nothing. MLP_ESIZE if
+ * mem_size is too small. */
+MLP_API mlp_status mlp_workspace_place(mlp_workspace **out, const mlp_net *net,
+				       size_t max_batch, void *mem,
+				       size_t mem_size);
+
+/* Frees a workspace made by mlp_workspace_create. NULL, and a placed
+ * workspace, are no-ops. */
+MLP_API void mlp_workspace_free(mlp_workspace *ws);
+
+/* The max_batch a workspace was made for; 0 for NULL. */
+MLP_API size_t mlp_workspace_max_batch(const mlp_workspace *ws);
+
+/* Y = net(X): X is batch × sizes[0], Y is batch × sizes[layers], row-major.
+ * Batch 1 takes the sgemv path, larger batches sgemm, in chunks of the
+ * workspace's max_batch. Allocates nothing, takes no locks, reads the
+ * network only. MLP_EWORKSPACE if ws was made for another network;
+ * MLP_EINVAL if X and Y overlap. */
+MLP_API mlp_status mlp_forward(const mlp_net *net, mlp_workspace *ws,
+			       size_t batch, const float *X, float *Y);
+
+/* ------------------------------------------------------------------------ */
+/* 7. BLAS threads                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* Sets the number of threads the BLAS uses for each call, for the whole
+ * process (OpenBLAS: openblas_set_num_threads; BLIS: bli_thread_set_num_
+ * threads). MLP_ENOTSUP when the BLAS in this build has no such control;
+ * MLP_EINVAL for n < 1. With T caller threads each running forward passes,
+ * T × n threads compete for the cores: keep the product at most the core
+ * count (n = 1 when each core has its own caller thread). */
+MLP_API mlp_status mlp_blas_set_threads(int n);
+
+/* The BLAS this library was built with ("openblas", "blis", "cblas"). */
+MLP_API const char *mlp_blas_name(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MLP_H */

@@ -1,0 +1,35 @@
+/* blas.c — the BLAS this build uses, and its thread count. */
+#include "internal.h"
+
+#include <cblas.h>
+
+#if defined(MLP_BLAS_BLIS)
+/* BLIS's CBLAS header does not declare its threading API. */
+void bli_thread_set_num_threads(long n);
+#endif
+
+mlp_status mlp_blas_set_threads(int n)
+{
+	if (n < 1)
+		return MLP_EINVAL;
+#if defined(MLP_BLAS_OPENBLAS)
+	openblas_set_num_threads(n);
+	return MLP_OK;
+#elif defined(MLP_BLAS_BLIS)
+	bli_thread_set_num_threads(n);
+	return MLP_OK;
+#else
+	return MLP_ENOTSUP;
+#endif
+}
+
+const char *mlp_blas_name(void)
+{
+#if defined(MLP_BLAS_OPENBLAS)
+	return "openblas";
+#elif defined(MLP_BLAS_BLIS)
+	return "blis";
+#else
+	return "cblas";
+#endif
+}

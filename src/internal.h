@@ -1,0 +1,117 @@
+/*
+ * internal.h — structures and helpers shared by the library's source files.
+ * Nothing here is part of the public API; every name is hidden.
+ */
+#ifndef MLP_INTERNAL_H
+#define MLP_INTERNAL_H
+
+#include "mlp.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Every parameter tensor and workspace buffer starts on a 64-byte boundary:
+ * a cache line, and the widest vector load of AVX-512. */
+#define MLPI_ALIGN 64u
+#define MLPI_ALIGN_FLOATS (MLPI_ALIGN / sizeof(float))
+
+struct mlp_layer {
+	size_t n_in, n_out;
+	mlp_act act;
+	float *W; /* n_out × n_in, row-major */
+	float *b; /* n_out */
+};
+
+struct mlp_net {
+	size_t n_layers;
+	size_t max_hidden;   /* widest hidden layer; 0 for one layer */
+	size_t n_params;     /* weights and biases, without padding */
+	size_t block_floats; /* the parameter block, padding included */
+	float *block;        /* all W and b, each 64-byte aligned */
+	size_t *sizes;       /* n_layers + 1 widths, input first */
+	struct mlp_layer layers[];
+};
+
+struct mlp_workspace {
+	const mlp_net *net; /* the network it was made for */
+	size_t max_batch;
+	bool owned;         /* allocated by mlp_workspace_create */
+	float *buf[2];      /* ping-pong: max_batch × max_hidden each */
+};
+
+/* a·b into *out; false on size_t overflow. */
+static inline bool mlpi_mul(size_t a, size_t b, size_t *out)
+{
+	if (a != 0 && b > SIZE_MAX / a)
+		return false;
+	*out = a * b;
+	return true;
+}
+
+/* a+b into *out; false on size_t overflow. */
+static inline bool mlpi_add(size_t a, size_t b, size_t *out)
+{
+	if (b > SIZE_MAX - a)
+		return false;
+	*out = a + b;
+	return true;
+}
+
+/* n rounded up to a multiple of m (m a power of two); false on overflow. */
+static inline bool mlpi_round_up(size_t n, size_t m, size_t *out)
+{
+	if (n > SIZE_MAX - (m - 1))
+		return false;
+	*out = (n + m - 1) & ~(m - 1);
+	return true;
+}
+
+/* Whether [a, a + a_bytes) and [b, b + b_bytes) share a byte. */
+static inline bool mlpi_overlap(const void *a, size_t a_bytes, const void *b,
+				size_t b_bytes)
+{
+	uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b;
+	return pa < pb + b_bytes && pb < pa + a_bytes;
+}
+
+/* 64-byte aligned allocation of `bytes` (rounded up); NULL on failure or
+ * overflow. Release with mlpi_free_aligned. */
+void *mlpi_alloc_aligned(size_t bytes);
+void mlpi_free_aligned(void *p);
+
+/* Y[rows × n] = act(Y + 1·bᵀ), in one pass over Y; b may be NULL. Softmax
+ * applies across each row. */
+void mlpi_bias_act(mlp_act act, size_t rows, size_t n, const float *b,
+		   float *Y);
+
+/* Whether act is a valid activation value. */
+static inline bool mlpi_act_valid(mlp_act act)
+{
+	return (unsigned)act < (unsigned)MLP_ACT_COUNT;
+}
+
+/* The W·X+B step without argument checks: rows ≤ INT_MAX, n_in and n_out ≤
+ * MLP_MAX_WIDTH, Y not overlapping the inputs. */
+void mlpi_dense(size_t rows, size_t n_in, size_t n_out, const float *W,
+		const float *b, mlp_act act, const float *X, float *Y);
+
+/* The two ways to add the bias, kept so the bench can compare them:
+ * FUSED runs the BLAS with beta = 0 and adds bias and activation in one pass
+ * after it; BROADCAST copies b into every row of Y first, runs the BLAS with
+ * beta = 1 and applies the activation after. mlpi_dense uses MLPI_EPILOGUE. */
+enum mlpi_epilogue { MLPI_EPILOGUE_FUSED, MLPI_EPILOGUE_BROADCAST };
+void mlpi_dense_with(enum mlpi_epilogue how, size_t rows, size_t n_in,
+		     size_t n_out, const float *W, const float *b, mlp_act act,
+		     const float *X, float *Y);
+
+/* A xoshiro256** generator, seeded through SplitMix64. */
+struct mlpi_rng {
+	uint64_t s[4];
+};
+void mlpi_rng_seed(struct mlpi_rng *rng, uint64_t seed);
+uint64_t mlpi_rng_next(struct mlpi_rng *rng);
+/* Uniform on [0, 1) with 53 random bits. */
+double mlpi_rng_uniform(struct mlpi_rng *rng);
+
+#endif /* MLP_INTERNAL_H */

@@ -1,0 +1,43 @@
+/* status.c — status messages and the library version. */
+#include "internal.h"
+
+unsigned mlp_version(void)
+{
+	return MLP_VERSION_NUMBER;
+}
+
+const char *mlp_version_string(void)
+{
+	return MLP_VERSION_STRING;
+}
+
+const char *mlp_strerror(mlp_status s)
+{
+	switch (s) {
+	case MLP_OK:
+		return "success";
+	case MLP_ENULL:
+		return "a required pointer argument is NULL";
+	case MLP_ESIZE:
+		return "a size is zero or sizes do not fit each other";
+	case MLP_ETOOBIG:
+		return "a size or a product of sizes is too large";
+	case MLP_EACT:
+		return "unknown activation";
+	case MLP_EWORKSPACE:
+		return "the workspace was made for another network";
+	case MLP_ENOMEM:
+		return "out of memory";
+	case MLP_EINVAL:
+		return "invalid argument";
+	case MLP_ENOTSUP:
+		return "not supported by this build";
+	case MLP_EIO:
+		return "input/output error";
+	case MLP_EFORMAT:
+		return "malformed model file";
+	case MLP_ENONFINITE:
+		return "a value is NaN or infinite";
+	}
+	return "unknown status";
+}

@@ -1,0 +1,317 @@
+/* support.c — see support.h. */
+#include "support.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+int run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* ---- allocation counter -------------------------------------------------- */
+
+static atomic_bool armed;
+static atomic_long calls, live, fail_at;
+
+void alloc_arm(long n)
+{
+	atomic_store(&calls, 0);
+	atomic_store(&live, 0);
+	atomic_store(&fail_at, n);
+	atomic_store(&armed, true);
+}
+
+void alloc_disarm(void)
+{
+	atomic_store(&armed, false);
+}
+
+long alloc_calls(void)
+{
+	return atomic_load(&calls);
+}
+
+long alloc_live(void)
+{
+	return atomic_load(&live);
+}
+
+/* Whether this allocation is to fail; counts it when armed. */
+static bool next_fails(void)
+{
+	if (!atomic_load(&armed))
+		return false;
+	long n = atomic_fetch_add(&calls, 1) + 1;
+	return n == atomic_load(&fail_at);
+}
+
+static void *counted(void *p)
+{
+	if (p != NULL && atomic_load(&armed))
+		atomic_fetch_add(&live, 1);
+	return p;
+}
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t k, size_t n);
+void *__real_realloc(void *p, size_t n);
+void *__real_aligned_alloc(size_t a, size_t n);
+int __real_posix_memalign(void **p, size_t a, size_t n);
+void __real_free(void *p);
+
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t k, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+void *__wrap_aligned_alloc(size_t a, size_t n);
+int __wrap_posix_memalign(void **p, size_t a, size_t n);
+void __wrap_free(void *p);
+
+void *__wrap_malloc(size_t n)
+{
+	return next_fails() ? NULL : counted(__real_malloc(n));
+}
+
+void *__wrap_calloc(size_t k, size_t n)
+{
+	return next_fails() ? NULL : counted(__real_calloc(k, n));
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+	void *q;
+
+	if (next_fails())
+		return NULL;
+	q = __real_realloc(p, n);
+	/* A realloc of NULL is a new allocation; any other keeps the count. */
+	return p == NULL ? counted(q) : q;
+}
+
+void *__wrap_aligned_alloc(size_t a, size_t n)
+{
+	return next_fails() ? NULL : counted(__real_aligned_alloc(a, n));
+}
+
+int __wrap_posix_memalign(void **p, size_t a, size_t n)
+{
+	int rc;
+
+	if (next_fails())
+		return 12; /* ENOMEM */
+	rc = __real_posix_memalign(p, a, n);
+	if (rc == 0)
+		counted(*p);
+	return rc;
+}
+
+void __wrap_free(void *p)
+{
+	if (p != NULL && atomic_load(&armed))
+		atomic_fetch_sub(&live, 1);
+	__real_free(p);
+}
+
+/* ---- test random generator: SplitMix64 ------------------------------- */
+
+uint64_t trng_next(struct trng *g)
+{
+	uint64_t z = (g->s += 0x9e3779b97f4a7c15u);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	return z ^ (z >> 31);
+}
+
+double trng_uniform(struct trng *g, double lo, double hi)
+{
+	return lo + (hi - lo) * (double)(trng_next(g) >> 11) * 0x1.0p-53;
+}
+
+void trng_fill(struct trng *g, float *v, size_t n, double lo, double hi)
+{
+	for (size_t i = 0; i < n; i++)
+		v[i] = (float)trng_uniform(g, lo, hi);
+}
+
+/* ---- double-precision reference ---------------------------------------- */
+
+#define U 0x1.0p-24 /* unit roundoff of float */
+
+double ref_act(mlp_act act, double z)
+{
+	switch (act) {
+	case MLP_IDENTITY:
+	case MLP_SOFTMAX: /* applied across the row by the caller */
+		return z;
+	case MLP_RELU:
+		return z > 0 ? z : 0;
+	case MLP_LEAKY_RELU:
+		return z > 0 ? z : 0.01 * z;
+	case MLP_SIGMOID:
+		return 1.0 / (1.0 + exp(-z));
+	case MLP_TANH:
+		return tanh(z);
+	case MLP_GELU:
+		/* 0.5·z·(1 + erf(z/√2)), written with erfc = 1 − erf so that
+		 * double keeps its accuracy where 1 + erf cancels. */
+		return 0.5 * z * erfc(-z / sqrt(2.0));
+	case MLP_GELU_TANH: {
+		double k = sqrt(2.0 / 3.14159265358979323846) *
+			   (z + 0.044715 * z * z * z);
+		/* 1 + tanh(k) = 2 / (1 + e^(−2k)), used where 1 + tanh(k)
+		 * would cancel. */
+		if (k > -1)
+			return 0.5 * z * (1.0 + tanh(k));
+		return z / (1.0 + exp(-2 * k));
+	}
+	case MLP_SILU:
+		return z / (1.0 + exp(-z));
+	default:
+		return NAN;
+	}
+}
+
+/* A bound on |act'| over the whole real line. */
+static double lipschitz(mlp_act act)
+{
+	switch (act) {
+	case MLP_SIGMOID:
+		return 0.25;
+	case MLP_GELU:      /* Φ(x) + x·φ(x), largest ≈ 1.1289 at x = √2 */
+	case MLP_GELU_TANH: /* within 1e-3 of the exact form */
+		return 1.13;
+	case MLP_SILU: /* largest ≈ 1.0998 near x = 2.4 */
+		return 1.1;
+	default:
+		return 1.0;
+	}
+}
+
+static double gamma_u(size_t k)
+{
+	return (double)k * U / (1.0 - (double)k * U);
+}
+
+void ref_layer(size_t batch, size_t n_in, size_t n_out, const float *W,
+	       const float *b, mlp_act act, const double *X,
+	       const double *X_err, double *Y, double *Y_err)
+{
+	double g = gamma_u(n_in + 1);
+	double L = lipschitz(act);
+
+	for (size_t r = 0; r < batch; r++) {
+		const double *x = X + r * n_in;
+		const double *xe = X_err != NULL ? X_err + r * n_in : NULL;
+		double *y = Y + r * n_out, *ye = Y_err + r * n_out;
+		double zmax = -INFINITY, dz_max = 0, sum = 0;
+
+		for (size_t i = 0; i < n_out; i++) {
+			const float *w = W + i * n_in;
+			double z = b != NULL ? b[i] : 0.0;
+			double mag = b != NULL ? fabs(b[i]) : 0.0, prop = 0;
+
+			for (size_t j = 0; j < n_in; j++) {
+				z += w[j] * x[j];
+				mag += fabs(w[j] * x[j]);
+				if (xe != NULL)
+					prop += fabs((double)w[j]) * xe[j];
+			}
+			/* dz: error of the float z the library computed. */
+			double dz = prop + g * (mag + prop);
+			y[i] = z;
+			ye[i] = dz;
+			if (act == MLP_SOFTMAX) {
+				zmax = z > zmax ? z : zmax;
+				dz_max = dz > dz_max ? dz : dz_max;
+			} else {
+				double a = ref_act(act, z);
+				y[i] = a;
+				ye[i] = L * dz + 16 * U * (fabs(a) + fabs(z) + dz);
+			}
+		}
+		if (act != MLP_SOFTMAX)
+			continue;
+		for (size_t i = 0; i < n_out; i++) {
+			y[i] = exp(y[i] - zmax);
+			sum += y[i];
+		}
+		for (size_t i = 0; i < n_out; i++) {
+			y[i] /= sum;
+			/* p(z + δ) / p(z) lies in [e^(−2‖δ‖∞), e^(2‖δ‖∞)]; the
+			 * float sum of n exponentials adds n ulp. */
+			double spread = expm1(2 * dz_max);
+
+			ye[i] = (isinf(spread) ? 1.0 : fmin(1.0, y[i] * spread)) +
+				(double)(n_out + 16) * U * y[i];
+		}
+	}
+}
+
+void ref_forward(mlp_net *net, size_t batch, const float *X, double *Y,
+		 double *Y_err)
+{
+	size_t L = mlp_net_layers(net), widest = 0;
+
+	for (size_t i = 0; i <= L; i++)
+		widest = mlp_net_size(net, i) > widest ? mlp_net_size(net, i) : widest;
+	/* In: a layer's exact input and the library's distance from it. */
+	double *in = malloc(batch * widest * sizeof(double));
+	double *in_err = malloc(batch * widest * sizeof(double));
+	double *out = malloc(batch * widest * sizeof(double));
+	double *out_err = malloc(batch * widest * sizeof(double));
+	ck_assert(in && in_err && out && out_err);
+
+	for (size_t i = 0; i < batch * mlp_net_size(net, 0); i++) {
+		in[i] = X[i];
+		in_err[i] = 0;
+	}
+	for (size_t l = 0; l < L; l++) {
+		size_t n_in = mlp_net_size(net, l), n_out = mlp_net_size(net, l + 1);
+		double *t;
+
+		ref_layer(batch, n_in, n_out, mlp_net_weights(net, l),
+			  mlp_net_bias(net, l), mlp_net_act(net, l), in, in_err,
+			  out, out_err);
+		t = in, in = out, out = t;
+		t = in_err, in_err = out_err, out_err = t;
+	}
+	size_t n_out = mlp_net_size(net, L);
+	for (size_t i = 0; i < batch * n_out; i++) {
+		Y[i] = in[i];
+		Y_err[i] = in_err[i];
+	}
+	free(in);
+	free(in_err);
+	free(out);
+	free(out_err);
+}
+
+double ref_worst(size_t n, const float *got, const double *want,
+		 const double *err, size_t *where)
+{
+	double worst = 0;
+
+	*where = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d = fabs((double)got[i] - want[i]);
+		/* The smallest float error bound: nothing is more exact than
+		 * half an ulp of the smallest normal float. */
+		double ratio = d / (err[i] + 0x1.0p-127);
+
+		if (!(ratio <= worst)) { /* also catches NaN */
+			worst = isnan(ratio) ? INFINITY : ratio;
+			*where = i;
+			if (isnan(ratio))
+				break;
+		}
+	}
+	return worst;
+}

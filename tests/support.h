@@ -1,0 +1,68 @@
+/*
+ * support.h — what the test suites share: an allocation counter with failure
+ * injection, a test-only random generator, and the double-precision
+ * reference forward pass with its error bound.
+ */
+#ifndef MLP_TEST_SUPPORT_H
+#define MLP_TEST_SUPPORT_H
+
+#include "mlp.h"
+
+#include <check.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Runs a suite and returns the process exit status. */
+int run_suite(Suite *s);
+
+/* ---- allocations made by the library --------------------------------- */
+/* The tests link with -Wl,--wrap for malloc and friends, so every
+ * allocation the library makes passes through a counter. Counting starts at
+ * alloc_arm() and stops at alloc_disarm(). TEST_WRAP is 0 where the linker
+ * cannot wrap; tests that need the counter skip themselves then. Make no
+ * Check call while armed: Check allocates to record a passed assertion. */
+void alloc_arm(long fail_at); /* fail the fail_at-th allocation; 0: none */
+void alloc_disarm(void);
+long alloc_calls(void);       /* allocations attempted while armed */
+long alloc_live(void);        /* successful allocations minus frees */
+
+/* ---- a random generator for test data (independent of the library's) -- */
+struct trng {
+	uint64_t s;
+};
+uint64_t trng_next(struct trng *g);
+double trng_uniform(struct trng *g, double lo, double hi);
+void trng_fill(struct trng *g, float *v, size_t n, double lo, double hi);
+
+/* ---- the double-precision reference -------------------------------------
+ * act(z) in double, from the textbook formulas. */
+double ref_act(mlp_act act, double z);
+
+/* One layer in double: Z = X·Wᵀ + b, Y = act(Z), batch rows. X holds the
+ * exact inputs and X_err bounds how far the float inputs the library saw
+ * are from them (NULL: the library saw X exactly); on return Y_err bounds
+ * |library output − Y| elementwise.
+ *
+ * The bound: the float sum of n products and a bias differs from the exact
+ * one by at most γ(n+1)·(Σ|w||x| + |b|), γ(k) = k·u / (1 − k·u), u = 2⁻²⁴
+ * (Higham, Accuracy and Stability of Numerical Algorithms, §3.1); errors in
+ * the inputs add Σ|w|·x_err. The activation multiplies the error of z by at
+ * most its Lipschitz constant and adds its own rounding, taken as 16 ulp of
+ * the magnitudes involved (libm's expf, tanhf and erfcf are within a few ulp,
+ * plus the few operations around them). */
+void ref_layer(size_t batch, size_t n_in, size_t n_out, const float *W,
+	       const float *b, mlp_act act, const double *X,
+	       const double *X_err, double *Y, double *Y_err);
+
+/* The whole network in double, chaining ref_layer. Y and Y_err are batch ×
+ * output width. */
+void ref_forward(mlp_net *net, size_t batch, const float *X, double *Y,
+		 double *Y_err);
+
+/* The largest ratio |got − want| / err over n outputs (≤ 1 passes), and
+ * the index where it occurs. */
+double ref_worst(size_t n, const float *got, const double *want,
+		 const double *err, size_t *where);
+
+#endif
