@@ -1,11 +1,11 @@
 /* blas.c — the BLAS this build uses, and its thread count. */
+#define _POSIX_C_SOURCE 200809L /* blis.h uses pthread barriers */
 #include "internal.h"
 
 #include <cblas.h>
 
 #if defined(MLP_BLAS_BLIS)
-/* BLIS's CBLAS header does not declare its threading API. */
-void bli_thread_set_num_threads(long n);
+#include <blis.h> /* its CBLAS header does not declare the threading API */
 #endif
 
 mlp_status mlp_blas_set_threads(int n)
