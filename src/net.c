@@ -9,6 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* n floats rounded up to whole 64-byte lines; check_shape has ruled out
+ * overflow for every n it is used with. */
+static size_t padded(size_t n)
+{
+	return (n + MLPI_ALIGN_FLOATS - 1) & ~(MLPI_ALIGN_FLOATS - 1);
+}
+
 /* Checks the arguments of mlp_net_create and computes the block size in
  * floats. Pointers are checked by the caller. */
 static mlp_status check_shape(size_t n_layers, const size_t *sizes,
@@ -87,10 +94,9 @@ mlp_status mlp_net_create(mlp_net **out, size_t n_layers, const size_t *sizes,
 		layer->n_out = sizes[l + 1];
 		layer->act = acts[l];
 		layer->W = p;
-		p += (w + MLPI_ALIGN_FLOATS - 1) & ~(MLPI_ALIGN_FLOATS - 1);
+		p += padded(w);
 		layer->b = p;
-		p += (layer->n_out + MLPI_ALIGN_FLOATS - 1) &
-		     ~(MLPI_ALIGN_FLOATS - 1);
+		p += padded(layer->n_out);
 		net->n_params += w + layer->n_out;
 		if (l + 1 < n_layers && layer->n_out > net->max_hidden)
 			net->max_hidden = layer->n_out;
