@@ -2,7 +2,8 @@
  * epilogue.c — how to add the bias: fused after the BLAS call, or broadcast
  * into Y before it with beta = 1. Runs both on the same shapes, alternating
  * them so that drift of a shared machine affects both alike, and prints the
- * median time of each and their ratio.
+ * median time of each, their ratio, and the time of the bare BLAS call (no
+ * bias, no activation) for scale.
  *
  *   bench_epilogue [repeats]
  */
@@ -23,18 +24,30 @@ static const struct shape shapes[] = {
 	{ 64, 256, 256, MLP_TANH },   { 64, 256, 10, MLP_SOFTMAX },
 	{ 256, 1024, 1024, MLP_RELU }, { 1024, 784, 256, MLP_RELU },
 	{ 1024, 64, 64, MLP_IDENTITY }, { 1024, 64, 64, MLP_RELU },
+	{ 64, 64, 64, MLP_RELU },       { 8, 64, 64, MLP_RELU },
 	{ 64, 784, 256, MLP_IDENTITY }, { 1, 784, 256, MLP_IDENTITY },
 	{ 1, 2, 3, MLP_RELU },          { 1, 2, 3, MLP_IDENTITY },
+	{ 1024, 1, 3, MLP_RELU },       { 1024, 3, 1, MLP_IDENTITY },
+	{ 1024, 3, 3, MLP_RELU },       { 1024, 64, 16, MLP_RELU },
+	{ 1024, 64, 32, MLP_RELU },     { 256, 256, 10, MLP_SOFTMAX },
 };
 
-static double time_one(enum mlpi_epilogue how, const struct shape *s,
-		       const float *W, const float *b, const float *X, float *Y,
-		       int inner)
+enum { FUSED, BROADCAST, BARE, N_WAYS };
+
+static double time_one(int way, const struct shape *s, const float *W,
+		       const float *b, const float *X, float *Y, int inner)
 {
 	double t0 = bench_now();
 
-	for (int k = 0; k < inner; k++)
-		mlpi_dense_with(how, s->batch, s->n_in, s->n_out, W, b, s->act, X, Y);
+	for (int k = 0; k < inner; k++) {
+		if (way == BARE)
+			mlpi_dense_with(MLPI_EPILOGUE_FUSED, s->batch, s->n_in,
+					s->n_out, W, NULL, MLP_IDENTITY, X, Y);
+		else
+			mlpi_dense_with(way == FUSED ? MLPI_EPILOGUE_FUSED
+						     : MLPI_EPILOGUE_BROADCAST,
+					s->batch, s->n_in, s->n_out, W, b, s->act, X, Y);
+	}
 	return (bench_now() - t0) / inner;
 }
 
@@ -44,21 +57,22 @@ int main(int argc, char **argv)
 
 	if (repeats < 1)
 		repeats = 1;
-	printf("%-20s %-9s %12s %12s %8s\n", "shape", "act", "fused us",
-	       "broadcast us", "b/f");
+	printf("%-20s %-9s %12s %12s %8s %12s\n", "shape", "act", "fused us",
+	       "broadcast us", "b/f", "bare BLAS us");
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
 		const struct shape *s = &shapes[i];
 		float *W = malloc(s->n_out * s->n_in * sizeof(float));
 		float *b = malloc(s->n_out * sizeof(float));
 		float *X = malloc(s->batch * s->n_in * sizeof(float));
 		float *Y = malloc(s->batch * s->n_out * sizeof(float));
-		double *tf = malloc((size_t)repeats * sizeof(double));
-		double *tb = malloc((size_t)repeats * sizeof(double));
+		double *t[N_WAYS];
 		double flops = 2.0 * (double)s->batch * (double)s->n_in * (double)s->n_out;
 		int inner = flops > 1e8 ? 1 : (int)(1e8 / flops) + 1;
 		char name[64];
 
-		if (!W || !b || !X || !Y || !tf || !tb)
+		for (int w = 0; w < N_WAYS; w++)
+			t[w] = malloc((size_t)repeats * sizeof(double));
+		if (!W || !b || !X || !Y || !t[FUSED] || !t[BROADCAST] || !t[BARE])
 			return 1;
 		for (size_t k = 0; k < s->n_out * s->n_in; k++)
 			W[k] = (float)((k * 7919u) % 1000) / 1000.0f - 0.5f;
@@ -66,24 +80,22 @@ int main(int argc, char **argv)
 			b[k] = 0.01f * (float)k;
 		for (size_t k = 0; k < s->batch * s->n_in; k++)
 			X[k] = (float)((k * 104729u) % 1000) / 1000.0f - 0.5f;
-		/* warm-up */
-		time_one(MLPI_EPILOGUE_FUSED, s, W, b, X, Y, inner);
-		time_one(MLPI_EPILOGUE_BROADCAST, s, W, b, X, Y, inner);
-		for (int r = 0; r < repeats; r++) {
-			if (r % 2) {
-				tf[r] = time_one(MLPI_EPILOGUE_FUSED, s, W, b, X, Y, inner);
-				tb[r] = time_one(MLPI_EPILOGUE_BROADCAST, s, W, b, X, Y, inner);
-			} else {
-				tb[r] = time_one(MLPI_EPILOGUE_BROADCAST, s, W, b, X, Y, inner);
-				tf[r] = time_one(MLPI_EPILOGUE_FUSED, s, W, b, X, Y, inner);
+		for (int w = 0; w < N_WAYS; w++) /* warm-up */
+			time_one(w, s, W, b, X, Y, inner);
+		for (int r = 0; r < repeats; r++)
+			for (int k = 0; k < N_WAYS; k++) {
+				int w = (r + k) % N_WAYS; /* rotate the order */
+				t[w][r] = time_one(w, s, W, b, X, Y, inner);
 			}
-		}
-		double mf = bench_median(tf, (size_t)repeats);
-		double mb = bench_median(tb, (size_t)repeats);
+		double mf = bench_median(t[FUSED], (size_t)repeats);
+		double mb = bench_median(t[BROADCAST], (size_t)repeats);
+		double m0 = bench_median(t[BARE], (size_t)repeats);
 		snprintf(name, sizeof(name), "%zux%zu->%zu", s->batch, s->n_in, s->n_out);
-		printf("%-20s %-9s %12.3f %12.3f %8.3f\n", name, mlp_act_name(s->act),
-		       mf * 1e6, mb * 1e6, mb / mf);
-		free(W), free(b), free(X), free(Y), free(tf), free(tb);
+		printf("%-20s %-9s %12.3f %12.3f %8.3f %12.3f\n", name,
+		       mlp_act_name(s->act), mf * 1e6, mb * 1e6, mb / mf, m0 * 1e6);
+		free(W), free(b), free(X), free(Y);
+		for (int w = 0; w < N_WAYS; w++)
+			free(t[w]);
 	}
 	return 0;
 }

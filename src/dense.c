@@ -10,16 +10,23 @@
 #include "internal.h"
 
 #include <limits.h>
-#include <string.h>
 
 #include <cblas.h>
 
-/* The bias is broadcast into Y and the BLAS runs with beta = 1, then the
- * activation runs over Y. Adding bias and activation in one pass after a
- * beta = 0 call costs as many passes over Y (the BLAS clears Y for beta = 0)
- * and measured no faster: bench/epilogue.c, where broadcasting was 4-12%
- * faster for identity layers and within noise (±3%) for the others. */
-#define MLPI_EPILOGUE MLPI_EPILOGUE_BROADCAST
+/* Where the bias goes, as measured by bench/epilogue.c (OpenBLAS SkylakeX
+ * kernels, AVX-512 passes, 1 and 2 threads). Broadcasting b into Y (by
+ * doubling copies) and running the BLAS with beta = 1 was faster for
+ * identity layers, for batch 1 (sgemv with beta = 0 spends a call clearing
+ * y) and for narrow layers, up to twice as fast at 1-3 outputs, where one
+ * contiguous activation pass beats a short loop per row. Adding bias and
+ * activation in one pass after a beta = 0 sgemm was 1-6% faster for wide
+ * layers with an activation, with one thread, and within noise with two. */
+static enum mlpi_epilogue best_epilogue(size_t rows, size_t n_out, mlp_act act)
+{
+	if (rows == 1 || act == MLP_IDENTITY || n_out < 64)
+		return MLPI_EPILOGUE_BROADCAST;
+	return MLPI_EPILOGUE_FUSED;
+}
 
 /* The BLAS call alone: Y = X·Wᵀ + beta·Y. */
 static void blas_step(size_t rows, size_t n_in, size_t n_out, const float *W,
@@ -42,8 +49,7 @@ void mlpi_dense_with(enum mlpi_epilogue how, size_t rows, size_t n_in,
 		     const float *X, float *Y)
 {
 	if (how == MLPI_EPILOGUE_BROADCAST && b != NULL) {
-		for (size_t r = 0; r < rows; r++)
-			memcpy(Y + r * n_out, b, n_out * sizeof(float));
+		mlpi_bias_fill(rows, n_out, b, Y);
 		blas_step(rows, n_in, n_out, W, X, 1.0f, Y);
 		mlpi_bias_act(act, rows, n_out, NULL, Y);
 	} else {
@@ -55,7 +61,8 @@ void mlpi_dense_with(enum mlpi_epilogue how, size_t rows, size_t n_in,
 void mlpi_dense(size_t rows, size_t n_in, size_t n_out, const float *W,
 		const float *b, mlp_act act, const float *X, float *Y)
 {
-	mlpi_dense_with(MLPI_EPILOGUE, rows, n_in, n_out, W, b, act, X, Y);
+	mlpi_dense_with(best_epilogue(rows, n_out, act), rows, n_in, n_out, W,
+			b, act, X, Y);
 }
 
 mlp_status mlp_dense_forward(size_t batch, size_t n_in, size_t n_out,

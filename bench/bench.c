@@ -1,0 +1,893 @@
+/*
+ * bench.c — mlp-bench: mlp against naive loops, the raw BLAS floor, FANN and
+ * PyTorch, on the same networks, weights and inputs.
+ *
+ * For every network and batch size: check that every implementation agrees
+ * with mlp (and mlp with a double-precision reference), then time them,
+ * alternating the implementations within each round so that a shared
+ * machine's drift affects them alike, and report medians and spreads.
+ * Run with --help for the options.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "impls.h"
+#include "timer.h"
+#include "torch_proc.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(MLP_BLAS_OPENBLAS)
+#include <cblas.h>
+#endif
+
+#ifndef MLP_BENCH_TORCH_SCRIPT
+#define MLP_BENCH_TORCH_SCRIPT "bench/torch_bench.py"
+#endif
+
+/* ---- the cases ------------------------------------------------------------ */
+
+enum { MAX_LAYERS = 8 };
+
+struct net_case {
+	const char *name;
+	size_t n_layers;
+	size_t sizes[MAX_LAYERS + 1];
+	mlp_act acts[MAX_LAYERS];
+	bool smoke; /* in the CI smoke run */
+};
+
+/* Hidden layers are ReLU and outputs identity (logits): the activations all
+ * five implementations share (FANN 2.2 has no softmax). */
+#define RELU MLP_RELU
+#define LIN MLP_IDENTITY
+static const struct net_case cases[] = {
+	{ "1-1", 1, { 1, 1 }, { LIN }, true },
+	{ "1-3-1", 2, { 1, 3, 1 }, { RELU, LIN }, true },
+	{ "2-3-1", 2, { 2, 3, 1 }, { RELU, LIN }, true },
+	{ "2-3-3-3-1", 4, { 2, 3, 3, 3, 1 }, { RELU, RELU, RELU, LIN }, true },
+	{ "784-256-256-10", 3, { 784, 256, 256, 10 }, { RELU, RELU, LIN }, false },
+	{ "784-1024-1024-10", 3, { 784, 1024, 1024, 10 }, { RELU, RELU, LIN }, false },
+	{ "64x8", 8, { 64, 64, 64, 64, 64, 64, 64, 64, 64 },
+	  { RELU, RELU, RELU, RELU, RELU, RELU, RELU, LIN }, true },
+};
+#undef RELU
+#undef LIN
+#define N_CASES (sizeof(cases) / sizeof(cases[0]))
+
+static const size_t default_batches[] = { 1, 8, 64, 256, 1024 };
+
+enum impl { MLP, FLOOR, NAIVE, FANN, TORCH, N_IMPL };
+static const char *const impl_names[N_IMPL] = { "mlp", "blas-floor", "naive",
+						"fann", "pytorch" };
+
+/* ---- options ------------------------------------------------------------- */
+
+struct options {
+	bool full, smoke, strict, no_fann, no_torch, keep_coretype;
+	int threads, repeats;
+	double target_s, budget_s; /* one timed run; all runs of one cell */
+	const char *csv, *json, *python, *torch_script;
+	bool case_on[N_CASES];
+	size_t batches[16], n_batches;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mlp-bench [options]\n"
+		"  --full            more repeats and longer runs (default: a quick run)\n"
+		"  --smoke           tiny cases, batches 1 and 8, 3 repeats (CI)\n"
+		"  --strict          fail when FANN or PyTorch is missing, not only on disagreement\n"
+		"  --cases A,B,...   networks to run (default: all); --list shows them\n"
+		"  --batches N,...   batch sizes (default: 1,8,64,256,1024)\n"
+		"  --threads N       BLAS threads for mlp, the floor and PyTorch (default: all cores)\n"
+		"  --repeats N       timed rounds per case (default: 9, --full 31)\n"
+		"  --csv FILE        write every measurement as CSV\n"
+		"  --json FILE       write every measurement and the machine as JSON\n"
+		"  --no-fann, --no-torch   leave an implementation out\n"
+		"  --python PATH     the Python with torch (default: /usr/bin/python3)\n"
+		"  --torch-script F  the PyTorch side (default: %s)\n"
+		"  --keep-coretype   do not set OPENBLAS_CORETYPE (see README)\n",
+		MLP_BENCH_TORCH_SCRIPT);
+}
+
+static bool parse_list(const char *s, size_t *out, size_t max, size_t *n)
+{
+	char *end;
+
+	*n = 0;
+	while (*s) {
+		unsigned long v = strtoul(s, &end, 10);
+		if (end == s || v == 0 || *n == max)
+			return false;
+		out[(*n)++] = v;
+		s = *end == ',' ? end + 1 : end;
+		if (*end != ',' && *end != '\0')
+			return false;
+	}
+	return *n > 0;
+}
+
+static bool select_cases(struct options *o, const char *list)
+{
+	char *copy = strdup(list), *save = NULL;
+
+	memset(o->case_on, 0, sizeof(o->case_on));
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		size_t c;
+		for (c = 0; c < N_CASES && strcmp(cases[c].name, t) != 0; c++)
+			;
+		if (c == N_CASES) {
+			fprintf(stderr, "mlp-bench: no case %s (--list shows them)\n", t);
+			free(copy);
+			return false;
+		}
+		o->case_on[c] = true;
+	}
+	free(copy);
+	return true;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(o, 0, sizeof(*o));
+	o->threads = nproc > 0 ? (int)nproc : 1;
+	o->python = "/usr/bin/python3";
+	o->torch_script = MLP_BENCH_TORCH_SCRIPT;
+	for (size_t c = 0; c < N_CASES; c++)
+		o->case_on[c] = true;
+	memcpy(o->batches, default_batches, sizeof(default_batches));
+	o->n_batches = sizeof(default_batches) / sizeof(default_batches[0]);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(a, "--full")) {
+			o->full = true;
+		} else if (!strcmp(a, "--smoke")) {
+			o->smoke = true;
+		} else if (!strcmp(a, "--strict")) {
+			o->strict = true;
+		} else if (!strcmp(a, "--no-fann")) {
+			o->no_fann = true;
+		} else if (!strcmp(a, "--no-torch")) {
+			o->no_torch = true;
+		} else if (!strcmp(a, "--keep-coretype")) {
+			o->keep_coretype = true;
+		} else if (!strcmp(a, "--list")) {
+			for (size_t c = 0; c < N_CASES; c++)
+				printf("%s\n", cases[c].name);
+			exit(0);
+		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(stdout);
+			exit(0);
+		} else if (v == NULL) {
+			fprintf(stderr, "mlp-bench: %s: unknown option or missing value\n", a);
+			return 2;
+		} else if (!strcmp(a, "--cases")) {
+			if (!select_cases(o, v))
+				return 2;
+			i++;
+		} else if (!strcmp(a, "--batches")) {
+			if (!parse_list(v, o->batches, 16, &o->n_batches)) {
+				fprintf(stderr, "mlp-bench: bad --batches %s\n", v);
+				return 2;
+			}
+			i++;
+		} else if (!strcmp(a, "--threads") || !strcmp(a, "--repeats")) {
+			int n = atoi(v);
+			if (n < 1) {
+				fprintf(stderr, "mlp-bench: %s wants a positive number\n", a);
+				return 2;
+			}
+			*(a[2] == 't' ? &o->threads : &o->repeats) = n;
+			i++;
+		} else if (!strcmp(a, "--csv")) {
+			o->csv = argv[++i];
+		} else if (!strcmp(a, "--json")) {
+			o->json = argv[++i];
+		} else if (!strcmp(a, "--python")) {
+			o->python = argv[++i];
+		} else if (!strcmp(a, "--torch-script")) {
+			o->torch_script = argv[++i];
+		} else {
+			fprintf(stderr, "mlp-bench: unknown option %s\n", a);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (o->smoke) {
+		static const size_t smoke_batches[] = { 1, 8 };
+		for (size_t c = 0; c < N_CASES; c++)
+			o->case_on[c] = o->case_on[c] && cases[c].smoke;
+		memcpy(o->batches, smoke_batches, sizeof(smoke_batches));
+		o->n_batches = 2;
+	}
+	if (o->repeats == 0)
+		o->repeats = o->smoke ? 3 : o->full ? 31 : 9;
+	o->target_s = o->full ? 0.02 : o->smoke ? 0.001 : 0.004;
+	o->budget_s = o->full ? 4.0 : o->smoke ? 0.05 : 0.25;
+	return 0;
+}
+
+/* ---- the machine ---------------------------------------------------------- */
+
+struct machine {
+	char cpu[128];
+	long nproc;
+	char blas[256];
+	char coretype_note[160];
+	char torch[128];
+	bool fann;
+};
+
+static void read_cpu_model(char *out, size_t n)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[512];
+
+	snprintf(out, n, "unknown CPU");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "model name", 10) == 0) {
+			char *v = strchr(line, ':');
+			if (v) {
+				v += 1 + strspn(v + 1, " \t");
+				v[strcspn(v, "\n")] = '\0';
+				snprintf(out, n, "%s", v);
+			}
+			break;
+		}
+	}
+	fclose(f);
+}
+
+/* Two settings of OpenBLAS that need a fresh process, so the bench sets
+ * them and runs itself again; PyTorch's side inherits both.
+ *
+ * OpenBLAS 0.3.21 (Debian 12) does not know CPUs newer than it and falls
+ * back to its Prescott (SSE3) kernels, about 5 times slower than its AVX-512
+ * ones: unless --keep-coretype, OPENBLAS_CORETYPE names the kernels for the
+ * vector extensions the CPU has, for mlp, the floor and PyTorch alike.
+ *
+ * OpenBLAS's idle threads spin for 2^28 cycles (about 0.1 s) before they
+ * sleep, and a spinning thread of one process takes a core from the other
+ * process's next timed run. OPENBLAS_THREAD_TIMEOUT=20 (2^20 cycles, well
+ * under a millisecond) keeps them spinning between the calls of one run and
+ * parks them within the 2 ms pause the bench makes between runs. */
+static void prepare_env(const struct options *o, char **argv)
+{
+#if defined(MLP_BLAS_OPENBLAS)
+	bool again = false;
+
+	if (getenv("OPENBLAS_THREAD_TIMEOUT") == NULL) {
+		setenv("OPENBLAS_THREAD_TIMEOUT", "20", 1);
+		again = true;
+	}
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (!o->keep_coretype && getenv("OPENBLAS_CORETYPE") == NULL &&
+	    strcmp(openblas_get_corename(), "Prescott") == 0) {
+		const char *want = NULL;
+
+		__builtin_cpu_init();
+		if (__builtin_cpu_supports("avx512f"))
+			want = "SkylakeX";
+		else if (__builtin_cpu_supports("avx2"))
+			want = "Haswell";
+		if (want != NULL) {
+			setenv("OPENBLAS_CORETYPE", want, 1);
+			setenv("MLP_BENCH_CORETYPE_SET", "1", 1);
+			again = true;
+		}
+	}
+#endif
+	if (again) {
+		fflush(NULL);
+		execv("/proc/self/exe", argv);
+	}
+#endif
+	(void)o, (void)argv;
+}
+
+/* The pause between two timed runs (see prepare_env). */
+static void pause_between_runs(void)
+{
+	struct timespec ts = { 0, 2000000 };
+	nanosleep(&ts, NULL);
+}
+
+static void describe_machine(struct machine *m)
+{
+	read_cpu_model(m->cpu, sizeof(m->cpu));
+	m->nproc = sysconf(_SC_NPROCESSORS_ONLN);
+#if defined(MLP_BLAS_OPENBLAS)
+	snprintf(m->blas, sizeof(m->blas), "%s, core %s", openblas_get_config(),
+		 openblas_get_corename());
+	if (getenv("MLP_BENCH_CORETYPE_SET"))
+		snprintf(m->coretype_note, sizeof(m->coretype_note),
+			 "OPENBLAS_CORETYPE=%s set by the bench: this OpenBLAS "
+			 "picked Prescott for this CPU", getenv("OPENBLAS_CORETYPE"));
+#else
+	snprintf(m->blas, sizeof(m->blas), "%s", mlp_blas_name());
+#endif
+	m->fann = fann_available();
+}
+
+/* ---- one cell: a network at a batch size --------------------------------- */
+
+struct stats {
+	bool present; /* this implementation ran the case */
+	bool agree;   /* and agreed with mlp */
+	bool ran;     /* and was timed */
+	double median, p25, p75, min;
+	int repeats, inner;
+	char why[160]; /* why it is absent, or where it disagrees */
+};
+
+struct cell {
+	const struct net_case *c;
+	size_t batch;
+	double flops; /* 2·batch·Σ n_in·n_out per pass */
+	struct stats s[N_IMPL];
+};
+
+/* Everything the implementations need for one cell. */
+struct setup {
+	const struct net_case *c;
+	size_t batch, n_in, n_out, widest;
+	mlp_net *net;
+	mlp_workspace *ws;
+	struct bench_net plain;
+	const float *W[MAX_LAYERS], *b[MAX_LAYERS];
+	float *X, *Y[N_IMPL], *tmp[2];
+	struct fann_net *fann;
+	struct torch_proc *torch; /* NULL: not in this run */
+};
+
+static void run_impl(struct setup *s, enum impl k)
+{
+	char reply[256];
+
+	switch (k) {
+	case MLP:
+		mlp_forward(s->net, s->ws, s->batch, s->X, s->Y[MLP]);
+		break;
+	case FLOOR:
+		floor_forward(&s->plain, s->batch, s->X, s->Y[FLOOR], s->tmp);
+		break;
+	case NAIVE:
+		naive_forward(&s->plain, s->batch, s->X, s->Y[NAIVE], s->tmp);
+		break;
+	case FANN:
+		fann_net_forward(s->fann, s->batch, s->X, s->Y[FANN]);
+		break;
+	case TORCH:
+		torch_cmd(s->torch, reply, sizeof(reply), "time 1");
+		break;
+	case N_IMPL:
+		break;
+	}
+}
+
+/* Seconds for `inner` passes. PyTorch times itself, in its own process. */
+static double time_impl(struct setup *s, enum impl k, int inner)
+{
+	double t0;
+
+	if (k == TORCH) {
+		char reply[256];
+		if (!torch_cmd(s->torch, reply, sizeof(reply), "time %d", inner))
+			return NAN;
+		return atof(reply);
+	}
+	t0 = bench_now();
+	for (int i = 0; i < inner; i++)
+		run_impl(s, k);
+	return bench_now() - t0;
+}
+
+/* Outputs of net(X) for the first `rows` rows in double precision. */
+static void reference(const struct setup *s, size_t rows, double *out)
+{
+	double *a = malloc(s->widest * sizeof(double)), *z = malloc(s->widest * sizeof(double));
+
+	for (size_t r = 0; r < rows; r++) {
+		for (size_t j = 0; j < s->n_in; j++)
+			a[j] = s->X[r * s->n_in + j];
+		for (size_t l = 0; l < s->c->n_layers; l++) {
+			size_t n_in = s->c->sizes[l], n_out = s->c->sizes[l + 1];
+			for (size_t i = 0; i < n_out; i++) {
+				double sum = s->b[l][i];
+				for (size_t j = 0; j < n_in; j++)
+					sum += (double)s->W[l][i * n_in + j] * a[j];
+				z[i] = s->c->acts[l] == MLP_RELU && sum < 0 ? 0 : sum;
+			}
+			memcpy(a, z, n_out * sizeof(double));
+		}
+		memcpy(out + r * s->n_out, a, s->n_out * sizeof(double));
+	}
+	free(a);
+	free(z);
+}
+
+/* The agreement rule: |y − y_mlp| ≤ 1e-4·(|y_mlp| + rms(Y_mlp)) + 1e-6.
+ * Float sums of up to 1024 terms in different orders differ by well under
+ * 1e-5 of the output scale; a wrong weight, bias or activation changes
+ * outputs by the order of the scale itself. */
+#define AGREE_REL 1e-4
+#define AGREE_ABS 1e-6
+
+static bool agrees(size_t n, const float *y, const double *want, double rms,
+		   char *why, size_t why_size)
+{
+	for (size_t i = 0; i < n; i++) {
+		double d = fabs((double)y[i] - want[i]);
+		if (!(d <= AGREE_REL * (fabs(want[i]) + rms) + AGREE_ABS)) {
+			snprintf(why, why_size, "output %zu: %.7g, mlp %.7g", i,
+				 (double)y[i], want[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool setup_cell(struct setup *s, const struct net_case *c, size_t batch,
+		       struct torch_proc *torch, const char *tmpdir, struct cell *cell)
+{
+	struct { uint64_t s; } g = { 12345u + batch };
+	char path[512], reply[256];
+
+	memset(s, 0, sizeof(*s));
+	s->c = c;
+	s->batch = batch;
+	s->n_in = c->sizes[0];
+	s->n_out = c->sizes[c->n_layers];
+	for (size_t l = 0; l <= c->n_layers; l++)
+		s->widest = c->sizes[l] > s->widest ? c->sizes[l] : s->widest;
+	if (mlp_net_create(&s->net, c->n_layers, c->sizes, c->acts) != MLP_OK ||
+	    mlp_net_init(s->net, 2026) != MLP_OK ||
+	    mlp_workspace_create(&s->ws, s->net, batch) != MLP_OK)
+		return false;
+	for (size_t l = 0; l < c->n_layers; l++) {
+		float *b = mlp_net_bias(s->net, l);
+		for (size_t i = 0; i < c->sizes[l + 1]; i++) {
+			g.s = g.s * 6364136223846793005u + 1442695040888963407u;
+			b[i] = (float)((double)(g.s >> 40) / 16777216.0 * 0.2 - 0.1);
+		}
+		s->W[l] = mlp_net_weights(s->net, l);
+		s->b[l] = b;
+	}
+	s->plain = (struct bench_net){ c->n_layers, c->sizes, c->acts, s->W, s->b };
+	s->X = malloc(batch * s->n_in * sizeof(float));
+	s->tmp[0] = malloc(batch * s->widest * sizeof(float));
+	s->tmp[1] = malloc(batch * s->widest * sizeof(float));
+	for (int k = 0; k < N_IMPL; k++)
+		s->Y[k] = calloc(batch * s->n_out, sizeof(float));
+	if (!s->X || !s->tmp[0] || !s->tmp[1])
+		return false;
+	for (size_t i = 0; i < batch * s->n_in; i++) {
+		g.s = g.s * 6364136223846793005u + 1442695040888963407u;
+		s->X[i] = (float)((double)(g.s >> 40) / 16777216.0 * 2 - 1);
+	}
+	s->torch = torch;
+	if (torch != NULL) {
+		FILE *f;
+
+		/* The parameters, W0 b0 W1 b1 ..., and the inputs. */
+		snprintf(path, sizeof(path), "%s/params", tmpdir);
+		f = fopen(path, "wb");
+		for (size_t l = 0; f && l < c->n_layers; l++) {
+			fwrite(s->W[l], sizeof(float), c->sizes[l] * c->sizes[l + 1], f);
+			fwrite(s->b[l], sizeof(float), c->sizes[l + 1], f);
+		}
+		if (f)
+			fclose(f);
+		char acts[256] = "", sizes[256] = "";
+		for (size_t l = 0; l < c->n_layers; l++)
+			snprintf(acts + strlen(acts), sizeof(acts) - strlen(acts), "%s%s",
+				 l ? "," : "", mlp_act_name(c->acts[l]));
+		for (size_t l = 0; l <= c->n_layers; l++)
+			snprintf(sizes + strlen(sizes), sizeof(sizes) - strlen(sizes),
+				 "%s%zu", l ? "," : "", c->sizes[l]);
+		bool ok = torch_cmd(torch, reply, sizeof(reply), "net %s %s %s", path,
+				    acts, sizes);
+		if (ok) {
+			snprintf(path, sizeof(path), "%s/input", tmpdir);
+			f = fopen(path, "wb");
+			if (f) {
+				fwrite(s->X, sizeof(float), batch * s->n_in, f);
+				fclose(f);
+			}
+			ok = torch_cmd(torch, reply, sizeof(reply), "input %s %zu", path, batch);
+		}
+		if (ok) {
+			snprintf(path, sizeof(path), "%s/output", tmpdir);
+			ok = torch_cmd(torch, reply, sizeof(reply), "run %s", path);
+			f = ok ? fopen(path, "rb") : NULL;
+			ok = f && fread(s->Y[TORCH], sizeof(float), batch * s->n_out, f) ==
+					  batch * s->n_out;
+			if (f)
+				fclose(f);
+		}
+		if (!ok) {
+			/* PyTorch failed on this case: a failure, not an absence. */
+			cell->s[TORCH].present = true;
+			cell->s[TORCH].agree = false;
+			snprintf(cell->s[TORCH].why, sizeof(cell->s[TORCH].why), "%.150s", reply);
+			s->torch = NULL;
+		}
+	}
+	return true;
+}
+
+static void free_setup(struct setup *s)
+{
+	mlp_workspace_free(s->ws);
+	mlp_net_free(s->net);
+	free(s->X);
+	free(s->tmp[0]);
+	free(s->tmp[1]);
+	for (int k = 0; k < N_IMPL; k++)
+		free(s->Y[k]);
+}
+
+static bool impl_present(const struct setup *s, enum impl k)
+{
+	return k == FANN ? s->fann != NULL : k == TORCH ? s->torch != NULL : true;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static void measure_cell(const struct options *o, struct setup *s, struct cell *cell)
+{
+	size_t n = s->batch * s->n_out, rows = s->batch < 8 ? s->batch : 8;
+	double *want = malloc(n * sizeof(double)), rms = 0;
+	double *times[N_IMPL] = { 0 };
+	int max_repeats = 0;
+
+	/* Agreement first: every implementation against mlp, and mlp's first
+	 * rows against the double-precision reference. The floor has no bias
+	 * or activation: it is only timed. */
+	for (int k = 0; k < N_IMPL; k++) {
+		cell->s[k].present |= impl_present(s, (enum impl)k);
+		if (impl_present(s, (enum impl)k) && k != TORCH) /* PyTorch ran in setup */
+			run_impl(s, (enum impl)k);
+	}
+	for (size_t i = 0; i < n; i++)
+		rms += (double)s->Y[MLP][i] * s->Y[MLP][i];
+	rms = sqrt(rms / (double)n);
+	reference(s, rows, want);
+	cell->s[MLP].agree = agrees(rows * s->n_out, s->Y[MLP], want, rms,
+				    cell->s[MLP].why, sizeof(cell->s[MLP].why));
+	for (size_t i = 0; i < n; i++)
+		want[i] = s->Y[MLP][i];
+	for (int k = 0; k < N_IMPL; k++) {
+		struct stats *st = &cell->s[k];
+		if (k == MLP || k == FLOOR || !impl_present(s, (enum impl)k))
+			continue;
+		st->agree = agrees(n, s->Y[k], want, rms, st->why, sizeof(st->why));
+	}
+	free(want);
+
+	/* Calibrate: enough passes per timed run to last target_s, and as
+	 * many rounds as fit the budget (at least 3, 1 for a single pass
+	 * longer than a second in a quick run). */
+	for (int k = 0; k < N_IMPL; k++) {
+		struct stats *st = &cell->s[k];
+		double t;
+
+		if (!st->present || !st->agree || !cell->s[MLP].agree)
+			continue;
+		time_impl(s, (enum impl)k, 1); /* warm-up */
+		t = time_impl(s, (enum impl)k, 1);
+		if (!(t > 0))
+			t = 1e-7;
+		st->inner = t >= o->target_s ? 1 : (int)ceil(o->target_s / t);
+		st->repeats = (int)fmin(o->repeats, floor(o->budget_s / (t * st->inner)));
+		if (st->repeats < 3)
+			st->repeats = !o->full && t > 1.0 ? 1 : 3;
+		if (st->repeats > max_repeats)
+			max_repeats = st->repeats;
+		times[k] = malloc((size_t)st->repeats * sizeof(double));
+		st->ran = true;
+	}
+	/* Rounds: each round runs every implementation once, starting from a
+	 * different one each time. */
+	for (int r = 0; r < max_repeats; r++) {
+		for (int j = 0; j < N_IMPL; j++) {
+			int k = (r + j) % N_IMPL;
+			struct stats *st = &cell->s[k];
+			if (st->ran && r < st->repeats) {
+				pause_between_runs();
+				times[k][r] = time_impl(s, (enum impl)k, st->inner) / st->inner;
+			}
+		}
+	}
+	for (int k = 0; k < N_IMPL; k++) {
+		struct stats *st = &cell->s[k];
+		if (!st->ran)
+			continue;
+		qsort(times[k], (size_t)st->repeats, sizeof(double), cmp_double);
+		st->min = times[k][0];
+		st->median = bench_median(times[k], (size_t)st->repeats);
+		st->p25 = times[k][(st->repeats - 1) / 4];
+		st->p75 = times[k][(3 * (st->repeats - 1) + 3) / 4];
+		free(times[k]);
+	}
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+static void fmt_time(char *buf, size_t n, const struct stats *st)
+{
+	if (st->present && !st->agree)
+		snprintf(buf, n, "FAIL");
+	else if (!st->ran)
+		snprintf(buf, n, "-");
+	else if (st->median < 1e-5)
+		snprintf(buf, n, "%.3f", st->median * 1e6);
+	else if (st->median < 1e-3)
+		snprintf(buf, n, "%.1f", st->median * 1e6);
+	else
+		snprintf(buf, n, "%.0f", st->median * 1e6);
+}
+
+static void fmt_ratio(char *buf, size_t n, const struct stats *num,
+		      const struct stats *den)
+{
+	if (num->ran && den->ran)
+		snprintf(buf, n, "%.2f", num->median / den->median);
+	else
+		snprintf(buf, n, "-");
+}
+
+static void print_header(const struct options *o, const struct machine *m)
+{
+	printf("mlp-bench %s: %s, %ld cores; %d BLAS thread%s%s\n",
+	       o->full ? "--full" : o->smoke ? "--smoke" : "(quick)", m->cpu,
+	       m->nproc, o->threads, o->threads == 1 ? "" : "s",
+	       " (naive and FANN: 1)");
+	printf("BLAS: %s\n", m->blas);
+	if (m->coretype_note[0])
+		printf("      %s\n", m->coretype_note);
+	printf("FANN: %s; PyTorch: %s\n", m->fann ? "2.2 (float)" : "not built",
+	       m->torch);
+	printf("Times are medians per batch in microseconds; spread is the "
+	       "interquartile range of mlp's runs.\n"
+	       "x naive, x fann, x torch: their time over mlp's; of floor: the "
+	       "floor's time over mlp's (1 = as fast as bare BLAS).\n\n");
+	printf("%-17s %5s %10s %6s %10s %10s %10s %10s %8s %9s %8s %8s %7s %7s\n",
+	       "network", "batch", "mlp", "spread", "floor", "naive", "fann",
+	       "pytorch", "GFLOP/s", "samples/s", "x naive", "of floor", "x fann",
+	       "x torch");
+}
+
+static void print_cell(const struct cell *c)
+{
+	const struct stats *s = c->s;
+	char t[N_IMPL][24], rn[16], rf[16], rfa[16], rt[16], spread[16];
+	char gf[16] = "-", sps[16] = "-";
+
+	for (int k = 0; k < N_IMPL; k++)
+		fmt_time(t[k], sizeof(t[k]), &s[k]);
+	fmt_ratio(rn, sizeof(rn), &s[NAIVE], &s[MLP]);
+	fmt_ratio(rf, sizeof(rf), &s[FLOOR], &s[MLP]);
+	fmt_ratio(rfa, sizeof(rfa), &s[FANN], &s[MLP]);
+	fmt_ratio(rt, sizeof(rt), &s[TORCH], &s[MLP]);
+	snprintf(spread, sizeof(spread), "-");
+	if (s[MLP].ran) {
+		snprintf(spread, sizeof(spread), "%.0f%%",
+			 100 * (s[MLP].p75 - s[MLP].p25) / s[MLP].median);
+		snprintf(gf, sizeof(gf), "%.2f", c->flops / s[MLP].median / 1e9);
+		snprintf(sps, sizeof(sps), "%.3g", (double)c->batch / s[MLP].median);
+	}
+	printf("%-17s %5zu %10s %6s %10s %10s %10s %10s %8s %9s %8s %8s %7s %7s\n",
+	       c->c->name, c->batch, t[MLP], spread, t[FLOOR], t[NAIVE], t[FANN],
+	       t[TORCH], gf, sps, rn, rf, rfa, rt);
+	for (int k = 0; k < N_IMPL; k++)
+		if (s[k].present && !s[k].agree)
+			printf("  %s FAILED: %s\n", impl_names[k], s[k].why);
+}
+
+static void write_csv(const char *path, const struct cell *cells, size_t n,
+		      int threads)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL) {
+		perror(path);
+		return;
+	}
+	fprintf(f, "network,batch,impl,threads,agree,median_s,p25_s,p75_s,min_s,"
+		   "repeats,inner,samples_per_s,gflops\n");
+	for (size_t i = 0; i < n; i++) {
+		for (int k = 0; k < N_IMPL; k++) {
+			const struct stats *s = &cells[i].s[k];
+			int thr = k == MLP || k == FLOOR || k == TORCH ? threads : 1;
+			if (!s->ran)
+				continue;
+			fprintf(f, "%s,%zu,%s,%d,%d,%.6e,%.6e,%.6e,%.6e,%d,%d,%.6e,%.6e\n",
+				cells[i].c->name, cells[i].batch, impl_names[k], thr,
+				s->agree, s->median, s->p25, s->p75, s->min, s->repeats,
+				s->inner, (double)cells[i].batch / s->median,
+				cells[i].flops / s->median / 1e9);
+		}
+	}
+	fclose(f);
+}
+
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void write_json(const char *path, const struct options *o,
+		       const struct machine *m, const struct cell *cells, size_t n)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL) {
+		perror(path);
+		return;
+	}
+	fprintf(f, "{\n  \"machine\": {\"cpu\": ");
+	json_string(f, m->cpu);
+	fprintf(f, ", \"nproc\": %ld, \"blas\": ", m->nproc);
+	json_string(f, m->blas);
+	fprintf(f, ", \"blas_note\": ");
+	json_string(f, m->coretype_note);
+	fprintf(f, ", \"pytorch\": ");
+	json_string(f, m->torch);
+	fprintf(f, ", \"fann\": %s},\n", m->fann ? "true" : "false");
+	fprintf(f, "  \"mode\": \"%s\", \"threads\": %d, \"mlp_version\": \"%s\",\n",
+		o->full ? "full" : o->smoke ? "smoke" : "quick", o->threads,
+		mlp_version_string());
+	fprintf(f, "  \"results\": [");
+	bool first = true;
+	for (size_t i = 0; i < n; i++) {
+		for (int k = 0; k < N_IMPL; k++) {
+			const struct stats *s = &cells[i].s[k];
+			if (!s->present)
+				continue;
+			fprintf(f, "%s\n    {\"network\": \"%s\", \"batch\": %zu, "
+				   "\"impl\": \"%s\", \"agree\": %s",
+				first ? "" : ",", cells[i].c->name, cells[i].batch,
+				impl_names[k], s->agree ? "true" : "false");
+			if (s->ran)
+				fprintf(f, ", \"median_s\": %.6e, \"p25_s\": %.6e, "
+					   "\"p75_s\": %.6e, \"min_s\": %.6e, "
+					   "\"repeats\": %d, \"inner\": %d, "
+					   "\"samples_per_s\": %.6e, \"gflops\": %.6e",
+					s->median, s->p25, s->p75, s->min, s->repeats,
+					s->inner, (double)cells[i].batch / s->median,
+					cells[i].flops / s->median / 1e9);
+			else {
+				fprintf(f, ", \"note\": ");
+				json_string(f, s->why);
+			}
+			fputc('}', f);
+			first = false;
+		}
+	}
+	fprintf(f, "\n  ]\n}\n");
+	fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct machine m = { 0 };
+	struct torch_proc *torch = NULL;
+	struct cell *cells;
+	size_t n_cells = 0;
+	char tmpdir[] = "/tmp/mlp-bench-XXXXXX";
+	int failures = 0, rc;
+	double t_start = bench_now();
+
+	rc = parse_options(argc, argv, &o);
+	if (rc != 0)
+		return rc;
+	prepare_env(&o, argv);
+	signal(SIGPIPE, SIG_IGN);
+	if (mlp_blas_set_threads(o.threads) != MLP_OK && o.threads != 0)
+		fprintf(stderr, "mlp-bench: this BLAS does not take a thread count\n");
+	describe_machine(&m);
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(m.torch, sizeof(m.torch), "left out (--no-torch)");
+	if (!o.no_torch) {
+		torch = torch_start(o.python, o.torch_script, o.threads, m.torch,
+				    sizeof(m.torch));
+	}
+	if (o.no_fann)
+		m.fann = false;
+	print_header(&o, &m);
+
+	cells = calloc(N_CASES * o.n_batches, sizeof(*cells));
+	for (size_t c = 0; c < N_CASES; c++) {
+		if (!o.case_on[c])
+			continue;
+		for (size_t b = 0; b < o.n_batches; b++) {
+			struct cell *cell = &cells[n_cells++];
+			struct setup s;
+
+			cell->c = &cases[c];
+			cell->batch = o.batches[b];
+			for (size_t l = 0; l < cases[c].n_layers; l++)
+				cell->flops += 2.0 * (double)o.batches[b] *
+					       (double)(cases[c].sizes[l] * cases[c].sizes[l + 1]);
+			for (int k = 0; k < N_IMPL; k++)
+				cell->s[k].agree = true;
+			if (!setup_cell(&s, &cases[c], o.batches[b], torch, tmpdir, cell)) {
+				fprintf(stderr, "mlp-bench: out of memory for %s\n", cases[c].name);
+				return 1;
+			}
+			if (m.fann) {
+				s.fann = fann_net_create(&s.plain);
+				if (s.fann == NULL)
+					snprintf(cell->s[FANN].why, sizeof(cell->s[FANN].why),
+						 "activation not in FANN");
+			} else {
+				snprintf(cell->s[FANN].why, sizeof(cell->s[FANN].why),
+					 o.no_fann ? "left out" : "not built");
+			}
+			if (torch == NULL)
+				snprintf(cell->s[TORCH].why, sizeof(cell->s[TORCH].why),
+					 "not available");
+			measure_cell(&o, &s, cell);
+			fann_net_free(s.fann);
+			free_setup(&s);
+			for (int k = 0; k < N_IMPL; k++)
+				failures += cell->s[k].present && !cell->s[k].agree;
+			print_cell(cell);
+			fflush(stdout);
+		}
+	}
+	torch_stop(torch);
+	{
+		char path[600];
+		snprintf(path, sizeof(path), "%s/params", tmpdir);
+		remove(path);
+		snprintf(path, sizeof(path), "%s/input", tmpdir);
+		remove(path);
+		snprintf(path, sizeof(path), "%s/output", tmpdir);
+		remove(path);
+		rmdir(tmpdir);
+	}
+	if (o.csv)
+		write_csv(o.csv, cells, n_cells, o.threads);
+	if (o.json)
+		write_json(o.json, &o, &m, cells, n_cells);
+	printf("\n%zu cases in %.1f s; %d disagreement%s\n", n_cells,
+	       bench_now() - t_start, failures, failures == 1 ? "" : "s");
+	free(cells);
+	if (o.strict && (!m.fann || torch == NULL)) {
+		fprintf(stderr, "mlp-bench: --strict: %s%s missing\n",
+			m.fann ? "" : "FANN ", torch ? "" : "PyTorch");
+		return 1;
+	}
+	return failures ? 1 : 0;
+}

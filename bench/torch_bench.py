@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""The bench's PyTorch side: runs the bench's networks in torch.nn.Sequential.
+
+Started by mlp-bench as a co-process. It reads one command a line on stdin
+and answers one line on stdout, so the C bench can alternate PyTorch with
+the other implementations:
+
+  hello THREADS            -> "ok <torch version>"   (sets the thread count)
+  net PATH ACTS SIZES      -> "ok"   parameters from PATH: raw little-endian
+                              float32, W0 b0 W1 b1 ... (W row-major n_out x n_in,
+                              nn.Linear's layout); ACTS and SIZES comma-separated
+  input PATH BATCH         -> "ok"   X, BATCH x n_in float32
+  run PATH                 -> "ok"   writes net(X), BATCH x n_out float32
+  time INNER               -> "ok SECONDS"   INNER passes of net(X)
+  quit
+
+Anything wrong answers "error <message>".
+"""
+import sys
+import time
+
+import numpy as np
+import torch
+
+ACTS = {
+    "identity": lambda: None,
+    "relu": torch.nn.ReLU,
+    "leaky_relu": lambda: torch.nn.LeakyReLU(0.01),
+    "sigmoid": torch.nn.Sigmoid,
+    "tanh": torch.nn.Tanh,
+    "gelu": torch.nn.GELU,
+    "gelu_tanh": lambda: torch.nn.GELU(approximate="tanh"),
+    "silu": torch.nn.SiLU,
+    "softmax": lambda: torch.nn.Softmax(dim=1),
+}
+
+
+def build(path, acts, sizes):
+    params = np.fromfile(path, dtype="<f4")
+    layers, at = [], 0
+    for l, act in enumerate(acts):
+        n_in, n_out = sizes[l], sizes[l + 1]
+        lin = torch.nn.Linear(n_in, n_out)
+        with torch.no_grad():
+            w = params[at:at + n_out * n_in].reshape(n_out, n_in)
+            at += n_out * n_in
+            lin.weight.copy_(torch.from_numpy(w))
+            lin.bias.copy_(torch.from_numpy(params[at:at + n_out]))
+            at += n_out
+        layers.append(lin)
+        extra = ACTS[act]()
+        if extra is not None:
+            layers.append(extra)
+    if at != params.size:
+        raise ValueError(f"{path}: {params.size} floats, expected {at}")
+    return torch.nn.Sequential(*layers).eval()
+
+
+def main():
+    net, x = None, None
+    for line in sys.stdin:
+        words = line.split()
+        if not words:
+            continue
+        try:
+            cmd = words[0]
+            if cmd == "hello":
+                torch.set_num_threads(int(words[1]))
+                reply = f"ok {torch.__version__}"
+            elif cmd == "net":
+                acts = words[2].split(",")
+                sizes = [int(s) for s in words[3].split(",")]
+                net = build(words[1], acts, sizes)
+                reply = "ok"
+            elif cmd == "input":
+                batch = int(words[2])
+                data = np.fromfile(words[1], dtype="<f4")
+                x = torch.from_numpy(data.reshape(batch, -1).copy())
+                reply = "ok"
+            elif cmd == "run":
+                with torch.inference_mode():
+                    y = net(x)
+                y.numpy().astype("<f4").tofile(words[1])
+                reply = "ok"
+            elif cmd == "time":
+                inner = int(words[1])
+                with torch.inference_mode():
+                    t0 = time.perf_counter()
+                    for _ in range(inner):
+                        net(x)
+                    reply = f"ok {time.perf_counter() - t0:.9e}"
+            elif cmd == "quit":
+                return
+            else:
+                reply = f"error unknown command {cmd}"
+        except Exception as e:  # answer, never die: the bench reports it
+            reply = f"error {type(e).__name__}: {e}".replace("\n", " ")
+        print(reply, flush=True)
+
+
+if __name__ == "__main__":
+    main()

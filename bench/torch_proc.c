@@ -1,0 +1,107 @@
+/* torch_proc.c — see torch_proc.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "torch_proc.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct torch_proc {
+	pid_t pid;
+	FILE *to, *from;
+};
+
+struct torch_proc *torch_start(const char *python, const char *script,
+			       int threads, char *why, size_t why_size)
+{
+	int in[2], out[2];
+	struct torch_proc *t;
+	char reply[256];
+
+	if (access(script, R_OK) != 0) {
+		snprintf(why, why_size, "%s not found", script);
+		return NULL;
+	}
+	if (pipe(in) != 0 || pipe(out) != 0) {
+		snprintf(why, why_size, "pipe failed");
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	t->pid = fork();
+	if (t->pid == 0) {
+		char n[16];
+
+		snprintf(n, sizeof(n), "%d", threads);
+		setenv("OPENBLAS_NUM_THREADS", n, 1);
+		setenv("OMP_NUM_THREADS", n, 1);
+		/* OpenMP threads that spin after a parallel region would take
+		 * a core from whatever the bench times next. */
+		setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+		dup2(in[0], STDIN_FILENO);
+		dup2(out[1], STDOUT_FILENO);
+		close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+		execlp(python, python, script, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	t->to = fdopen(in[1], "w");
+	t->from = fdopen(out[0], "r");
+	if (t->pid < 0 || t->to == NULL || t->from == NULL ||
+	    !torch_cmd(t, reply, sizeof(reply), "hello %d", threads)) {
+		snprintf(why, why_size, "%s %s did not start: %s", python, script,
+			 t->pid < 0 ? "fork failed" : reply);
+		torch_stop(t);
+		return NULL;
+	}
+	snprintf(why, why_size, "%s", reply);
+	return t;
+}
+
+bool torch_cmd(struct torch_proc *t, char *reply, size_t reply_size,
+	       const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vfprintf(t->to, fmt, ap);
+	va_end(ap);
+	fputc('\n', t->to);
+	fflush(t->to);
+	if (fgets(line, sizeof(line), t->from) == NULL) {
+		snprintf(reply, reply_size, "no answer (python exited; is python3-torch installed?)");
+		return false;
+	}
+	n = strcspn(line, "\n");
+	line[n] = '\0';
+	if (strncmp(line, "ok", 2) == 0) {
+		snprintf(reply, reply_size, "%s", line[2] == ' ' ? line + 3 : "");
+		return true;
+	}
+	snprintf(reply, reply_size, "%s", line);
+	return false;
+}
+
+void torch_stop(struct torch_proc *t)
+{
+	if (t == NULL)
+		return;
+	if (t->to != NULL) {
+		fputs("quit\n", t->to);
+		fclose(t->to);
+	}
+	if (t->from != NULL)
+		fclose(t->from);
+	if (t->pid > 0)
+		waitpid(t->pid, NULL, 0);
+	free(t);
+}

@@ -1,0 +1,22 @@
+/* torch_proc.h — PyTorch as a co-process (bench/torch_bench.py). */
+#ifndef MLP_BENCH_TORCH_PROC_H
+#define MLP_BENCH_TORCH_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct torch_proc;
+
+/* Starts `python script` with the BLAS and OpenMP thread counts set to
+ * threads; NULL with a reason in why (of why_size bytes) on failure. */
+struct torch_proc *torch_start(const char *python, const char *script,
+			       int threads, char *why, size_t why_size);
+
+/* Sends one command line and reads the answer; true for "ok". The text after
+ * "ok " (or the error) goes to reply. */
+bool torch_cmd(struct torch_proc *t, char *reply, size_t reply_size,
+	       const char *fmt, ...);
+
+void torch_stop(struct torch_proc *t);
+
+#endif
