@@ -1,20 +1,13 @@
 /*
- * activation.c — activation functions, applied with the bias in one pass.
- *
- * Each function is written so that no intermediate overflows for any finite
- * input: sigmoid uses exp(-|x|) ≤ 1, softmax subtracts the row maximum,
- * GELU uses erfc so that x·Φ(x) keeps its relative accuracy for negative x.
+ * activation.c — activation names, and the passes that apply an activation
+ * (with the bias) over a layer's outputs. The element-wise functions are in
+ * elementwise.h; softmax, which works across a row, is here.
  */
+#include "elementwise.h"
 #include "internal.h"
 
 #include <math.h>
 #include <string.h>
-
-#if defined(__GNUC__)
-#define MLPI_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define MLPI_ALWAYS_INLINE inline
-#endif
 
 /* The passes over Y are compiled for the baseline ISA and for AVX2 and
  * AVX-512, picked when the library loads (an ifunc): the baseline's 4-wide
@@ -50,40 +43,6 @@ mlp_status mlp_act_parse(const char *name, mlp_act *out)
 	}
 	return MLP_EACT;
 }
-
-/* sigmoid(x) = 1 / (1 + e^-x). With e = e^-|x| ≤ 1 nothing overflows:
- * x ≥ 0 gives 1 / (1 + e), x < 0 gives e / (1 + e). */
-static MLPI_ALWAYS_INLINE float sigmoid(float x)
-{
-	float e = expf(-fabsf(x));
-	float s = 1.0f / (1.0f + e);
-	return x >= 0.0f ? s : e * s;
-}
-
-static MLPI_ALWAYS_INLINE float act_identity(float x) { return x; }
-static MLPI_ALWAYS_INLINE float act_relu(float x) { return x > 0.0f ? x : 0.0f; }
-static MLPI_ALWAYS_INLINE float act_leaky_relu(float x)
-{
-	return x > 0.0f ? x : MLP_LEAKY_RELU_SLOPE * x;
-}
-static MLPI_ALWAYS_INLINE float act_sigmoid(float x) { return sigmoid(x); }
-static MLPI_ALWAYS_INLINE float act_tanh(float x) { return tanhf(x); }
-
-/* GELU(x) = x·Φ(x) with Φ(x) = erfc(-x/√2) / 2: the same function as
- * 0.5·x·(1 + erf(x/√2)) without its cancellation for negative x. */
-static MLPI_ALWAYS_INLINE float act_gelu(float x)
-{
-	return 0.5f * x * erfcf(-x * 0.70710678118654752f);
-}
-
-/* 0.5·x·(1 + tanh(u)) = x·sigmoid(2u), u = √(2/π)·(x + 0.044715·x³). */
-static MLPI_ALWAYS_INLINE float act_gelu_tanh(float x)
-{
-	float u = 0.79788456080286536f * (x + 0.044715f * x * x * x);
-	return x * sigmoid(2.0f * u);
-}
-
-static MLPI_ALWAYS_INLINE float act_silu(float x) { return x * sigmoid(x); }
 
 /* Y = f(Y + 1·bᵀ) for an element-wise f, one pass. Inlined per f so that
  * each loop is compiled (and vectorised) for its function. Without a bias
