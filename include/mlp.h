@@ -10,6 +10,7 @@
  *   5. networks            (mlp_net_*)
  *   6. workspaces and the forward pass (mlp_workspace_*, mlp_forward)
  *   7. BLAS threads
+ *   8. training            (mlp_train, mlp_trainer_*, mlp_loss)
  *
  * Conventions that hold everywhere:
  *
@@ -75,7 +76,9 @@ typedef enum mlp_status {
 	MLP_ENOTSUP,    /* not supported by this build or this BLAS */
 	MLP_EIO,        /* reading or writing a file failed */
 	MLP_EFORMAT,    /* a model file is malformed */
-	MLP_ENONFINITE  /* a NaN or an infinity where a finite value is needed */
+	MLP_ENONFINITE, /* a NaN or an infinity where a finite value is needed */
+	MLP_ELOSS,      /* the loss does not fit the output activation */
+	MLP_EDIVERGED   /* training diverged: a loss or gradient not finite */
 } mlp_status;
 
 /* A short English description of a status, never NULL; unknown values give
@@ -244,6 +247,109 @@ MLP_API mlp_status mlp_blas_set_threads(int n);
 
 /* The BLAS this library was built with ("openblas", "blis", "cblas"). */
 MLP_API const char *mlp_blas_name(void);
+
+/* ------------------------------------------------------------------------ */
+/* 8. Training                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Losses, each averaged as PyTorch's reduction='mean' does:
+ *
+ *   MLP_LOSS_MSE   mean over the batch and the outputs of (y − t)².
+ *   MLP_LOSS_XENT  cross-entropy. After softmax: −(1/B)·Σ_b Σ_j t_j·log p_j,
+ *                  targets one-hot or probabilities (each row ≥ 0, summing
+ *                  to 1). After sigmoid: binary cross-entropy averaged over
+ *                  the batch and the outputs, targets in [0, 1] (binary or
+ *                  multi-label). Computed from the logits, so it stays
+ *                  finite; its gradient is the fused (P − T) / count.
+ */
+typedef enum mlp_loss_kind { MLP_LOSS_MSE = 0, MLP_LOSS_XENT } mlp_loss_kind;
+
+/* Optimizers (the updates PyTorch's SGD and AdamW make, with decoupled
+ * weight decay, w ← w − lr·weight_decay·w, applied to weights, not biases):
+ *
+ *   MLP_OPTIM_SGD   v ← momentum·v + g;  w ← w − lr·(g + momentum·v) with
+ *                   nesterov, w ← w − lr·v without (momentum 0: plain SGD).
+ *   MLP_OPTIM_ADAM  m ← β₁m + (1 − β₁)g;  v ← β₂v + (1 − β₂)g²;
+ *                   w ← w − lr·m̂ / (√v̂ + eps), m̂ and v̂ bias-corrected.
+ */
+typedef enum mlp_optim_kind { MLP_OPTIM_SGD = 0, MLP_OPTIM_ADAM } mlp_optim_kind;
+
+/* Called by mlp_train after each epoch (counted from 1) with the mean
+ * training loss of that epoch; return nonzero to stop training there. */
+typedef int (*mlp_epoch_fn)(void *user, size_t epoch, double mean_loss);
+
+typedef struct mlp_train_opts {
+	mlp_loss_kind loss;
+	mlp_optim_kind optim;
+	float lr;           /* learning rate, finite and > 0 */
+	float momentum;     /* SGD, in [0, 1) */
+	int nesterov;       /* SGD: Nesterov momentum when nonzero */
+	float beta1, beta2; /* Adam, in [0, 1) */
+	float eps;          /* Adam, > 0 */
+	float weight_decay; /* decoupled, ≥ 0 */
+	float clip_norm;    /* rescale gradients to this global L2 norm at most;
+			     * 0: no clipping */
+	size_t batch_size;  /* rows per step, ≥ 1 */
+	size_t epochs;      /* passes over the data, ≥ 1 (mlp_train) */
+	uint64_t seed;      /* the shuffling of mlp_train */
+	mlp_epoch_fn on_epoch; /* may be NULL */
+	void *user;         /* passed to on_epoch */
+} mlp_train_opts;
+
+/* Defaults: MSE, Adam, lr 1e-3, momentum 0.9 (SGD only), no Nesterov,
+ * β₁ 0.9, β₂ 0.999, eps 1e-8, no weight decay, no clipping, batch 32,
+ * 10 epochs, seed 0, no callback. */
+MLP_API mlp_train_opts mlp_train_defaults(void);
+
+/* Trains net on n rows of X (n × inputs) with targets Y (n × outputs):
+ * each epoch visits the rows in a fresh shuffled order (from opts->seed, so
+ * the same seed gives the same network bit for bit) in mini-batches of
+ * opts->batch_size (the last may be smaller). Allocates what it needs for
+ * the call and frees it.
+ *
+ * Checks everything first; bad options or data change nothing: MLP_EINVAL
+ * for an option out of range, MLP_ENONFINITE for NaN or infinity in X or Y,
+ * MLP_ELOSS for cross-entropy without a softmax or sigmoid output, MLP_EINVAL
+ * for cross-entropy targets out of range. If a loss or gradient stops being
+ * finite, training stops with MLP_EDIVERGED and the network is restored to
+ * what it was at the start of that epoch. */
+MLP_API mlp_status mlp_train(mlp_net *net, const mlp_train_opts *opts,
+			     size_t n, const float *X, const float *Y);
+
+/* A trainer: what a training step needs beyond the network (activations of a
+ * batch, gradients, optimizer state), allocated once, for callers who feed
+ * their own batches. The network must outlive it; do not run forward passes
+ * on the network while a step runs. */
+typedef struct mlp_trainer mlp_trainer;
+
+/* Creates a trainer for net with the options (opts->epochs, seed, on_epoch
+ * and user are not used) and batches of up to max_batch rows. */
+MLP_API mlp_status mlp_trainer_create(mlp_trainer **out, mlp_net *net,
+				      const mlp_train_opts *opts,
+				      size_t max_batch);
+
+/* One step on a batch: forward, loss, backpropagation, optimizer update.
+ * The batch's mean loss goes to *loss (may be NULL). Allocates nothing.
+ * Checks X and Y for NaN and infinity (MLP_ENONFINITE) and targets for the
+ * loss (MLP_EINVAL) first; MLP_EDIVERGED when the loss or the gradient is
+ * not finite, without updating the network. */
+MLP_API mlp_status mlp_trainer_step(mlp_trainer *t, size_t batch,
+				    const float *X, const float *Y,
+				    float *loss);
+
+/* The number of steps taken. 0 for NULL. */
+MLP_API size_t mlp_trainer_steps(const mlp_trainer *t);
+
+/* Frees a trainer. NULL is a no-op. */
+MLP_API void mlp_trainer_free(mlp_trainer *t);
+
+/* Evaluates net on n rows: the mean loss into *mean_loss, and into *accuracy
+ * (may be NULL) the fraction of rows whose largest output matches the largest
+ * target (softmax), or of outputs on the right side of 0.5 (sigmoid); NaN for
+ * MSE. Allocates a workspace for the call. */
+MLP_API mlp_status mlp_loss(const mlp_net *net, mlp_loss_kind loss, size_t n,
+			    const float *X, const float *Y, double *mean_loss,
+			    double *accuracy);
 
 #ifdef __cplusplus
 }

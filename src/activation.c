@@ -142,3 +142,68 @@ void mlpi_bias_act(mlp_act act, size_t rows, size_t n, const float *b, float *Y)
 		break;
 	}
 }
+
+/* ---- backward ---------------------------------------------------------- */
+
+/* dA ← dA ⊙ act'(Z), elementwise over a contiguous run. */
+static MLPI_ALWAYS_INLINE void grad_apply(size_t count, const float *restrict Z,
+					  const float *restrict A,
+					  float *restrict dA,
+					  float (*df)(float, float))
+{
+	for (size_t i = 0; i < count; i++)
+		dA[i] *= df(Z != NULL ? Z[i] : 0.0f, A[i]);
+}
+
+/* Softmax: dz_j = a_j·(da_j − Σ_k da_k·a_k), per row. */
+static void softmax_backward(size_t rows, size_t n, const float *A, float *dA)
+{
+	for (size_t r = 0; r < rows; r++) {
+		const float *a = A + r * n;
+		float *d = dA + r * n;
+		float dot = 0.0f;
+
+		for (size_t j = 0; j < n; j++)
+			dot += d[j] * a[j];
+		for (size_t j = 0; j < n; j++)
+			d[j] = a[j] * (d[j] - dot);
+	}
+}
+
+MLPI_CLONES
+void mlpi_act_backward(mlp_act act, size_t rows, size_t n, const float *Z,
+		       const float *A, float *dA)
+{
+	size_t count = rows * n;
+
+	switch (act) {
+	case MLP_IDENTITY:
+		break;
+	case MLP_RELU:
+		grad_apply(count, NULL, A, dA, dact_relu);
+		break;
+	case MLP_LEAKY_RELU:
+		grad_apply(count, NULL, A, dA, dact_leaky_relu);
+		break;
+	case MLP_SIGMOID:
+		grad_apply(count, NULL, A, dA, dact_sigmoid);
+		break;
+	case MLP_TANH:
+		grad_apply(count, NULL, A, dA, dact_tanh);
+		break;
+	case MLP_GELU:
+		grad_apply(count, Z, A, dA, dact_gelu);
+		break;
+	case MLP_GELU_TANH:
+		grad_apply(count, Z, A, dA, dact_gelu_tanh);
+		break;
+	case MLP_SILU:
+		grad_apply(count, Z, A, dA, dact_silu);
+		break;
+	case MLP_SOFTMAX:
+		softmax_backward(rows, n, A, dA);
+		break;
+	case MLP_ACT_COUNT:
+		break;
+	}
+}

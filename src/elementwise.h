@@ -77,4 +77,72 @@ static MLPI_ALWAYS_INLINE float mlpi_act1(mlp_act act, float x)
 	}
 }
 
+/* ---- derivatives, for backpropagation: act'(z), given z and a = act(z) ----
+ * Those that follow from a alone ignore z (which may then be garbage). */
+
+static MLPI_ALWAYS_INLINE float dact_identity(float z, float a)
+{
+	(void)z, (void)a;
+	return 1.0f;
+}
+
+static MLPI_ALWAYS_INLINE float dact_relu(float z, float a)
+{
+	(void)z;
+	return a > 0.0f ? 1.0f : 0.0f;
+}
+
+/* a > 0 exactly when z > 0: the slope is positive. */
+static MLPI_ALWAYS_INLINE float dact_leaky_relu(float z, float a)
+{
+	(void)z;
+	return a > 0.0f ? 1.0f : MLP_LEAKY_RELU_SLOPE;
+}
+
+static MLPI_ALWAYS_INLINE float dact_sigmoid(float z, float a)
+{
+	(void)z;
+	return a * (1.0f - a);
+}
+
+static MLPI_ALWAYS_INLINE float dact_tanh(float z, float a)
+{
+	(void)z;
+	return 1.0f - a * a;
+}
+
+/* d/dz z·Φ(z) = Φ(z) + z·φ(z), φ(z) = e^(−z²/2) / √(2π). */
+static MLPI_ALWAYS_INLINE float dact_gelu(float z, float a)
+{
+	(void)a;
+	return 0.5f * erfcf(-z * 0.70710678118654752f) +
+	       z * 0.39894228040143268f * expf(-0.5f * z * z);
+}
+
+/* d/dz z·s with s = sigmoid(2u), u = k(z + c·z³):
+ * s + z·2s(1 − s)·k(1 + 3c·z²). */
+static MLPI_ALWAYS_INLINE float dact_gelu_tanh(float z, float a)
+{
+	const float k = 0.79788456080286536f, c = 0.044715f;
+	float s = stable_sigmoid(2.0f * k * (z + c * z * z * z));
+
+	(void)a;
+	return s + z * 2.0f * s * (1.0f - s) * k * (1.0f + 3.0f * c * z * z);
+}
+
+/* d/dz z·s(z) = s + z·s(1 − s). */
+static MLPI_ALWAYS_INLINE float dact_silu(float z, float a)
+{
+	float s = stable_sigmoid(z);
+
+	(void)a;
+	return s + z * s * (1.0f - s);
+}
+
+/* Whether act' needs z, not only a = act(z). */
+static inline int mlpi_act_needs_z(mlp_act act)
+{
+	return act == MLP_GELU || act == MLP_GELU_TANH || act == MLP_SILU;
+}
+
 #endif /* MLP_ELEMENTWISE_H */

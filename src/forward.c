@@ -112,19 +112,19 @@ size_t mlp_workspace_max_batch(const mlp_workspace *ws)
 	return ws != NULL ? ws->max_batch : 0;
 }
 
-/* One chunk of rows ≤ max_batch through every layer. */
-static void forward_chunk(const mlp_net *net, float *const buf[2], size_t rows,
-			  const float *X, float *Y)
+void mlpi_forward_rows(const mlp_net *net, mlp_workspace *ws, size_t rows,
+		       const float *X, float *Y, bool last_act)
 {
 	const float *in = X;
 	size_t last = net->n_layers - 1;
 
 	for (size_t l = 0; l <= last; l++) {
 		const struct mlp_layer *layer = &net->layers[l];
-		float *out = l == last ? Y : buf[l & 1];
+		float *out = l == last ? Y : ws->buf[l & 1];
+		mlp_act act = l < last || last_act ? layer->act : MLP_IDENTITY;
 
 		mlpi_dense(rows, layer->n_in, layer->n_out, layer->W, layer->b,
-			   layer->act, in, out);
+			   act, in, out);
 		in = out;
 	}
 }
@@ -151,7 +151,7 @@ mlp_status mlp_forward(const mlp_net *net, mlp_workspace *ws, size_t batch,
 	for (size_t r = 0; r < batch; r += ws->max_batch) {
 		size_t rows = batch - r < ws->max_batch ? batch - r
 							: ws->max_batch;
-		forward_chunk(net, ws->buf, rows, X + r * n_in, Y + r * n_out);
+		mlpi_forward_rows(net, ws, rows, X + r * n_in, Y + r * n_out, true);
 	}
 	return MLP_OK;
 }

@@ -90,6 +90,12 @@ void mlpi_free_aligned(void *p);
 void mlpi_bias_act(mlp_act act, size_t rows, size_t n, const float *b,
 		   float *Y);
 
+/* Backpropagation through an activation: dA[rows × n] ← dA ⊙ act'(Z) in
+ * place (softmax: the product with its Jacobian, per row). A = act(Z); Z is
+ * read only where mlpi_act_needs_z(act) says so. */
+void mlpi_act_backward(mlp_act act, size_t rows, size_t n, const float *Z,
+		       const float *A, float *dA);
+
 /* Y[rows × n] = 1·bᵀ: b in every row. */
 void mlpi_bias_fill(size_t rows, size_t n, const float *b, float *Y);
 
@@ -112,6 +118,57 @@ enum mlpi_epilogue { MLPI_EPILOGUE_FUSED, MLPI_EPILOGUE_BROADCAST };
 void mlpi_dense_with(enum mlpi_epilogue how, size_t rows, size_t n_in,
 		     size_t n_out, const float *W, const float *b, mlp_act act,
 		     const float *X, float *Y);
+
+/* The forward pass of rows ≤ ws->max_batch rows; with last_act false the
+ * last layer's activation is left out (its logits go to Y). */
+void mlpi_forward_rows(const mlp_net *net, mlp_workspace *ws, size_t rows,
+		       const float *X, float *Y, bool last_act);
+
+/* ---- losses (loss.c) ---- */
+
+/* Whether count floats are all finite. */
+bool mlpi_all_finite(size_t count, const float *v);
+/* MLP_OK when the loss fits the output activation, else MLP_ELOSS (or
+ * MLP_EINVAL for an unknown loss). */
+mlp_status mlpi_loss_fits(mlp_loss_kind kind, mlp_act out_act);
+/* MLP_EINVAL when cross-entropy targets are out of range: outside [0, 1],
+ * or (softmax) a row not summing to 1. */
+mlp_status mlpi_check_targets(mlp_loss_kind kind, mlp_act out_act,
+			      size_t rows, size_t n, const float *T);
+/* The loss summed over rows (mean over the outputs for MSE and sigmoid),
+ * in double, from logits Z and outputs A = act(Z). */
+double mlpi_loss_sum(mlp_loss_kind kind, mlp_act out_act, size_t rows,
+		     size_t n, const float *Z, const float *A, const float *T);
+/* The gradient of the batch's mean loss into G: dL/dA for MSE, the fused
+ * dL/dZ for cross-entropy. */
+void mlpi_loss_grad(mlp_loss_kind kind, mlp_act out_act, size_t rows,
+		    size_t n, const float *A, const float *T, float *G);
+/* Rows (softmax) or outputs (sigmoid) classified right, from the logits. */
+size_t mlpi_count_correct(mlp_act out_act, size_t rows, size_t n,
+			  const float *Z, const float *T);
+
+/* ---- optimizers (optim.c) ---- */
+
+/* Checks the options a trainer uses: MLP_EINVAL for one out of range,
+ * MLP_ELOSS for a loss that does not fit the network's output. */
+mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o);
+
+/* One update of every parameter of net from the gradient block G (laid out
+ * as the parameter block), scaled by g_scale (gradient clipping), at step
+ * t ≥ 1. M and V: optimizer state, as large as the block (V unused by SGD;
+ * M unused by SGD without momentum). */
+void mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
+		       const float *G, float g_scale, float *M, float *V);
+
+/* ---- the trainer (train.c) ---- */
+
+/* Forward, loss and backpropagation of one batch without an update: the
+ * batch's mean loss and the gradients' L2 norm; the gradients themselves
+ * are then at mlpi_trainer_gradients(t), laid out as the parameter block.
+ * Checks its arguments as mlp_trainer_step does. */
+mlp_status mlpi_trainer_grad(mlp_trainer *t, size_t batch, const float *X,
+			     const float *Y, double *loss, double *norm);
+const float *mlpi_trainer_gradients(const mlp_trainer *t);
 
 /* A xoshiro256** generator, seeded through SplitMix64. */
 struct mlpi_rng {

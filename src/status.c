@@ -38,6 +38,10 @@ const char *mlp_strerror(mlp_status s)
 		return "malformed model file";
 	case MLP_ENONFINITE:
 		return "a value is NaN or infinite";
+	case MLP_ELOSS:
+		return "the loss does not fit the output activation";
+	case MLP_EDIVERGED:
+		return "training diverged: a loss or gradient is not finite";
 	}
 	return "unknown status";
 }

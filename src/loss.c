@@ -1,0 +1,203 @@
+/*
+ * loss.c — losses, their gradients, and evaluation of a network on a data
+ * set.
+ *
+ *   MSE:              L = Σ (a − t)² / (B·n)        dL/dA = 2(A − T) / (B·n)
+ *   XENT, softmax:    L = −Σ t·log p / B             dL/dZ = (P − T) / B
+ *   XENT, sigmoid:    L = Σ BCE(z, t) / (B·n)        dL/dZ = (P − T) / (B·n)
+ *
+ * Cross-entropy is computed from the logits Z, never from log p, so it stays
+ * finite when p underflows: log p_j = z_j − logsumexp(z), and
+ * BCE(z, t) = max(z, 0) − z·t + log(1 + e^−|z|).
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool mlpi_all_finite(size_t count, const float *v)
+{
+	/* x − x is 0 for finite x and NaN otherwise; one branch per call. */
+	float acc = 0.0f;
+
+	for (size_t i = 0; i < count; i++)
+		acc += v[i] - v[i];
+	return acc == 0.0f;
+}
+
+mlp_status mlpi_loss_fits(mlp_loss_kind kind, mlp_act out_act)
+{
+	if (kind == MLP_LOSS_MSE)
+		return MLP_OK;
+	if (kind == MLP_LOSS_XENT)
+		return out_act == MLP_SOFTMAX || out_act == MLP_SIGMOID ? MLP_OK
+									: MLP_ELOSS;
+	return MLP_EINVAL;
+}
+
+/* How far a softmax target row may sum from 1. */
+#define XENT_ROW_SUM_TOL 1e-3
+
+mlp_status mlpi_check_targets(mlp_loss_kind kind, mlp_act out_act, size_t rows,
+			      size_t n, const float *T)
+{
+	if (kind != MLP_LOSS_XENT)
+		return MLP_OK;
+	for (size_t r = 0; r < rows; r++) {
+		const float *t = T + r * n;
+		double sum = 0;
+
+		for (size_t j = 0; j < n; j++) {
+			if (!(t[j] >= 0.0f && t[j] <= 1.0f))
+				return MLP_EINVAL;
+			sum += t[j];
+		}
+		if (out_act == MLP_SOFTMAX && fabs(sum - 1.0) > XENT_ROW_SUM_TOL)
+			return MLP_EINVAL;
+	}
+	return MLP_OK;
+}
+
+/* logsumexp of a row, with the maximum subtracted first. */
+static double logsumexp(size_t n, const float *z)
+{
+	double m = z[0], sum = 0;
+
+	for (size_t j = 1; j < n; j++)
+		m = z[j] > m ? z[j] : m;
+	for (size_t j = 0; j < n; j++)
+		sum += exp((double)z[j] - m);
+	return m + log(sum);
+}
+
+double mlpi_loss_sum(mlp_loss_kind kind, mlp_act out_act, size_t rows,
+		     size_t n, const float *Z, const float *A, const float *T)
+{
+	double sum = 0;
+
+	if (kind == MLP_LOSS_MSE) {
+		for (size_t i = 0; i < rows * n; i++) {
+			double d = (double)A[i] - T[i];
+			sum += d * d;
+		}
+		return sum / (double)n;
+	}
+	if (out_act == MLP_SOFTMAX) {
+		for (size_t r = 0; r < rows; r++) {
+			const float *z = Z + r * n, *t = T + r * n;
+			double lse = logsumexp(n, z);
+
+			for (size_t j = 0; j < n; j++)
+				if (t[j] != 0.0f)
+					sum += t[j] * (lse - z[j]);
+		}
+		return sum;
+	}
+	for (size_t i = 0; i < rows * n; i++) { /* sigmoid */
+		double z = Z[i];
+		sum += (z > 0 ? z : 0) - z * T[i] + log1p(exp(-fabs(z)));
+	}
+	return sum / (double)n;
+}
+
+void mlpi_loss_grad(mlp_loss_kind kind, mlp_act out_act, size_t rows, size_t n,
+		    const float *A, const float *T, float *G)
+{
+	/* MSE: dL/dA. Cross-entropy: dL/dZ, the fused gradient. */
+	float scale = kind == MLP_LOSS_MSE ? 2.0f / (float)(rows * n)
+		      : out_act == MLP_SOFTMAX ? 1.0f / (float)rows
+					       : 1.0f / (float)(rows * n);
+
+	for (size_t i = 0; i < rows * n; i++)
+		G[i] = scale * (A[i] - T[i]);
+}
+
+size_t mlpi_count_correct(mlp_act out_act, size_t rows, size_t n,
+			  const float *Z, const float *T)
+{
+	size_t correct = 0;
+
+	if (out_act == MLP_SOFTMAX) {
+		/* argmax of the logits is argmax of the probabilities. */
+		for (size_t r = 0; r < rows; r++) {
+			const float *z = Z + r * n, *t = T + r * n;
+			size_t iz = 0, it = 0;
+
+			for (size_t j = 1; j < n; j++) {
+				iz = z[j] > z[iz] ? j : iz;
+				it = t[j] > t[it] ? j : it;
+			}
+			correct += iz == it;
+		}
+		return correct;
+	}
+	for (size_t i = 0; i < rows * n; i++) /* sigmoid: p > ½ ⇔ z > 0 */
+		correct += (Z[i] > 0.0f) == (T[i] > 0.5f);
+	return correct;
+}
+
+/* Rows evaluated at a time. */
+#define EVAL_ROWS 256
+
+mlp_status mlp_loss(const mlp_net *net, mlp_loss_kind loss, size_t n,
+		    const float *X, const float *Y, double *mean_loss,
+		    double *accuracy)
+{
+	size_t n_in, n_out, rows = n < EVAL_ROWS ? n : EVAL_ROWS;
+	size_t correct = 0, units, bytes;
+	double sum = 0;
+	mlp_workspace *ws = NULL;
+	mlp_act out_act;
+	mlp_status st;
+	float *Z;
+
+	if (net == NULL || X == NULL || Y == NULL || mean_loss == NULL)
+		return MLP_ENULL;
+	if (n == 0)
+		return MLP_ESIZE;
+	out_act = net->layers[net->n_layers - 1].act;
+	st = mlpi_loss_fits(loss, out_act);
+	if (st != MLP_OK)
+		return st;
+	n_in = net->sizes[0];
+	n_out = net->sizes[net->n_layers];
+	if (!mlpi_mul(n, n_in * sizeof(float), &units) ||
+	    !mlpi_mul(n, n_out * sizeof(float), &units) ||
+	    !mlpi_mul(2 * rows, n_out * sizeof(float), &bytes))
+		return MLP_ETOOBIG;
+	if (!mlpi_all_finite(n * n_in, X) || !mlpi_all_finite(n * n_out, Y))
+		return MLP_ENONFINITE;
+	st = mlpi_check_targets(loss, out_act, n, n_out, Y);
+	if (st != MLP_OK)
+		return st;
+
+	st = mlp_workspace_create(&ws, net, rows);
+	Z = st == MLP_OK ? malloc(bytes) : NULL;
+	if (Z == NULL) {
+		mlp_workspace_free(ws);
+		return MLP_ENOMEM;
+	}
+	for (size_t r = 0; r < n; r += rows) {
+		size_t k = n - r < rows ? n - r : rows;
+		const float *x = X + r * n_in, *y = Y + r * n_out;
+		float *A = Z + rows * n_out;
+
+		/* Logits, then the outputs from them. */
+		mlpi_forward_rows(net, ws, k, x, Z, false);
+		memcpy(A, Z, k * n_out * sizeof(float));
+		mlpi_bias_act(out_act, k, n_out, NULL, A);
+		sum += mlpi_loss_sum(loss, out_act, k, n_out, Z, A, y);
+		if (loss == MLP_LOSS_XENT)
+			correct += mlpi_count_correct(out_act, k, n_out, Z, y);
+	}
+	free(Z);
+	mlp_workspace_free(ws);
+	*mean_loss = sum / (double)n;
+	if (accuracy != NULL) {
+		units = out_act == MLP_SOFTMAX ? n : n * n_out;
+		*accuracy = loss == MLP_LOSS_XENT ? (double)correct / (double)units
+						  : NAN;
+	}
+	return MLP_OK;
+}

@@ -1,0 +1,128 @@
+/*
+ * optim.c — training options and the optimizer updates, as PyTorch's SGD and
+ * AdamW make them, with decoupled weight decay on the weights:
+ *
+ *   every weight w:  w ← w − lr·wd·w
+ *   SGD:   v ← μ·v + g;  w ← w − lr·(g + μ·v) (Nesterov) or w − lr·v
+ *   Adam:  m ← β₁m + (1 − β₁)g;  v ← β₂v + (1 − β₂)g²;
+ *          w ← w − (lr / (1 − β₁ᵗ))·m / (√v / √(1 − β₂ᵗ) + eps)
+ *
+ * g is the gradient times the clipping factor. The parameter block's padding
+ * has zero gradients and stays zero, so each update is one loop per tensor.
+ */
+#include "internal.h"
+
+#include <math.h>
+
+#if defined(MLP_HAVE_TARGET_CLONES)
+#define MLPI_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
+#else
+#define MLPI_CLONES
+#endif
+
+mlp_train_opts mlp_train_defaults(void)
+{
+	mlp_train_opts o = {
+		.loss = MLP_LOSS_MSE,
+		.optim = MLP_OPTIM_ADAM,
+		.lr = 1e-3f,
+		.momentum = 0.9f,
+		.nesterov = 0,
+		.beta1 = 0.9f,
+		.beta2 = 0.999f,
+		.eps = 1e-8f,
+		.weight_decay = 0.0f,
+		.clip_norm = 0.0f,
+		.batch_size = 32,
+		.epochs = 10,
+		.seed = 0,
+		.on_epoch = NULL,
+		.user = NULL,
+	};
+	return o;
+}
+
+static bool in_unit(float x) /* [0, 1) */
+{
+	return x >= 0.0f && x < 1.0f;
+}
+
+mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o)
+{
+	if (o->optim != MLP_OPTIM_SGD && o->optim != MLP_OPTIM_ADAM)
+		return MLP_EINVAL;
+	if (o->loss != MLP_LOSS_MSE && o->loss != MLP_LOSS_XENT)
+		return MLP_EINVAL;
+	if (!(isfinite(o->lr) && o->lr > 0.0f) || !in_unit(o->momentum) ||
+	    !in_unit(o->beta1) || !in_unit(o->beta2) ||
+	    !(isfinite(o->eps) && o->eps > 0.0f) ||
+	    !(isfinite(o->weight_decay) && o->weight_decay >= 0.0f) ||
+	    !(isfinite(o->clip_norm) && o->clip_norm >= 0.0f) ||
+	    o->batch_size == 0)
+		return MLP_EINVAL;
+	return mlpi_loss_fits(o->loss, net->layers[net->n_layers - 1].act);
+}
+
+MLPI_CLONES
+static void sgd(size_t n, float *restrict w, const float *restrict g,
+		float *restrict v, float scale, float lr, float decay, float mu,
+		bool nesterov)
+{
+	if (mu == 0.0f) {
+		for (size_t i = 0; i < n; i++)
+			w[i] -= lr * decay * w[i] + lr * scale * g[i];
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		float gi = scale * g[i];
+
+		v[i] = mu * v[i] + gi;
+		w[i] -= lr * decay * w[i] + lr * (nesterov ? gi + mu * v[i] : v[i]);
+	}
+}
+
+MLPI_CLONES
+static void adam(size_t n, float *restrict w, const float *restrict g,
+		 float *restrict m, float *restrict v, float scale, float lr,
+		 float decay, float b1, float b2, float step, float inv_sqrt_bc2,
+		 float eps)
+{
+	for (size_t i = 0; i < n; i++) {
+		float gi = scale * g[i];
+
+		w[i] -= lr * decay * w[i];
+		m[i] = b1 * m[i] + (1.0f - b1) * gi;
+		v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+		w[i] -= step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
+	}
+}
+
+void mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
+		       const float *G, float g_scale, float *M, float *V)
+{
+	/* Bias corrections in double: β^t for large t underflows cleanly. */
+	double bc1 = 1.0 - pow(o->beta1, (double)t);
+	double bc2 = 1.0 - pow(o->beta2, (double)t);
+	float step = (float)(o->lr / bc1);
+	float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+
+	for (size_t l = 0; l < net->n_layers; l++) {
+		struct mlp_layer *layer = &net->layers[l];
+		/* The weights, with decay, then the biases, without. */
+		float *p[2] = { layer->W, layer->b };
+		size_t count[2] = { layer->n_out * layer->n_in, layer->n_out };
+		float decay[2] = { o->weight_decay, 0.0f };
+
+		for (int k = 0; k < 2; k++) {
+			size_t at = (size_t)(p[k] - net->block);
+
+			if (o->optim == MLP_OPTIM_SGD)
+				sgd(count[k], p[k], G + at, M + at, g_scale, o->lr,
+				    decay[k], o->momentum, o->nesterov != 0);
+			else
+				adam(count[k], p[k], G + at, M + at, V + at, g_scale,
+				     o->lr, decay[k], o->beta1, o->beta2, step,
+				     inv_sqrt_bc2, o->eps);
+		}
+	}
+}
