@@ -248,6 +248,12 @@ MLP_API mlp_status mlp_blas_set_threads(int n);
 /* The BLAS this library was built with ("openblas", "blis", "cblas"). */
 MLP_API const char *mlp_blas_name(void);
 
+/* A line on the BLAS as it runs, for diagnostics: OpenBLAS's configuration,
+ * which names the kernels it picked for this CPU ("... SkylakeX ..."; on a
+ * CPU it does not know, "Prescott", its slowest; set OPENBLAS_CORETYPE, see
+ * README), BLIS's version, or "CBLAS". Never NULL. */
+MLP_API const char *mlp_blas_info(void);
+
 /* ------------------------------------------------------------------------ */
 /* 8. Training                                                               */
 /* ------------------------------------------------------------------------ */
@@ -336,6 +342,10 @@ MLP_API mlp_status mlp_trainer_create(mlp_trainer **out, mlp_net *net,
 MLP_API mlp_status mlp_trainer_step(mlp_trainer *t, size_t batch,
 				    const float *X, const float *Y,
 				    float *loss);
+
+/* Changes the learning rate of the steps that follow (a schedule).
+ * MLP_EINVAL unless lr is finite and > 0. */
+MLP_API mlp_status mlp_trainer_set_lr(mlp_trainer *t, float lr);
 
 /* The number of steps taken. 0 for NULL. */
 MLP_API size_t mlp_trainer_steps(const mlp_trainer *t);

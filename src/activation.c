@@ -9,14 +9,6 @@
 #include <math.h>
 #include <string.h>
 
-/* The passes over Y are compiled for the baseline ISA and for AVX2 and
- * AVX-512, picked when the library loads (an ifunc): the baseline's 4-wide
- * SSE loops took as long as a small layer's sgemm. */
-#if defined(MLP_HAVE_TARGET_CLONES)
-#define MLPI_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
-#else
-#define MLPI_CLONES
-#endif
 
 static const char *const act_names[MLP_ACT_COUNT] = {
 	[MLP_IDENTITY] = "identity",   [MLP_RELU] = "relu",

@@ -33,3 +33,14 @@ const char *mlp_blas_name(void)
 	return "cblas";
 #endif
 }
+
+const char *mlp_blas_info(void)
+{
+#if defined(MLP_BLAS_OPENBLAS)
+	return openblas_get_config();
+#elif defined(MLP_BLAS_BLIS)
+	return bli_info_get_version_str();
+#else
+	return "CBLAS";
+#endif
+}

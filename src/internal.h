@@ -16,6 +16,16 @@
 #define MLPI_ALIGN 64u
 #define MLPI_ALIGN_FLOATS (MLPI_ALIGN / sizeof(float))
 
+/* Loops over many floats (the passes over a layer's outputs, the optimizer
+ * updates) are compiled for the baseline ISA, AVX2 and AVX-512, and the
+ * library picks one when it loads (an ifunc): the baseline's 4-wide SSE
+ * loops took as long as a small layer's sgemm. */
+#if defined(MLP_HAVE_TARGET_CLONES)
+#define MLPI_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
+#else
+#define MLPI_CLONES
+#endif
+
 struct mlp_layer {
 	size_t n_in, n_out;
 	mlp_act act;

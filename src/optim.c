@@ -14,11 +14,6 @@
 
 #include <math.h>
 
-#if defined(MLP_HAVE_TARGET_CLONES)
-#define MLPI_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
-#else
-#define MLPI_CLONES
-#endif
 
 mlp_train_opts mlp_train_defaults(void)
 {
@@ -87,13 +82,17 @@ static void adam(size_t n, float *restrict w, const float *restrict g,
 		 float decay, float b1, float b2, float step, float inv_sqrt_bc2,
 		 float eps)
 {
+	/* One pass over four arrays: memory-bound on large layers. */
+	float keep = 1.0f - lr * decay;
+
 	for (size_t i = 0; i < n; i++) {
 		float gi = scale * g[i];
+		float mi = b1 * m[i] + (1.0f - b1) * gi;
+		float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
 
-		w[i] -= lr * decay * w[i];
-		m[i] = b1 * m[i] + (1.0f - b1) * gi;
-		v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-		w[i] -= step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
+		m[i] = mi;
+		v[i] = vi;
+		w[i] = w[i] * keep - step * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
 	}
 }
 
