@@ -9,6 +9,7 @@
  * Run with --help for the options.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "bench.h"
 #include "impls.h"
 #include "timer.h"
 #include "torch_proc.h"
@@ -32,16 +33,6 @@
 
 /* ---- the cases ------------------------------------------------------------ */
 
-enum { MAX_LAYERS = 8 };
-
-struct net_case {
-	const char *name;
-	size_t n_layers;
-	size_t sizes[MAX_LAYERS + 1];
-	mlp_act acts[MAX_LAYERS];
-	bool smoke; /* in the CI smoke run */
-};
-
 /* Hidden layers are ReLU and outputs identity (logits): the activations all
  * five implementations share (FANN 2.2 has no softmax). */
 #define RELU MLP_RELU
@@ -62,20 +53,10 @@ static const struct net_case cases[] = {
 
 static const size_t default_batches[] = { 1, 8, 64, 256, 1024 };
 
-enum impl { MLP, FLOOR, NAIVE, FANN, TORCH, N_IMPL };
-static const char *const impl_names[N_IMPL] = { "mlp", "blas-floor", "naive",
-						"fann", "pytorch" };
+const char *const impl_names[N_IMPL] = { "mlp", "blas-floor", "naive", "fann",
+					 "pytorch" };
 
 /* ---- options ------------------------------------------------------------- */
-
-struct options {
-	bool full, smoke, strict, no_fann, no_torch, keep_coretype;
-	int threads, repeats;
-	double target_s, budget_s; /* one timed run; all runs of one cell */
-	const char *csv, *json, *python, *torch_script;
-	bool case_on[N_CASES];
-	size_t batches[16], n_batches;
-};
 
 static void usage(FILE *f)
 {
@@ -91,6 +72,7 @@ static void usage(FILE *f)
 		"  --csv FILE        write every measurement as CSV\n"
 		"  --json FILE       write every measurement and the machine as JSON\n"
 		"  --no-fann, --no-torch   leave an implementation out\n"
+		"  --no-train        leave out the training bench\n"
 		"  --python PATH     the Python with torch (default: /usr/bin/python3)\n"
 		"  --torch-script F  the PyTorch side (default: %s)\n"
 		"  --keep-coretype   do not set OPENBLAS_CORETYPE (see README)\n",
@@ -159,6 +141,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->no_fann = true;
 		} else if (!strcmp(a, "--no-torch")) {
 			o->no_torch = true;
+		} else if (!strcmp(a, "--no-train")) {
+			o->no_train = true;
 		} else if (!strcmp(a, "--keep-coretype")) {
 			o->keep_coretype = true;
 		} else if (!strcmp(a, "--list")) {
@@ -297,8 +281,7 @@ static void prepare_env(const struct options *o, char **argv)
 	(void)o, (void)argv;
 }
 
-/* The pause between two timed runs (see prepare_env). */
-static void pause_between_runs(void)
+void bench_pause(void)
 {
 	struct timespec ts = { 0, 2000000 };
 	nanosleep(&ts, NULL);
@@ -322,22 +305,6 @@ static void describe_machine(struct machine *m)
 }
 
 /* ---- one cell: a network at a batch size --------------------------------- */
-
-struct stats {
-	bool present; /* this implementation ran the case */
-	bool agree;   /* and agreed with mlp */
-	bool ran;     /* and was timed */
-	double median, p25, p75, min;
-	int repeats, inner;
-	char why[160]; /* why it is absent, or where it disagrees */
-};
-
-struct cell {
-	const struct net_case *c;
-	size_t batch;
-	double flops; /* 2·batch·Σ n_in·n_out per pass */
-	struct stats s[N_IMPL];
-};
 
 /* Everything the implementations need for one cell. */
 struct setup {
@@ -544,10 +511,13 @@ static bool impl_present(const struct setup *s, enum impl k)
 	return k == FANN ? s->fann != NULL : k == TORCH ? s->torch != NULL : true;
 }
 
-static int cmp_double(const void *a, const void *b)
+void stats_finish(struct stats *st, double *times)
 {
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
+	/* bench_median sorts. */
+	st->median = bench_median(times, (size_t)st->repeats);
+	st->min = times[0];
+	st->p25 = times[(st->repeats - 1) / 4];
+	st->p75 = times[(3 * (st->repeats - 1) + 3) / 4];
 }
 
 static void measure_cell(const struct options *o, struct setup *s, struct cell *cell)
@@ -610,20 +580,14 @@ static void measure_cell(const struct options *o, struct setup *s, struct cell *
 			int k = (r + j) % N_IMPL;
 			struct stats *st = &cell->s[k];
 			if (st->ran && r < st->repeats) {
-				pause_between_runs();
+				bench_pause();
 				times[k][r] = time_impl(s, (enum impl)k, st->inner) / st->inner;
 			}
 		}
 	}
 	for (int k = 0; k < N_IMPL; k++) {
-		struct stats *st = &cell->s[k];
-		if (!st->ran)
-			continue;
-		qsort(times[k], (size_t)st->repeats, sizeof(double), cmp_double);
-		st->min = times[k][0];
-		st->median = bench_median(times[k], (size_t)st->repeats);
-		st->p25 = times[k][(st->repeats - 1) / 4];
-		st->p75 = times[k][(3 * (st->repeats - 1) + 3) / 4];
+		if (cell->s[k].ran)
+			stats_finish(&cell->s[k], times[k]);
 		free(times[k]);
 	}
 }
@@ -699,6 +663,34 @@ static void print_cell(const struct cell *c)
 	for (int k = 0; k < N_IMPL; k++)
 		if (s[k].present && !s[k].agree)
 			printf("  %s FAILED: %s\n", impl_names[k], s[k].why);
+}
+
+static void print_train(const struct cell *c, int threads)
+{
+	const struct stats *m = &c->s[MLP], *t = &c->s[TORCH];
+
+	printf("\ntraining %s: ReLU, ReLU, softmax; cross-entropy; Adam; batch %zu; "
+	       "%d BLAS thread%s\n", c->c->name + 6, c->batch, threads,
+	       threads == 1 ? "" : "s");
+	for (int k = 0; k < N_IMPL; k++) {
+		const struct stats *st = &c->s[k];
+		if (!st->present)
+			continue;
+		if (!st->agree) {
+			printf("  %-8s FAILED: %s\n", impl_names[k], st->why);
+			continue;
+		}
+		if (st->ran)
+			printf("  %-8s %9.1f us a step (spread %.0f%%)  %9.0f samples/s  "
+			       "%6.2f GFLOP/s\n", impl_names[k], st->median * 1e6,
+			       100 * (st->p75 - st->p25) / st->median,
+			       (double)c->batch / st->median, c->flops / st->median / 1e9);
+	}
+	if (m->ran && t->ran)
+		printf("  mlp trains %.2f times as many samples a second as PyTorch "
+		       "(its first %d losses agree)\n", t->median / m->median, 3);
+	else if (!t->present)
+		printf("  pytorch: %s\n", t->why);
 }
 
 static void write_csv(const char *path, const struct cell *cells, size_t n,
@@ -826,7 +818,7 @@ int main(int argc, char **argv)
 		m.fann = false;
 	print_header(&o, &m);
 
-	cells = calloc(N_CASES * o.n_batches, sizeof(*cells));
+	cells = calloc(N_CASES * o.n_batches + 1, sizeof(*cells));
 	for (size_t c = 0; c < N_CASES; c++) {
 		if (!o.case_on[c])
 			continue;
@@ -865,6 +857,14 @@ int main(int argc, char **argv)
 			print_cell(cell);
 			fflush(stdout);
 		}
+	}
+	if (!o.no_train) {
+		struct cell *cell = &cells[n_cells++];
+
+		train_bench(&o, torch, tmpdir, cell);
+		print_train(cell, o.threads);
+		for (int k = 0; k < N_IMPL; k++)
+			failures += cell->s[k].present && !cell->s[k].agree;
 	}
 	torch_stop(torch);
 	{

@@ -10,7 +10,9 @@ out=${2:-${csv%.csv}.png}
 title=${3:-mlp-bench}
 command -v gnuplot >/dev/null || { echo "plot.sh: gnuplot is not installed (apt-get install gnuplot-nox)" >&2; exit 1; }
 
-mapfile -t networks < <(tail -n +2 "$csv" | cut -d, -f1 | awk '!seen[$0]++')
+# The forward-pass networks; the training bench's row ("train ...") has one
+# batch size and is left out.
+mapfile -t networks < <(tail -n +2 "$csv" | cut -d, -f1 | grep -v '^train ' | awk '!seen[$0]++')
 [ ${#networks[@]} -gt 0 ] || { echo "plot.sh: $csv has no results" >&2; exit 1; }
 cols=$(( ${#networks[@]} < 4 ? ${#networks[@]} : 4 ))
 rows=$(( (${#networks[@]} + cols - 1) / cols ))

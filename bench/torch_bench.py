@@ -12,6 +12,13 @@ the other implementations:
   input PATH BATCH         -> "ok"   X, BATCH x n_in float32
   run PATH                 -> "ok"   writes net(X), BATCH x n_out float32
   time INNER               -> "ok SECONDS"   INNER passes of net(X)
+  train PATH ACTS SIZES LR BATCH XPATH YPATH N
+                           -> "ok"   a network to train as mlp-bench's training
+                              bench does: the last layer's softmax folded into
+                              nn.CrossEntropyLoss, Adam(lr), N rows of X and
+                              one-hot Y from XPATH and YPATH, cycled in batches
+  steps K                  -> "ok L1,L2,..."  K training steps and their losses
+  train_time K             -> "ok SECONDS"   K training steps
   quit
 
 Anything wrong answers "error <message>".
@@ -56,8 +63,34 @@ def build(path, acts, sizes):
     return torch.nn.Sequential(*layers).eval()
 
 
+class Trainer:
+    def __init__(self, path, acts, sizes, lr, batch, xpath, ypath, n):
+        seq = build(path, acts, sizes)
+        if acts[-1] != "softmax":
+            raise ValueError("the training bench wants a softmax output")
+        # Cross-entropy on the logits: the Softmax module is left out.
+        self.net = torch.nn.Sequential(*list(seq)[:-1]).train()
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
+        self.loss = torch.nn.CrossEntropyLoss()
+        x = np.fromfile(xpath, dtype="<f4").reshape(n, sizes[0])
+        y = np.fromfile(ypath, dtype="<f4").reshape(n, sizes[-1])
+        self.x = torch.from_numpy(x.copy())
+        self.y = torch.from_numpy(y.argmax(axis=1))
+        self.batch, self.n, self.at = batch, n, 0
+
+    def step(self):
+        lo = self.at
+        self.at = (self.at + self.batch) % self.n
+        xb, yb = self.x[lo:lo + self.batch], self.y[lo:lo + self.batch]
+        self.opt.zero_grad(set_to_none=True)
+        loss = self.loss(self.net(xb), yb)
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+
 def main():
-    net, x = None, None
+    net, x, trainer = None, None, None
     for line in sys.stdin:
         words = line.split()
         if not words:
@@ -89,6 +122,21 @@ def main():
                     for _ in range(inner):
                         net(x)
                     reply = f"ok {time.perf_counter() - t0:.9e}"
+            elif cmd == "train":
+                trainer = Trainer(words[1], words[2].split(","),
+                                  [int(v) for v in words[3].split(",")],
+                                  float(words[4]), int(words[5]), words[6],
+                                  words[7], int(words[8]))
+                reply = "ok"
+            elif cmd == "steps":
+                losses = [trainer.step() for _ in range(int(words[1]))]
+                reply = "ok " + ",".join(f"{v:.9e}" for v in losses)
+            elif cmd == "train_time":
+                k = int(words[1])
+                t0 = time.perf_counter()
+                for _ in range(k):
+                    trainer.step()
+                reply = f"ok {time.perf_counter() - t0:.9e}"
             elif cmd == "quit":
                 return
             else:

@@ -14,6 +14,22 @@
 
 #include <math.h>
 
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+/* The moments of a parameter whose gradient is zero (a dead ReLU) decay
+ * geometrically through the subnormal range, where x86 arithmetic takes
+ * a hundred cycles a operation: with a fifth of the moments subnormal the
+ * Adam update ran 2.5 times slower. The updates flush them to zero (FTZ and
+ * DAZ in MXCSR, this thread's only, restored after). */
+#define FLUSH_BEGIN()                                      \
+	unsigned csr_saved = _mm_getcsr();                 \
+	_mm_setcsr(csr_saved | 0x8040u /* FTZ | DAZ */)
+#define FLUSH_END() _mm_setcsr(csr_saved)
+#else
+#define FLUSH_BEGIN() (void)0
+#define FLUSH_END() (void)0
+#endif
+
 
 mlp_train_opts mlp_train_defaults(void)
 {
@@ -105,6 +121,7 @@ void mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
 	float step = (float)(o->lr / bc1);
 	float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
 
+	FLUSH_BEGIN();
 	for (size_t l = 0; l < net->n_layers; l++) {
 		struct mlp_layer *layer = &net->layers[l];
 		/* The weights, with decay, then the biases, without. */
@@ -124,4 +141,5 @@ void mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
 				     inv_sqrt_bc2, o->eps);
 		}
 	}
+	FLUSH_END();
 }
