@@ -30,6 +30,7 @@ static const struct shape shapes[] = {
 	{ 1024, 1, 3, MLP_RELU },       { 1024, 3, 1, MLP_IDENTITY },
 	{ 1024, 3, 3, MLP_RELU },       { 1024, 64, 16, MLP_RELU },
 	{ 1024, 64, 32, MLP_RELU },     { 256, 256, 10, MLP_SOFTMAX },
+	{ 1024, 256, 256, MLP_RELU },   { 256, 784, 256, MLP_RELU },
 };
 
 enum { FUSED, BROADCAST, BARE, N_WAYS };
