@@ -11,6 +11,7 @@
  *   6. workspaces and the forward pass (mlp_workspace_*, mlp_forward)
  *   7. BLAS threads
  *   8. training            (mlp_train, mlp_trainer_*, mlp_loss)
+ *   9. model files         (mlp_net_save, mlp_net_load, safetensors)
  *
  * Conventions that hold everywhere:
  *
@@ -360,6 +361,61 @@ MLP_API void mlp_trainer_free(mlp_trainer *t);
 MLP_API mlp_status mlp_loss(const mlp_net *net, mlp_loss_kind loss, size_t n,
 			    const float *X, const float *Y, double *mean_loss,
 			    double *accuracy);
+
+/* ------------------------------------------------------------------------ */
+/* 9. Model files                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* The file format is safetensors: an 8-byte little-endian header length, a
+ * JSON header naming each tensor's dtype, shape and byte range
+ * (data_offsets, from the start of the data), padded with spaces to a
+ * multiple of 8 bytes, then the raw little-endian data. Layer l is the
+ * tensors "layers.<l>.weight" (F32, shape [n_out, n_in], row-major, as
+ * PyTorch's nn.Linear.weight) and "layers.<l>.bias" ([n_out]); the
+ * activations are in "__metadata__" under "activations", lower-case names
+ * separated by commas ("relu,relu,softmax").
+ *
+ * Loading also takes a PyTorch nn.Sequential of nn.Linear layers saved with
+ * safetensors: any common prefix before the layer's number ("0.weight",
+ * "2.weight", "model.4.bias", ...), layers ordered by that number. A model
+ * file is untrusted input: everything is checked before it is used, and a
+ * file that breaks a rule is refused with MLP_EFORMAT and a message naming
+ * the tensor and the rule. These calls need a build with file support
+ * (jansson); without it they return MLP_ENOTSUP. */
+
+/* A message for the caller: why a file could not be loaded or saved. */
+#define MLP_MSG_SIZE 256
+typedef struct mlp_msg {
+	char text[MLP_MSG_SIZE];
+} mlp_msg;
+
+/* Options of loading; NULL for the defaults. */
+typedef struct mlp_load_opts {
+	/* The activations of the layers, for a file that names none (a
+	 * PyTorch state dict), or to override those it names; n_acts must
+	 * then be the number of layers. NULL: the file's. */
+	const mlp_act *acts;
+	size_t n_acts;
+} mlp_load_opts;
+
+/* Saves net to path, atomically: written to a temporary file in the same
+ * directory, flushed to disk, then renamed over path, so a failed save
+ * leaves any existing file as it was. MLP_EIO on failure, with the reason
+ * in *msg (msg may be NULL). */
+MLP_API mlp_status mlp_net_save(const mlp_net *net, const char *path,
+				mlp_msg *msg);
+
+/* Loads the network in the file at path into *out (free with
+ * mlp_net_free). MLP_EIO if the file cannot be read, MLP_EFORMAT if it is
+ * not a network mlp can run; the reason in *msg (may be NULL). */
+MLP_API mlp_status mlp_net_load(mlp_net **out, const char *path,
+				const mlp_load_opts *opts, mlp_msg *msg);
+
+/* The same from size bytes at data (a model embedded in a program); data
+ * is only read, during the call. */
+MLP_API mlp_status mlp_net_load_memory(mlp_net **out, const void *data,
+				       size_t size, const mlp_load_opts *opts,
+				       mlp_msg *msg);
 
 #ifdef __cplusplus
 }

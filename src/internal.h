@@ -26,6 +26,13 @@
 #define MLPI_CLONES
 #endif
 
+/* Checks the arguments of a printf-like function against its format. */
+#if defined(__GNUC__)
+#define MLPI_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define MLPI_PRINTF(fmt, args)
+#endif
+
 struct mlp_layer {
 	size_t n_in, n_out;
 	mlp_act act;
@@ -179,6 +186,16 @@ void mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
 mlp_status mlpi_trainer_grad(mlp_trainer *t, size_t batch, const float *X,
 			     const float *Y, double *loss, double *norm);
 const float *mlpi_trainer_gradients(const mlp_trainer *t);
+
+/* ---- model files (safetensors.c) ---- */
+
+/* Checks size bytes of a safetensors file and builds its network. */
+mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
+			const mlp_load_opts *opts, mlp_msg *msg);
+/* The JSON header of net's file, space-padded to a multiple of 8 bytes
+ * (malloc'd; the data follows in layer order, each W then b). */
+mlp_status mlpi_st_header(const mlp_net *net, char **out, size_t *out_len,
+			  mlp_msg *msg);
 
 /* A xoshiro256** generator, seeded through SplitMix64. */
 struct mlpi_rng {

@@ -1,0 +1,201 @@
+/*
+ * io.c — model files on disk: atomic saving and loading (the format itself
+ * is safetensors.c).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+MLPI_PRINTF(2, 3)
+static mlp_status io_fail(mlp_msg *msg, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (msg != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(msg->text, sizeof(msg->text), fmt, ap);
+		va_end(ap);
+	}
+	return MLP_EIO;
+}
+
+/* All of n bytes to fd; false on error (errno set). */
+static bool write_all(int fd, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, b, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		b += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+/* n floats as little-endian bytes, through a small buffer. */
+static bool write_floats(int fd, const float *v, size_t n)
+{
+	unsigned char buf[4096];
+
+	while (n > 0) {
+		size_t k = n < sizeof(buf) / 4 ? n : sizeof(buf) / 4;
+
+		for (size_t i = 0; i < k; i++) {
+			uint32_t u;
+			memcpy(&u, &v[i], 4);
+			buf[4 * i] = (unsigned char)u;
+			buf[4 * i + 1] = (unsigned char)(u >> 8);
+			buf[4 * i + 2] = (unsigned char)(u >> 16);
+			buf[4 * i + 3] = (unsigned char)(u >> 24);
+		}
+		if (!write_all(fd, buf, 4 * k))
+			return false;
+		v += k;
+		n -= k;
+	}
+	return true;
+}
+
+/* Flushes the directory holding path, so that a rename in it lasts. */
+static void sync_dir(const char *path)
+{
+	char *copy = strdup(path);
+	int fd;
+
+	if (copy == NULL)
+		return;
+	fd = open(dirname(copy), O_RDONLY);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(copy);
+}
+
+mlp_status mlp_net_save(const mlp_net *net, const char *path, mlp_msg *msg)
+{
+	char *header = NULL, *tmp = NULL;
+	size_t header_len, tmp_size;
+	unsigned char len8[8];
+	mlp_status st;
+	int fd = -1;
+	bool ok;
+
+	if (net == NULL || path == NULL)
+		return MLP_ENULL;
+	st = mlpi_st_header(net, &header, &header_len, msg);
+	if (st != MLP_OK)
+		return st;
+	/* A new file beside the target: "<path>.<pid>.<n>.tmp", created
+	 * exclusively, with the permissions a new file gets (umask). */
+	tmp_size = strlen(path) + 48;
+	tmp = malloc(tmp_size);
+	if (tmp == NULL) {
+		free(header);
+		return MLP_ENOMEM;
+	}
+	for (int i = 0; i < 1000 && fd < 0; i++) {
+		snprintf(tmp, tmp_size, "%s.%ld.%d.tmp", path, (long)getpid(), i);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		st = io_fail(msg, "cannot create a temporary file beside %s: %s", path,
+			     strerror(errno));
+		free(tmp);
+		free(header);
+		return st;
+	}
+	for (int i = 0; i < 8; i++)
+		len8[i] = (unsigned char)((uint64_t)header_len >> (8 * i));
+	ok = write_all(fd, len8, 8) && write_all(fd, header, header_len);
+	for (size_t l = 0; ok && l < net->n_layers; l++) {
+		const struct mlp_layer *layer = &net->layers[l];
+		ok = write_floats(fd, layer->W, layer->n_out * layer->n_in) &&
+		     write_floats(fd, layer->b, layer->n_out);
+	}
+	ok = ok && fsync(fd) == 0;
+	if (!ok)
+		st = io_fail(msg, "cannot write %s: %s", tmp, strerror(errno));
+	if (close(fd) != 0 && ok) {
+		ok = false;
+		st = io_fail(msg, "cannot write %s: %s", tmp, strerror(errno));
+	}
+	if (ok && rename(tmp, path) != 0) {
+		ok = false;
+		st = io_fail(msg, "cannot rename %s to %s: %s", tmp, path,
+			     strerror(errno));
+	}
+	if (ok)
+		sync_dir(path);
+	else
+		unlink(tmp);
+	free(tmp);
+	free(header);
+	return ok ? MLP_OK : st;
+}
+
+mlp_status mlp_net_load_memory(mlp_net **out, const void *data, size_t size,
+			       const mlp_load_opts *opts, mlp_msg *msg)
+{
+	if (out == NULL || data == NULL)
+		return MLP_ENULL;
+	return mlpi_st_read(out, data, size, opts, msg);
+}
+
+mlp_status mlp_net_load(mlp_net **out, const char *path,
+			const mlp_load_opts *opts, mlp_msg *msg)
+{
+	struct stat sb;
+	unsigned char *buf;
+	size_t size, got = 0;
+	mlp_status st;
+	int fd;
+
+	if (out == NULL || path == NULL)
+		return MLP_ENULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return io_fail(msg, "cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return io_fail(msg, "%s is not a regular file", path);
+	}
+	size = (size_t)sb.st_size;
+	buf = malloc(size > 0 ? size : 1);
+	if (buf == NULL) {
+		close(fd);
+		return MLP_ENOMEM;
+	}
+	while (got < size) {
+		ssize_t r = read(fd, buf + got, size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	if (got != size) {
+		free(buf);
+		return io_fail(msg, "cannot read %s: %s", path,
+			       got < size ? "the file shrank while reading" : "");
+	}
+	st = mlpi_st_read(out, buf, size, opts, msg);
+	free(buf);
+	return st;
+}

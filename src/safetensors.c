@@ -1,0 +1,585 @@
+/*
+ * safetensors.c — the model file format: reading and checking a safetensors
+ * file into a network, and writing a network's header.
+ *
+ *   [8 bytes: N, little-endian] [N bytes: JSON header, space-padded]
+ *   [data: each tensor's raw little-endian bytes at its data_offsets]
+ *
+ * A file is untrusted input. Every rule below is checked before anything is
+ * built, each with its own message naming the tensor:
+ *
+ *   the header length fits the file and the 100 MB limit; the header is one
+ *   JSON object (no duplicate keys) followed only by spaces; each tensor is
+ *   an object of exactly dtype, shape and data_offsets; dtype is F32; shape
+ *   is a list of positive integers; data_offsets is [begin, end] with begin
+ *   ≤ end; the shape's byte size equals end − begin (no overflow); every
+ *   range lies inside the data; sorted, the ranges start at 0, neither
+ *   overlap nor leave holes, and end where the data ends; names are
+ *   <prefix><layer>.weight or .bias with one prefix; every layer has one
+ *   weight [n_out, n_in] and one bias [n_out]; shapes chain from layer to
+ *   layer; __metadata__ maps strings to strings; one known activation per
+ *   layer; every weight and bias is finite.
+ */
+#include "internal.h"
+
+#if defined(MLP_HAVE_JANSSON)
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The reference implementation's limit on the header. */
+#define MAX_HEADER_BYTES 100000000u
+
+/* Writes a message into msg (if any); returns status. */
+MLPI_PRINTF(3, 4)
+static mlp_status fail(mlp_msg *msg, mlp_status status, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (msg != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(msg->text, sizeof(msg->text), fmt, ap);
+		va_end(ap);
+	}
+	return status;
+}
+
+/* A tensor name fit for a message: quoted, at most 60 bytes, bytes that
+ * are not printable ASCII shown as '?'. */
+struct name {
+	char s[72];
+};
+
+static struct name show(const char *raw)
+{
+	struct name n;
+	size_t i = 0, o = 0;
+
+	n.s[o++] = '\'';
+	for (; raw[i] != '\0' && o < 62; i++)
+		n.s[o++] = isprint((unsigned char)raw[i]) ? raw[i] : '?';
+	if (raw[i] != '\0') {
+		memcpy(n.s + o, "...", 3);
+		o += 3;
+	}
+	n.s[o++] = '\'';
+	n.s[o] = '\0';
+	return n;
+}
+
+/* One tensor of the header, once its entry is checked. */
+struct entry {
+	const char *name;
+	size_t prefix_len; /* name[0 .. prefix_len) is the prefix */
+	size_t layer;      /* the number in the name */
+	bool is_weight;
+	size_t rank, dims[2];
+	size_t begin, end; /* data_offsets */
+};
+
+/* Splits "<prefix><layer>.weight" or "<prefix><layer>.bias". */
+static bool parse_name(const char *name, struct entry *e)
+{
+	size_t len = strlen(name), stem, digits = 0;
+	size_t layer = 0;
+
+	if (len > 7 && strcmp(name + len - 7, ".weight") == 0) {
+		e->is_weight = true;
+		stem = len - 7;
+	} else if (len > 5 && strcmp(name + len - 5, ".bias") == 0) {
+		e->is_weight = false;
+		stem = len - 5;
+	} else {
+		return false;
+	}
+	while (digits < stem && isdigit((unsigned char)name[stem - 1 - digits]))
+		digits++;
+	if (digits == 0 || digits > 9)
+		return false;
+	/* The prefix ends where the number starts: empty, or ending in '.'. */
+	if (stem > digits && name[stem - digits - 1] != '.')
+		return false;
+	for (size_t i = stem - digits; i < stem; i++)
+		layer = layer * 10 + (size_t)(name[i] - '0');
+	e->prefix_len = stem - digits;
+	e->layer = layer;
+	return true;
+}
+
+/* A JSON integer in [0, max] into *out. */
+static bool get_size(const json_t *v, size_t max, size_t *out)
+{
+	json_int_t i;
+
+	if (!json_is_integer(v))
+		return false;
+	i = json_integer_value(v);
+	if (i < 0 || (uint64_t)i > (uint64_t)max)
+		return false;
+	*out = (size_t)i;
+	return true;
+}
+
+/* Checks one tensor's entry against the data of data_size bytes. */
+static mlp_status check_entry(const char *key, const json_t *v, size_t data_size,
+			      struct entry *e, mlp_msg *msg)
+{
+	struct name n = show(key);
+	const json_t *dtype, *shape, *offsets;
+	const char *k;
+	json_t *item;
+	size_t bytes = sizeof(float), i;
+
+	e->name = key;
+	if (!json_is_object(v))
+		return fail(msg, MLP_EFORMAT, "tensor %s: its entry is not an object", n.s);
+	json_object_foreach((json_t *)v, k, item) {
+		if (strcmp(k, "dtype") != 0 && strcmp(k, "shape") != 0 &&
+		    strcmp(k, "data_offsets") != 0)
+			return fail(msg, MLP_EFORMAT, "tensor %s: unknown key %s", n.s,
+				    show(k).s);
+	}
+	dtype = json_object_get(v, "dtype");
+	shape = json_object_get(v, "shape");
+	offsets = json_object_get(v, "data_offsets");
+	if (dtype == NULL || shape == NULL || offsets == NULL)
+		return fail(msg, MLP_EFORMAT, "tensor %s: missing %s", n.s,
+			    dtype == NULL ? "dtype" : shape == NULL ? "shape"
+								   : "data_offsets");
+	if (!json_is_string(dtype))
+		return fail(msg, MLP_EFORMAT, "tensor %s: dtype is not a string", n.s);
+	if (strcmp(json_string_value(dtype), "F32") != 0)
+		return fail(msg, MLP_EFORMAT,
+			    "tensor %s: dtype %s is not supported (only F32)", n.s,
+			    show(json_string_value(dtype)).s);
+	if (!json_is_array(shape) || json_array_size(shape) == 0)
+		return fail(msg, MLP_EFORMAT,
+			    "tensor %s: shape is not a non-empty list", n.s);
+	e->rank = json_array_size(shape);
+	json_array_foreach(shape, i, item) {
+		size_t d;
+
+		if (!get_size(item, SIZE_MAX, &d) || d == 0)
+			return fail(msg, MLP_EFORMAT,
+				    "tensor %s: shape holds something other than "
+				    "positive integers", n.s);
+		if (!mlpi_mul(bytes, d, &bytes))
+			return fail(msg, MLP_EFORMAT,
+				    "tensor %s: the byte size of its shape overflows", n.s);
+		if (i < 2)
+			e->dims[i] = d;
+	}
+	if (!json_is_array(offsets) || json_array_size(offsets) != 2 ||
+	    !get_size(json_array_get(offsets, 0), SIZE_MAX, &e->begin) ||
+	    !get_size(json_array_get(offsets, 1), SIZE_MAX, &e->end))
+		return fail(msg, MLP_EFORMAT,
+			    "tensor %s: data_offsets is not [begin, end] of "
+			    "non-negative integers", n.s);
+	if (e->begin > e->end)
+		return fail(msg, MLP_EFORMAT,
+			    "tensor %s: data_offsets [%zu, %zu] end before they begin",
+			    n.s, e->begin, e->end);
+	if (bytes != e->end - e->begin)
+		return fail(msg, MLP_EFORMAT,
+			    "tensor %s: its shape is %zu bytes of F32 but data_offsets "
+			    "[%zu, %zu] span %zu", n.s, bytes, e->begin, e->end,
+			    e->end - e->begin);
+	if (e->end > data_size)
+		return fail(msg, MLP_EFORMAT,
+			    "tensor %s: data_offsets [%zu, %zu] run past the end of "
+			    "the data (%zu bytes)", n.s, e->begin, e->end, data_size);
+	if (!parse_name(key, e))
+		return fail(msg, MLP_EFORMAT,
+			    "tensor %s: the name is not <prefix><layer>.weight or "
+			    "<prefix><layer>.bias", n.s);
+	if (e->is_weight && e->rank != 2)
+		return fail(msg, MLP_EFORMAT,
+			    "tensor %s: a weight has 2 dimensions [n_out, n_in], not %zu",
+			    n.s, e->rank);
+	if (!e->is_weight && e->rank != 1)
+		return fail(msg, MLP_EFORMAT,
+			    "tensor %s: a bias has 1 dimension [n_out], not %zu", n.s,
+			    e->rank);
+	return MLP_OK;
+}
+
+static int by_begin(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	return (x->begin > y->begin) - (x->begin < y->begin);
+}
+
+static int by_layer(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	if (x->layer != y->layer)
+		return (x->layer > y->layer) - (x->layer < y->layer);
+	return (int)y->is_weight - (int)x->is_weight; /* weight first */
+}
+
+/* Ranges sorted by begin: from 0, no overlap, no hole, to the end. */
+static mlp_status check_ranges(struct entry *e, size_t n, size_t data_size,
+			       mlp_msg *msg)
+{
+	size_t at = 0;
+
+	qsort(e, n, sizeof(*e), by_begin);
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].begin < at)
+			return fail(msg, MLP_EFORMAT,
+				    "tensors %s and %s overlap in the data",
+				    show(e[i - 1].name).s, show(e[i].name).s);
+		if (e[i].begin > at)
+			return fail(msg, MLP_EFORMAT,
+				    "the data has a hole of %zu bytes before tensor %s",
+				    e[i].begin - at, show(e[i].name).s);
+		at = e[i].end;
+	}
+	if (at != data_size)
+		return fail(msg, MLP_EFORMAT,
+			    "the data has %zu bytes after its last tensor",
+			    data_size - at);
+	return MLP_OK;
+}
+
+/* The activations, from opts or from __metadata__["activations"]. */
+static mlp_status read_acts(const json_t *meta, const mlp_load_opts *opts,
+			    size_t n_layers, mlp_act *acts, mlp_msg *msg)
+{
+	const json_t *v;
+	const char *s;
+	size_t count = 0;
+
+	if (opts != NULL && opts->acts != NULL) {
+		if (opts->n_acts != n_layers)
+			return fail(msg, MLP_ESIZE,
+				    "%zu activations given for %zu layers",
+				    opts->n_acts, n_layers);
+		for (size_t l = 0; l < n_layers; l++) {
+			if (!mlpi_act_valid(opts->acts[l]))
+				return fail(msg, MLP_EACT,
+					    "activation %zu given is not an activation", l);
+			acts[l] = opts->acts[l];
+		}
+		return MLP_OK;
+	}
+	v = meta != NULL ? json_object_get(meta, "activations") : NULL;
+	if (v == NULL)
+		return fail(msg, MLP_EFORMAT,
+			    "no activations: __metadata__ has no \"activations\" "
+			    "(give them in mlp_load_opts)");
+	s = json_string_value(v);
+	for (;;) {
+		char name[32];
+		size_t len = strcspn(s, ",");
+
+		if (count == n_layers)
+			return fail(msg, MLP_EFORMAT,
+				    "__metadata__ activations name more than the %zu layers",
+				    n_layers);
+		if (len >= sizeof(name))
+			return fail(msg, MLP_EFORMAT,
+				    "__metadata__ activations: layer %zu's is not an "
+				    "activation", count);
+		memcpy(name, s, len);
+		name[len] = '\0';
+		if (mlp_act_parse(name, &acts[count]) != MLP_OK)
+			return fail(msg, MLP_EFORMAT,
+				    "__metadata__ activations: %s (layer %zu) is not an "
+				    "activation", show(name).s, count);
+		count++;
+		if (s[len] != ',')
+			break;
+		s += len + 1;
+	}
+	if (count != n_layers)
+		return fail(msg, MLP_EFORMAT,
+			    "__metadata__ activations name %zu activations for %zu layers",
+			    count, n_layers);
+	return MLP_OK;
+}
+
+/* n little-endian floats from src into dst; false if one is not finite. */
+static bool copy_floats(float *dst, const unsigned char *src, size_t n)
+{
+	bool finite = true;
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u = (uint32_t)src[4 * i] | (uint32_t)src[4 * i + 1] << 8 |
+			     (uint32_t)src[4 * i + 2] << 16 |
+			     (uint32_t)src[4 * i + 3] << 24;
+		memcpy(&dst[i], &u, sizeof(u));
+		finite &= (u & 0x7f800000u) != 0x7f800000u;
+	}
+	return finite;
+}
+
+/* Builds the network the checked, layer-sorted entries describe. */
+static mlp_status build(struct entry *e, size_t n_layers, const mlp_act *acts,
+			const unsigned char *data, mlp_net **out, mlp_msg *msg)
+{
+	size_t *sizes = malloc((n_layers + 1) * sizeof(size_t));
+	mlp_net *net = NULL;
+	mlp_status st;
+
+	if (sizes == NULL)
+		return fail(msg, MLP_ENOMEM, "out of memory");
+	sizes[0] = e[0].dims[1];
+	for (size_t l = 0; l < n_layers; l++)
+		sizes[l + 1] = e[2 * l].dims[0];
+	st = mlp_net_create(&net, n_layers, sizes, acts);
+	free(sizes);
+	if (st != MLP_OK)
+		return fail(msg, st, "cannot create the network: %s", mlp_strerror(st));
+	for (size_t l = 0; l < n_layers; l++) {
+		const struct entry *w = &e[2 * l], *b = &e[2 * l + 1];
+
+		if (!copy_floats(mlp_net_weights(net, l), data + w->begin,
+				 w->dims[0] * w->dims[1]) ||
+		    !copy_floats(mlp_net_bias(net, l), data + b->begin, b->dims[0])) {
+			mlp_net_free(net);
+			return fail(msg, MLP_EFORMAT,
+				    "layer %zu (%s or its bias) holds NaN or infinity",
+				    l, show(w->name).s);
+		}
+	}
+	*out = net;
+	return MLP_OK;
+}
+
+/* Layer-sorted entries: a weight then a bias per layer, one prefix, shapes
+ * that chain, sizes within the limits. */
+static mlp_status check_layers(struct entry *e, size_t n, size_t *n_layers,
+			       mlp_msg *msg)
+{
+	qsort(e, n, sizeof(*e), by_layer);
+	for (size_t i = 1; i < n; i++) {
+		if (e[i].prefix_len != e[0].prefix_len ||
+		    strncmp(e[i].name, e[0].name, e[0].prefix_len) != 0)
+			return fail(msg, MLP_EFORMAT,
+				    "tensor %s: its prefix differs from that of %s",
+				    show(e[i].name).s, show(e[0].name).s);
+	}
+	for (size_t i = 0; i < n; i += 2) {
+		struct entry *w = &e[i], *b = i + 1 < n ? &e[i + 1] : NULL;
+
+		if (!w->is_weight)
+			return fail(msg, MLP_EFORMAT,
+				    "tensor %s: layer %zu has a bias but no weight",
+				    show(w->name).s, w->layer);
+		if (b == NULL || b->layer != w->layer || b->is_weight)
+			return fail(msg, MLP_EFORMAT,
+				    "tensor %s: layer %zu has %s", show(w->name).s,
+				    w->layer,
+				    b != NULL && b->layer == w->layer ? "two weights"
+								      : "no bias");
+		if (i + 2 < n && e[i + 2].layer == w->layer)
+			return fail(msg, MLP_EFORMAT,
+				    "tensor %s: layer %zu has two biases",
+				    show(e[i + 2].name).s, w->layer);
+		if (b->dims[0] != w->dims[0])
+			return fail(msg, MLP_EFORMAT,
+				    "tensor %s: shape [%zu] does not match the %zu "
+				    "outputs of its weight", show(b->name).s,
+				    b->dims[0], w->dims[0]);
+		if (i > 0 && w->dims[1] != e[i - 2].dims[0])
+			return fail(msg, MLP_EFORMAT,
+				    "tensor %s: shape [%zu, %zu] does not take the %zu "
+				    "outputs of %s", show(w->name).s, w->dims[0],
+				    w->dims[1], e[i - 2].dims[0], show(e[i - 2].name).s);
+		if (w->dims[0] > MLP_MAX_WIDTH || w->dims[1] > MLP_MAX_WIDTH)
+			return fail(msg, MLP_EFORMAT,
+				    "tensor %s: shape [%zu, %zu] is wider than %u",
+				    show(w->name).s, w->dims[0], w->dims[1],
+				    MLP_MAX_WIDTH);
+	}
+	if (n / 2 > MLP_MAX_LAYERS)
+		return fail(msg, MLP_EFORMAT, "%zu layers exceed the limit of %u",
+			    n / 2, MLP_MAX_LAYERS);
+	*n_layers = n / 2;
+	return MLP_OK;
+}
+
+mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
+			const mlp_load_opts *opts, mlp_msg *msg)
+{
+	uint64_t header_len = 0;
+	const unsigned char *header, *data;
+	size_t data_size, n = 0, n_layers = 0, used;
+	json_t *root, *meta = NULL, *v;
+	json_error_t jerr;
+	struct entry *e = NULL;
+	mlp_act *acts = NULL;
+	const char *key;
+	mlp_status st = MLP_OK;
+
+	if (size < 8)
+		return fail(msg, MLP_EFORMAT,
+			    "the file is %zu bytes, too short for the 8-byte header "
+			    "length", size);
+	for (int i = 7; i >= 0; i--)
+		header_len = header_len << 8 | file[i];
+	if (header_len > size - 8)
+		return fail(msg, MLP_EFORMAT,
+			    "the header length %" PRIu64 " runs past the end of the "
+			    "file (%zu bytes)", header_len, size);
+	if (header_len > MAX_HEADER_BYTES)
+		return fail(msg, MLP_EFORMAT,
+			    "the header length %" PRIu64 " exceeds the limit of %u bytes",
+			    header_len, MAX_HEADER_BYTES);
+	header = file + 8;
+	data = header + header_len;
+	data_size = size - 8 - (size_t)header_len;
+	if (header_len == 0 || header[0] != '{')
+		return fail(msg, MLP_EFORMAT, "the header does not start with '{'");
+
+	root = json_loadb((const char *)header, (size_t)header_len,
+			  JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &jerr);
+	if (root == NULL)
+		return fail(msg, MLP_EFORMAT,
+			    "the header is not valid JSON: %s (byte %d)", jerr.text,
+			    jerr.position);
+	used = (size_t)jerr.position;
+	for (size_t i = used; i < header_len; i++) {
+		if (header[i] != ' ') {
+			st = fail(msg, MLP_EFORMAT,
+				  "the header has something other than spaces after "
+				  "its JSON object (byte %zu)", i);
+			goto done;
+		}
+	}
+	if (!json_is_object(root)) {
+		st = fail(msg, MLP_EFORMAT, "the header is not a JSON object");
+		goto done;
+	}
+	e = malloc((json_object_size(root) + 1) * sizeof(*e));
+	acts = malloc((json_object_size(root) / 2 + 1) * sizeof(*acts));
+	if (e == NULL || acts == NULL) {
+		st = fail(msg, MLP_ENOMEM, "out of memory");
+		goto done;
+	}
+	json_object_foreach(root, key, v) {
+		if (strcmp(key, "__metadata__") == 0) {
+			const char *mk;
+			json_t *mv;
+
+			if (!json_is_object(v)) {
+				st = fail(msg, MLP_EFORMAT,
+					  "__metadata__ is not an object");
+				goto done;
+			}
+			json_object_foreach(v, mk, mv) {
+				if (!json_is_string(mv)) {
+					st = fail(msg, MLP_EFORMAT,
+						  "__metadata__ %s is not a string",
+						  show(mk).s);
+					goto done;
+				}
+			}
+			meta = v;
+			continue;
+		}
+		st = check_entry(key, v, data_size, &e[n], msg);
+		if (st != MLP_OK)
+			goto done;
+		n++;
+	}
+	if (n == 0) {
+		st = fail(msg, MLP_EFORMAT, "the file holds no tensors");
+		goto done;
+	}
+	st = check_ranges(e, n, data_size, msg);
+	if (st == MLP_OK)
+		st = check_layers(e, n, &n_layers, msg);
+	if (st == MLP_OK)
+		st = read_acts(meta, opts, n_layers, acts, msg);
+	if (st == MLP_OK)
+		st = build(e, n_layers, acts, data, out, msg);
+done:
+	free(e);
+	free(acts);
+	json_decref(root);
+	return st;
+}
+
+mlp_status mlpi_st_header(const mlp_net *net, char **out, size_t *out_len,
+			  mlp_msg *msg)
+{
+	json_t *root = json_object(), *meta = json_object();
+	char acts[MLP_MAX_LAYERS * 12], name[48], *text = NULL, *padded;
+	size_t at = 0, len, padded_len, used = 0;
+	bool ok = root != NULL && meta != NULL;
+
+	acts[0] = '\0';
+	for (size_t l = 0; ok && l < net->n_layers; l++) {
+		const struct mlp_layer *layer = &net->layers[l];
+		size_t wb = layer->n_out * layer->n_in * sizeof(float);
+		size_t bb = layer->n_out * sizeof(float);
+
+		snprintf(name, sizeof(name), "layers.%zu.weight", l);
+		ok = ok && json_object_set_new(root, name,
+			json_pack("{s:s, s:[I,I], s:[I,I]}", "dtype", "F32", "shape",
+				  (json_int_t)layer->n_out, (json_int_t)layer->n_in,
+				  "data_offsets", (json_int_t)at,
+				  (json_int_t)(at + wb))) == 0;
+		at += wb;
+		snprintf(name, sizeof(name), "layers.%zu.bias", l);
+		ok = ok && json_object_set_new(root, name,
+			json_pack("{s:s, s:[I], s:[I,I]}", "dtype", "F32", "shape",
+				  (json_int_t)layer->n_out, "data_offsets",
+				  (json_int_t)at, (json_int_t)(at + bb))) == 0;
+		at += bb;
+		used += (size_t)snprintf(acts + used, sizeof(acts) - used, "%s%s",
+					 l > 0 ? "," : "", mlp_act_name(layer->act));
+	}
+	ok = ok && json_object_set_new(meta, "activations", json_string(acts)) == 0 &&
+	     json_object_set(root, "__metadata__", meta) == 0;
+	if (ok)
+		text = json_dumps(root, JSON_COMPACT);
+	json_decref(meta);
+	json_decref(root);
+	if (text == NULL)
+		return fail(msg, MLP_ENOMEM, "out of memory");
+	/* Spaces up to a multiple of 8, so that the data starts aligned. */
+	len = strlen(text);
+	padded_len = (len + 7) & ~(size_t)7;
+	padded = malloc(padded_len);
+	if (padded == NULL) {
+		free(text);
+		return fail(msg, MLP_ENOMEM, "out of memory");
+	}
+	memcpy(padded, text, len);
+	memset(padded + len, ' ', padded_len - len);
+	free(text);
+	*out = padded;
+	*out_len = padded_len;
+	return MLP_OK;
+}
+
+#else /* no file support */
+
+mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
+			const mlp_load_opts *opts, mlp_msg *msg)
+{
+	(void)out, (void)file, (void)size, (void)opts;
+	if (msg != NULL)
+		snprintf(msg->text, sizeof(msg->text), "built without file support");
+	return MLP_ENOTSUP;
+}
+
+mlp_status mlpi_st_header(const mlp_net *net, char **out, size_t *out_len,
+			  mlp_msg *msg)
+{
+	(void)net, (void)out, (void)out_len;
+	if (msg != NULL)
+		snprintf(msg->text, sizeof(msg->text), "built without file support");
+	return MLP_ENOTSUP;
+}
+
+#endif

@@ -1,0 +1,624 @@
+/*
+ * test_io.c — model files: round trips bit for bit, atomic saving, files
+ * written and read by a NumPy implementation of the format, and a table of
+ * malformed files, one per rule, each refused with its message.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "support.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#ifndef TEST_PYTHON
+#define TEST_PYTHON ""
+#endif
+#ifndef TEST_NP_SCRIPT
+#define TEST_NP_SCRIPT ""
+#endif
+
+/* A fresh directory for a test's files. */
+static const char *tmpdir(void)
+{
+	static char dir[64];
+
+	snprintf(dir, sizeof(dir), "/tmp/mlp-test-io-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	return dir;
+}
+
+static void rmdir_all(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[512];
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	if (d != NULL)
+		closedir(d);
+	rmdir(dir);
+}
+
+static size_t count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	while (d != NULL && (e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	if (d != NULL)
+		closedir(d);
+	return n;
+}
+
+static unsigned char *read_file(const char *path, size_t *size)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *buf;
+	long n;
+
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*size = (size_t)n;
+	return buf;
+}
+
+/* The same shape, activations and parameter bits. */
+static void assert_same_net(mlp_net *a, mlp_net *b)
+{
+	ck_assert_uint_eq(mlp_net_layers(a), mlp_net_layers(b));
+	for (size_t i = 0; i <= mlp_net_layers(a); i++)
+		ck_assert_uint_eq(mlp_net_size(a, i), mlp_net_size(b, i));
+	for (size_t l = 0; l < mlp_net_layers(a); l++) {
+		size_t nw = mlp_net_size(a, l) * mlp_net_size(a, l + 1);
+
+		ck_assert_int_eq(mlp_net_act(a, l), mlp_net_act(b, l));
+		ck_assert_mem_eq(mlp_net_weights(a, l), mlp_net_weights(b, l),
+				 nw * sizeof(float));
+		ck_assert_mem_eq(mlp_net_bias(a, l), mlp_net_bias(b, l),
+				 mlp_net_size(a, l + 1) * sizeof(float));
+	}
+}
+
+/* ---- round trips ------------------------------------------------------------ */
+
+static const struct {
+	size_t n_layers, sizes[5];
+	mlp_act acts[4];
+} shapes[] = {
+	{ 1, { 1, 1 }, { MLP_IDENTITY } },
+	{ 2, { 3, 4, 2 }, { MLP_RELU, MLP_SOFTMAX } },
+	{ 3, { 784, 64, 32, 10 }, { MLP_LEAKY_RELU, MLP_GELU, MLP_SIGMOID } },
+	{ 4, { 5, 7, 1, 9, 2 }, { MLP_TANH, MLP_GELU_TANH, MLP_SILU, MLP_IDENTITY } },
+};
+
+START_TEST(round_trip_bit_for_bit)
+{
+	const char *dir = tmpdir();
+	char path[256];
+	mlp_net *net, *back, *mem;
+	mlp_msg msg = { { 0 } };
+	unsigned char *buf;
+	size_t size;
+	struct trng g = { 17 };
+
+	snprintf(path, sizeof(path), "%s/model.safetensors", dir);
+	ck_assert_int_eq(mlp_net_create(&net, shapes[_i].n_layers, shapes[_i].sizes,
+					shapes[_i].acts), MLP_OK);
+	ck_assert_int_eq(mlp_net_init(net, 9), MLP_OK);
+	/* Biases, and values of every kind a float can be (subnormal, −0). */
+	for (size_t l = 0; l < shapes[_i].n_layers; l++)
+		trng_fill(&g, mlp_net_bias(net, l), shapes[_i].sizes[l + 1], -1, 1);
+	mlp_net_weights(net, 0)[0] = -0.0f;
+	mlp_net_bias(net, 0)[0] = 1e-42f;
+	ck_assert_int_eq(mlp_net_save(net, path, &msg), MLP_OK);
+	ck_assert_int_eq(mlp_net_load(&back, path, NULL, &msg), MLP_OK);
+	assert_same_net(net, back);
+	/* From memory, the same. The data starts 8-byte aligned. */
+	buf = read_file(path, &size);
+	ck_assert_uint_eq((buf[0] | buf[1] << 8) % 8, 0);
+	ck_assert_int_eq(mlp_net_load_memory(&mem, buf, size, NULL, &msg), MLP_OK);
+	assert_same_net(net, mem);
+	/* Saving over an existing file replaces it. */
+	mlp_net_bias(net, 0)[0] = 2.0f;
+	ck_assert_int_eq(mlp_net_save(net, path, &msg), MLP_OK);
+	mlp_net_free(back);
+	ck_assert_int_eq(mlp_net_load(&back, path, NULL, &msg), MLP_OK);
+	ck_assert(mlp_net_bias(back, 0)[0] == 2.0f);
+	ck_assert_uint_eq(count_files(dir), 1); /* no temporary left */
+	free(buf);
+	mlp_net_free(net);
+	mlp_net_free(back);
+	mlp_net_free(mem);
+	rmdir_all(dir);
+}
+END_TEST
+
+/* A save that fails while writing (the file size limit) leaves the old
+ * file as it was and no temporary file behind. */
+START_TEST(failed_save_leaves_old_file)
+{
+	static const size_t sizes[] = { 100, 100, 10 };
+	static const mlp_act acts[] = { MLP_RELU, MLP_IDENTITY };
+	const char *dir = tmpdir();
+	char path[256];
+	struct rlimit lim, old;
+	mlp_msg msg = { { 0 } };
+	mlp_net *net;
+	unsigned char *buf;
+	size_t size;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/model.safetensors", dir);
+	f = fopen(path, "w");
+	fputs("the old model", f);
+	fclose(f);
+	ck_assert_int_eq(mlp_net_create(&net, 2, sizes, acts), MLP_OK);
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 4096; /* the soft limit only: it can be raised back */
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	ck_assert_int_eq(mlp_net_save(net, path, &msg), MLP_EIO);
+	ck_assert_msg(strstr(msg.text, "cannot write") != NULL, "%s", msg.text);
+	buf = read_file(path, &size);
+	ck_assert_uint_eq(size, 13);
+	ck_assert_mem_eq(buf, "the old model", 13);
+	ck_assert_uint_eq(count_files(dir), 1);
+	/* A target that is a directory: the rename fails, nothing is left. */
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	ck_assert_int_eq(mlp_net_save(net, dir, &msg), MLP_EIO);
+	ck_assert_msg(strstr(msg.text, "cannot rename") != NULL, "%s", msg.text);
+	ck_assert_uint_eq(count_files(dir), 1);
+	/* A directory that does not exist. */
+	ck_assert_int_eq(mlp_net_save(net, "/nonexistent/dir/m.safetensors", &msg),
+			 MLP_EIO);
+	ck_assert_msg(strstr(msg.text, "temporary") != NULL, "%s", msg.text);
+	free(buf);
+	mlp_net_free(net);
+	rmdir_all(dir);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+	mlp_net *net = (mlp_net *)(uintptr_t)0x1234, *real;
+	static const size_t sizes[] = { 2, 2 };
+	static const mlp_act act = MLP_RELU;
+	mlp_msg msg = { { 0 } };
+	unsigned char byte = 0;
+
+	ck_assert_int_eq(mlp_net_load(NULL, "x", NULL, &msg), MLP_ENULL);
+	ck_assert_int_eq(mlp_net_load(&net, NULL, NULL, &msg), MLP_ENULL);
+	ck_assert_int_eq(mlp_net_load_memory(&net, NULL, 10, NULL, &msg), MLP_ENULL);
+	ck_assert_int_eq(mlp_net_load(&net, "/nonexistent.safetensors", NULL, &msg),
+			 MLP_EIO);
+	ck_assert_msg(strstr(msg.text, "cannot open") != NULL, "%s", msg.text);
+	ck_assert_int_eq(mlp_net_load(&net, "/tmp", NULL, NULL), MLP_EIO);
+	ck_assert_int_eq(mlp_net_load_memory(&net, &byte, 0, NULL, NULL), MLP_EFORMAT);
+	ck_assert_ptr_eq(net, (mlp_net *)(uintptr_t)0x1234);
+	ck_assert_int_eq(mlp_net_create(&real, 1, sizes, &act), MLP_OK);
+	ck_assert_int_eq(mlp_net_save(NULL, "x", NULL), MLP_ENULL);
+	ck_assert_int_eq(mlp_net_save(real, NULL, NULL), MLP_ENULL);
+	mlp_net_free(real);
+}
+END_TEST
+
+/* ---- malformed files ------------------------------------------------------- */
+
+/* A valid 2-3-1 file: W0 [3,2], b0 [3], W1 [1,3], b1 [1], 52 bytes. */
+#define W0 "\"layers.0.weight\":{\"dtype\":\"F32\",\"shape\":[3,2],\"data_offsets\":[0,24]}"
+#define B0 "\"layers.0.bias\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[24,36]}"
+#define W1 "\"layers.1.weight\":{\"dtype\":\"F32\",\"shape\":[1,3],\"data_offsets\":[36,48]}"
+#define B1 "\"layers.1.bias\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[48,52]}"
+#define META "\"__metadata__\":{\"activations\":\"relu,identity\"}"
+#define VALID "{" W0 "," B0 "," W1 "," B1 "," META "}"
+#define T(name, shape, begin, end)                                            \
+	"\"" name "\":{\"dtype\":\"F32\",\"shape\":" shape ",\"data_offsets\":[" \
+	#begin "," #end "]}"
+
+struct bad_file {
+	const char *rule;
+	const char *header; /* NULL: special, see make_bad */
+	size_t data;        /* bytes of data (finite floats) */
+	const char *expect; /* in the message */
+};
+
+static const struct bad_file bad_files[] = {
+	{ "file shorter than 8 bytes", NULL, 0, "too short" },
+	{ "header length past the end", NULL, 0, "runs past the end of the file" },
+	{ "header not starting with {", "[1,2]   ", 52, "does not start with '{'" },
+	{ "header of length 0", "", 52, "does not start with '{'" },
+	{ "invalid JSON", "{\"a\":}  ", 52, "not valid JSON" },
+	{ "duplicate key", "{" W0 "," W0 "," B0 "," W1 "," B1 "," META "}", 52, "duplicate" },
+	{ "bytes after the object", VALID "x", 52, "other than spaces" },
+	{ "newline padding", VALID "\n", 52, "other than spaces" },
+	{ "entry not an object", "{\"layers.0.weight\":[1,2]}", 52, "not an object" },
+	{ "unknown key", "{\"layers.0.weight\":{\"dtype\":\"F32\",\"shape\":[3,2],"
+	  "\"data_offsets\":[0,24],\"x\":1}}", 52, "unknown key 'x'" },
+	{ "missing dtype", "{\"layers.0.weight\":{\"shape\":[3,2],\"data_offsets\":[0,24]}}",
+	  24, "missing dtype" },
+	{ "missing shape", "{\"layers.0.weight\":{\"dtype\":\"F32\",\"data_offsets\":[0,24]}}",
+	  24, "missing shape" },
+	{ "missing data_offsets", "{\"layers.0.weight\":{\"dtype\":\"F32\",\"shape\":[3,2]}}",
+	  24, "missing data_offsets" },
+	{ "dtype not a string", "{\"layers.0.weight\":{\"dtype\":32,\"shape\":[3,2],"
+	  "\"data_offsets\":[0,24]}}", 24, "dtype is not a string" },
+	{ "dtype F16", "{\"layers.0.weight\":{\"dtype\":\"F16\",\"shape\":[3,2],"
+	  "\"data_offsets\":[0,12]}}", 12, "dtype 'F16' is not supported" },
+	{ "shape not a list", "{" T("layers.0.weight", "3", 0, 24) "}", 24,
+	  "shape is not a non-empty list" },
+	{ "shape empty", "{" T("layers.0.weight", "[]", 0, 4) "}", 4,
+	  "shape is not a non-empty list" },
+	{ "shape with 0", "{" T("layers.0.weight", "[3,0]", 0, 0) "}", 0, "positive integers" },
+	{ "shape negative", "{" T("layers.0.weight", "[3,-2]", 0, 24) "}", 24,
+	  "positive integers" },
+	{ "shape not integers", "{" T("layers.0.weight", "[3,2.0]", 0, 24) "}", 24,
+	  "positive integers" },
+	{ "shape overflowing", "{" T("layers.0.weight", "[4294967296,4294967296]", 0, 24) "}",
+	  24, "overflows" },
+	{ "data_offsets not a pair", "{\"layers.0.weight\":{\"dtype\":\"F32\",\"shape\":[3,2],"
+	  "\"data_offsets\":[24]}}", 24, "not [begin, end]" },
+	{ "data_offsets negative", "{" T("layers.0.weight", "[3,2]", -24, 0) "}", 24,
+	  "not [begin, end]" },
+	{ "data_offsets reversed", "{" T("layers.0.weight", "[3,2]", 24, 0) "}", 24,
+	  "end before they begin" },
+	{ "size and range differ", "{" T("layers.0.weight", "[3,2]", 0, 20) "}", 20,
+	  "span 20" },
+	{ "range past the data", "{" W0 "," B0 "," W1 "," B1 "," META "}", 48,
+	  "run past the end of the data" },
+	{ "overlapping ranges", "{" W0 "," T("layers.0.bias", "[3]", 20, 32) ","
+	  T("layers.1.weight", "[1,3]", 32, 44) "," T("layers.1.bias", "[1]", 44, 48) ","
+	  META "}", 48, "overlap" },
+	{ "hole in the data", "{" W0 "," T("layers.0.bias", "[3]", 28, 40) ","
+	  T("layers.1.weight", "[1,3]", 40, 52) "," T("layers.1.bias", "[1]", 52, 56) ","
+	  META "}", 56, "hole of 4 bytes" },
+	{ "bytes after the last tensor", VALID, 60, "8 bytes after its last tensor" },
+	{ "name without a layer number", "{" T("layers.weight", "[3,2]", 0, 24) "}", 24,
+	  "name is not" },
+	{ "name of another kind", "{" T("layers.0.kernel", "[3,2]", 0, 24) "}", 24,
+	  "name is not" },
+	{ "weight of rank 1", "{" T("layers.0.weight", "[6]", 0, 24) "}", 24,
+	  "a weight has 2 dimensions" },
+	{ "bias of rank 2", "{" W0 "," T("layers.0.bias", "[3,1]", 24, 36) "}", 36,
+	  "a bias has 1 dimension" },
+	{ "two prefixes", "{" W0 "," B0 "," T("net.1.weight", "[1,3]", 36, 48) ","
+	  T("net.1.bias", "[1]", 48, 52) "," META "}", 52, "prefix differs" },
+	{ "weight without bias", "{" W0 "," T("layers.1.weight", "[1,3]", 24, 36) ","
+	  T("layers.1.bias", "[1]", 36, 40) "," META "}", 40, "no bias" },
+	{ "bias without weight", "{" T("layers.0.bias", "[3]", 0, 12) ","
+	  T("layers.1.weight", "[1,3]", 12, 24) "," T("layers.1.bias", "[1]", 24, 28) "}",
+	  28, "no weight" },
+	{ "two weights for a layer", "{" W0 "," B0 "," W1 "," T("layers.01.weight", "[1,3]", 52, 64)
+	  "," B1 "," META "}", 64, "two weights" },
+	{ "bias not matching weight", "{" W0 "," T("layers.0.bias", "[2]", 24, 32) ","
+	  T("layers.1.weight", "[1,3]", 32, 44) "," T("layers.1.bias", "[1]", 44, 48) ","
+	  META "}", 48, "does not match" },
+	{ "shapes not chaining", "{" W0 "," B0 "," T("layers.1.weight", "[1,4]", 36, 52) ","
+	  T("layers.1.bias", "[1]", 52, 56) "," META "}", 56, "does not take the 3 outputs" },
+	{ "metadata not an object", "{" W0 "," B0 "," W1 "," B1 ",\"__metadata__\":[1]}",
+	  52, "__metadata__ is not an object" },
+	{ "metadata value not a string", "{" W0 "," B0 "," W1 "," B1
+	  ",\"__metadata__\":{\"activations\":3}}", 52, "is not a string" },
+	{ "no activations", "{" W0 "," B0 "," W1 "," B1 "}", 52, "no activations" },
+	{ "too few activations", "{" W0 "," B0 "," W1 "," B1
+	  ",\"__metadata__\":{\"activations\":\"relu\"}}", 52, "name 1 activations for 2" },
+	{ "too many activations", "{" W0 "," B0 "," W1 "," B1
+	  ",\"__metadata__\":{\"activations\":\"relu,relu,relu\"}}", 52, "more than the 2" },
+	{ "unknown activation", "{" W0 "," B0 "," W1 "," B1
+	  ",\"__metadata__\":{\"activations\":\"relu,swish\"}}", 52, "'swish' (layer 1)" },
+	{ "trailing comma in activations", "{" W0 "," B0 "," W1 "," B1
+	  ",\"__metadata__\":{\"activations\":\"relu,identity,\"}}", 52, "more than" },
+	{ "no tensors", "{" META "}", 0, "holds no tensors" },
+	{ "NaN in a weight", NULL, 52, "NaN or infinity" },
+	{ "header length over the limit", NULL, 0, "exceeds the limit" },
+};
+#define N_BAD (sizeof(bad_files) / sizeof(bad_files[0]))
+
+/* The bytes of bad file i; *size set. */
+static unsigned char *make_bad(size_t i, size_t *size)
+{
+	const struct bad_file *b = &bad_files[i];
+	const char *header = b->header != NULL ? b->header : VALID;
+	size_t hl = strlen(header), data = b->data;
+	unsigned char *f;
+
+	if (strcmp(b->rule, "header length over the limit") == 0) {
+		/* A file long enough for a header past 100 MB. */
+		size_t n = 100000001;
+		f = malloc(8 + n);
+		ck_assert_ptr_nonnull(f);
+		memset(f + 8, ' ', n);
+		f[8] = '{';
+		for (int k = 0; k < 8; k++)
+			f[k] = (unsigned char)((uint64_t)n >> (8 * k));
+		*size = 8 + n;
+		return f;
+	}
+	*size = 8 + hl + data;
+	f = calloc(*size + 1, 1);
+	ck_assert_ptr_nonnull(f);
+	for (int k = 0; k < 8; k++)
+		f[k] = (unsigned char)((uint64_t)hl >> (8 * k));
+	memcpy(f + 8, header, hl);
+	for (size_t k = 0; k + 4 <= data; k += 4) {
+		float v = 0.25f * (float)(k / 4 % 5) - 0.5f;
+		memcpy(f + 8 + hl + k, &v, 4);
+	}
+	if (strcmp(b->rule, "file shorter than 8 bytes") == 0)
+		*size = 5;
+	if (strcmp(b->rule, "header length past the end") == 0) {
+		for (int k = 0; k < 8; k++)
+			f[k] = (unsigned char)((uint64_t)(hl + data + 1) >> (8 * k));
+	}
+	if (strcmp(b->rule, "NaN in a weight") == 0) {
+		float nan = NAN;
+		memcpy(f + 8 + hl + 8, &nan, 4);
+	}
+	return f;
+}
+
+START_TEST(malformed_file_refused)
+{
+	const struct bad_file *b = &bad_files[_i];
+	mlp_net *net = (mlp_net *)(uintptr_t)0x1234;
+	mlp_msg msg = { { 0 } };
+	size_t size;
+	unsigned char *f = make_bad((size_t)_i, &size);
+	mlp_status st;
+
+	if (TEST_WRAP)
+		alloc_arm(0);
+	st = mlp_net_load_memory(&net, f, size, NULL, &msg);
+	alloc_disarm();
+	ck_assert_msg(st == MLP_EFORMAT, "%s: status %s, message \"%s\"", b->rule,
+		      mlp_strerror(st), msg.text);
+	ck_assert_msg(strstr(msg.text, b->expect) != NULL,
+		      "%s: message \"%s\" does not say \"%s\"", b->rule, msg.text,
+		      b->expect);
+	ck_assert_ptr_eq(net, (mlp_net *)(uintptr_t)0x1234);
+	if (TEST_WRAP)
+		ck_assert_msg(alloc_live() == 0, "%s: %ld allocations leaked", b->rule,
+			      alloc_live());
+	free(f);
+}
+END_TEST
+
+/* The valid file the table starts from loads, so each refusal above comes
+ * from its own rule. */
+START_TEST(valid_base_file_loads)
+{
+	static const char header[] = VALID;
+	size_t hl = sizeof(header) - 1, size = 8 + hl + 52;
+	unsigned char *f = calloc(size, 1);
+	mlp_msg msg = { { 0 } };
+	mlp_net *net;
+
+	for (int k = 0; k < 8; k++)
+		f[k] = (unsigned char)((uint64_t)hl >> (8 * k));
+	memcpy(f + 8, header, hl);
+	ck_assert_int_eq(mlp_net_load_memory(&net, f, size, NULL, &msg), MLP_OK);
+	ck_assert_uint_eq(mlp_net_layers(net), 2);
+	ck_assert_uint_eq(mlp_net_size(net, 0), 2);
+	ck_assert_uint_eq(mlp_net_size(net, 1), 3);
+	ck_assert_uint_eq(mlp_net_size(net, 2), 1);
+	ck_assert_int_eq(mlp_net_act(net, 0), MLP_RELU);
+	mlp_net_free(net);
+	free(f);
+}
+END_TEST
+
+/* Activations from the caller: for a file without them, and over a file's. */
+START_TEST(caller_activations)
+{
+	static const char header[] = "{" W0 "," B0 "," W1 "," B1 "}";
+	static const mlp_act acts[] = { MLP_TANH, MLP_SIGMOID };
+	size_t hl = sizeof(header) - 1, size = 8 + hl + 52;
+	unsigned char *f = calloc(size, 1);
+	mlp_load_opts opts = { acts, 2 };
+	mlp_msg msg = { { 0 } };
+	mlp_net *net;
+
+	for (int k = 0; k < 8; k++)
+		f[k] = (unsigned char)((uint64_t)hl >> (8 * k));
+	memcpy(f + 8, header, hl);
+	ck_assert_int_eq(mlp_net_load_memory(&net, f, size, NULL, &msg), MLP_EFORMAT);
+	ck_assert_int_eq(mlp_net_load_memory(&net, f, size, &opts, &msg), MLP_OK);
+	ck_assert_int_eq(mlp_net_act(net, 0), MLP_TANH);
+	ck_assert_int_eq(mlp_net_act(net, 1), MLP_SIGMOID);
+	mlp_net_free(net);
+	opts.n_acts = 3;
+	ck_assert_int_eq(mlp_net_load_memory(&net, f, size, &opts, &msg), MLP_ESIZE);
+	ck_assert_msg(strstr(msg.text, "3 activations given for 2 layers"), "%s", msg.text);
+	free(f);
+}
+END_TEST
+
+/* A failure at each allocation of a load: MLP_ENOMEM, nothing leaked. */
+START_TEST(load_allocation_failure)
+{
+	static const char header[] = VALID;
+	size_t hl = sizeof(header) - 1, size = 8 + hl + 52;
+	unsigned char *f = calloc(size, 1);
+	long k;
+
+	if (!TEST_WRAP) {
+		free(f);
+		return;
+	}
+	for (int i = 0; i < 8; i++)
+		f[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+	memcpy(f + 8, header, hl);
+	for (k = 1;; k++) {
+		mlp_net *net = NULL;
+		mlp_status st;
+		long live;
+
+		alloc_arm(k);
+		st = mlp_net_load_memory(&net, f, size, NULL, NULL);
+		live = alloc_live();
+		alloc_disarm();
+		if (st == MLP_OK) {
+			mlp_net_free(net);
+			break;
+		}
+		/* jansson reports its own allocation failures as bad JSON. */
+		ck_assert_msg(st == MLP_ENOMEM || st == MLP_EFORMAT,
+			      "allocation %ld: %s", k, mlp_strerror(st));
+		ck_assert_ptr_null(net);
+		ck_assert_msg(live == 0, "allocation %ld failed: %ld leaked", k, live);
+	}
+	ck_assert_int_ge(k, 4);
+	free(f);
+}
+END_TEST
+
+/* ---- NumPy's side ------------------------------------------------------------- */
+
+static bool have_numpy(void)
+{
+	return TEST_PYTHON[0] != '\0';
+}
+
+/* A file written by the NumPy script as PyTorch names an nn.Sequential's
+ * state dict (0.weight, 0.bias, 2.weight, ...) loads, and gives the outputs
+ * NumPy computes in double precision, within 1e-5·(1 + |y|). */
+START_TEST(numpy_written_file_loads)
+{
+	static const char *const variants[][3] = {
+		/* prefix, step, activations */
+		{ "", "2", "relu,tanh,softmax" },
+		{ "model.net.", "1", "sigmoid,leaky_relu,identity" },
+		{ "", "3", "silu,gelu_tanh,relu" },
+	};
+	const char *dir;
+	char cmd[2048], model[256], xp[256], yp[256];
+	mlp_msg msg = { { 0 } };
+	mlp_workspace *ws;
+	mlp_net *net;
+	size_t xs, ys;
+
+	if (!have_numpy())
+		return;
+	dir = tmpdir();
+	snprintf(model, sizeof(model), "%s/torch.safetensors", dir);
+	snprintf(xp, sizeof(xp), "%s/x.bin", dir);
+	snprintf(yp, sizeof(yp), "%s/y.bin", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "%s %s write %s %s %s --sizes 6,9,5,4 --acts %s --prefix '%s' "
+		 "--step %s --batch 7", TEST_PYTHON, TEST_NP_SCRIPT, model, xp, yp,
+		 variants[_i][2], variants[_i][0], variants[_i][1]);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_msg(mlp_net_load(&net, model, NULL, &msg) == MLP_OK, "%s", msg.text);
+	ck_assert_uint_eq(mlp_net_layers(net), 3);
+	float *X = (float *)(void *)read_file(xp, &xs);
+	double *want = (double *)(void *)read_file(yp, &ys);
+	float Y[7 * 4];
+	ck_assert_uint_eq(xs, 7 * 6 * sizeof(float));
+	ck_assert_uint_eq(ys, 7 * 4 * sizeof(double));
+	ck_assert_int_eq(mlp_workspace_create(&ws, net, 7), MLP_OK);
+	ck_assert_int_eq(mlp_forward(net, ws, 7, X, Y), MLP_OK);
+	for (size_t i = 0; i < 7 * 4; i++)
+		ck_assert_msg(fabs(Y[i] - want[i]) <= 1e-5 * (1 + fabs(want[i])),
+			      "%s: output %zu: %.9g, NumPy %.9g", variants[_i][2], i,
+			      (double)Y[i], want[i]);
+	mlp_workspace_free(ws);
+	mlp_net_free(net);
+	free(X);
+	free(want);
+	rmdir_all(dir);
+}
+END_TEST
+
+/* A file saved by mlp is read by the NumPy script, whose double-precision
+ * outputs match mlp's. */
+START_TEST(mlp_file_read_by_numpy)
+{
+	static const size_t sizes[] = { 8, 16, 12, 3 };
+	static const mlp_act acts[] = { MLP_RELU, MLP_TANH, MLP_SOFTMAX };
+	const char *dir;
+	char cmd[2048], model[256], xp[256], yp[256];
+	float X[5 * 8], Y[5 * 3];
+	struct trng g = { 44 };
+	mlp_workspace *ws;
+	mlp_net *net;
+	FILE *f;
+
+	if (!have_numpy())
+		return;
+	dir = tmpdir();
+	snprintf(model, sizeof(model), "%s/mlp.safetensors", dir);
+	snprintf(xp, sizeof(xp), "%s/x.bin", dir);
+	snprintf(yp, sizeof(yp), "%s/y.bin", dir);
+	ck_assert_int_eq(mlp_net_create(&net, 3, sizes, acts), MLP_OK);
+	ck_assert_int_eq(mlp_net_init(net, 4), MLP_OK);
+	for (size_t l = 0; l < 3; l++)
+		trng_fill(&g, mlp_net_bias(net, l), sizes[l + 1], -0.3, 0.3);
+	trng_fill(&g, X, 5 * 8, -1, 1);
+	ck_assert_int_eq(mlp_workspace_create(&ws, net, 5), MLP_OK);
+	ck_assert_int_eq(mlp_forward(net, ws, 5, X, Y), MLP_OK);
+	ck_assert_int_eq(mlp_net_save(net, model, NULL), MLP_OK);
+	f = fopen(xp, "wb");
+	fwrite(X, sizeof(X), 1, f);
+	fclose(f);
+	f = fopen(yp, "wb");
+	fwrite(Y, sizeof(Y), 1, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s %s check %s %s %s", TEST_PYTHON,
+		 TEST_NP_SCRIPT, model, xp, yp);
+	ck_assert_int_eq(system(cmd), 0);
+	/* A broken output makes the script say so: the check can fail. */
+	Y[4] += 0.01f;
+	f = fopen(yp, "wb");
+	fwrite(Y, sizeof(Y), 1, f);
+	fclose(f);
+	strcat(cmd, " 2>/dev/null");
+	ck_assert_int_ne(system(cmd), 0);
+	mlp_workspace_free(ws);
+	mlp_net_free(net);
+	rmdir_all(dir);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("io");
+	TCase *tc = tcase_create("files");
+	TCase *bad = tcase_create("malformed");
+	TCase *np = tcase_create("numpy");
+
+	tcase_add_loop_test(tc, round_trip_bit_for_bit, 0,
+			    sizeof(shapes) / sizeof(shapes[0]));
+	tcase_add_test(tc, failed_save_leaves_old_file);
+	tcase_add_test(tc, bad_arguments);
+	tcase_add_test(tc, caller_activations);
+	tcase_add_test(tc, load_allocation_failure);
+	suite_add_tcase(s, tc);
+	tcase_set_timeout(bad, 60);
+	tcase_add_test(bad, valid_base_file_loads);
+	tcase_add_loop_test(bad, malformed_file_refused, 0, N_BAD);
+	suite_add_tcase(s, bad);
+	tcase_set_timeout(np, 60);
+	tcase_add_loop_test(np, numpy_written_file_loads, 0, 3);
+	tcase_add_test(np, mlp_file_read_by_numpy);
+	suite_add_tcase(s, np);
+	return run_suite(s);
+}
