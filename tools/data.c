@@ -1,0 +1,341 @@
+/*
+ * data.c — reading numbers: rows of CSV or whitespace-separated text, and
+ * IDX image and label files (see tool.h).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "tool.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(MLP_TOOL_HAVE_ZLIB)
+#include <zlib.h>
+#endif
+
+int rows_open(struct rows *r, const char *path, bool skip_header)
+{
+	memset(r, 0, sizeof(*r));
+	if (path == NULL || strcmp(path, "-") == 0) {
+		r->f = stdin;
+		r->name = "(standard input)";
+	} else {
+		r->f = fopen(path, "r");
+		r->name = path;
+		r->close = true;
+		if (r->f == NULL)
+			return die(EXIT_FAIL, "cannot open %s: %s", path, strerror(errno));
+	}
+	if (skip_header) {
+		ssize_t n = getline(&r->buf, &r->cap, r->f);
+		(void)n;
+		r->line = 1;
+	}
+	return EXIT_OK;
+}
+
+void rows_close(struct rows *r)
+{
+	if (r->close && r->f != NULL)
+		fclose(r->f);
+	free(r->buf);
+	r->f = NULL;
+	r->buf = NULL;
+}
+
+int rows_next(struct rows *r, float *row, size_t want, size_t max, size_t *got)
+{
+	for (;;) {
+		ssize_t len = getline(&r->buf, &r->cap, r->f);
+		char *s, *end;
+		size_t n = 0;
+
+		if (len < 0)
+			return ferror(r->f) ? -die(EXIT_FAIL, "%s: cannot read: %s",
+						   r->name, strerror(errno))
+					    : 0;
+		r->line++;
+		s = r->buf;
+		s += strspn(s, " \t\r\n");
+		if (*s == '\0' || *s == '#')
+			continue;
+		for (;;) {
+			float v;
+
+			s += strspn(s, " \t\r\n");
+			if (*s == '\0')
+				break;
+			errno = 0;
+			v = strtof(s, &end);
+			if (end == s || (*end != '\0' && strchr(", \t\r\n", *end) == NULL)) {
+				size_t bad = strcspn(s, ", \t\r\n");
+				return -die(EXIT_DATA, "%s:%zu: '%.*s' is not a number",
+					    r->name, r->line, (int)(bad < 40 ? bad : 40), s);
+			}
+			if (!isfinite(v))
+				return -die(EXIT_DATA, "%s:%zu: value %zu is not finite",
+					    r->name, r->line, n + 1);
+			if (n < (want ? want : max))
+				row[n] = v;
+			n++;
+			s = end;
+			s += strspn(s, " \t\r");
+			if (*s == ',')
+				s++;
+		}
+		if ((want != 0 && n != want) || (want == 0 && n > max))
+			return -die(EXIT_DATA, "%s:%zu: expected %zu numbers, found %zu",
+				    r->name, r->line, want ? want : max, n);
+		if (got != NULL)
+			*got = n;
+		return 1;
+	}
+}
+
+/* ---- CSV data sets ---- */
+
+static int load_csv(struct dataset *d, const char *path, bool labels,
+		    bool skip_header)
+{
+	size_t cols = d->n_in + (labels ? 1 : d->n_out), cap = 1024;
+	float *row = malloc(cols * sizeof(float));
+	struct rows r;
+	int rc, got;
+
+	d->X = malloc(cap * d->n_in * sizeof(float));
+	d->Y = malloc(cap * d->n_out * sizeof(float));
+	if (row == NULL || d->X == NULL || d->Y == NULL) {
+		free(row);
+		return die(EXIT_FAIL, "out of memory");
+	}
+	rc = rows_open(&r, path, skip_header);
+	if (rc != EXIT_OK) {
+		free(row);
+		return rc;
+	}
+	while ((got = rows_next(&r, row, cols, cols, NULL)) == 1) {
+		if (d->n == cap) {
+			float *X = realloc(d->X, 2 * cap * d->n_in * sizeof(float));
+			float *Y = X ? realloc(d->Y, 2 * cap * d->n_out * sizeof(float)) : NULL;
+			if (X != NULL)
+				d->X = X;
+			if (Y == NULL) {
+				rc = die(EXIT_FAIL, "out of memory");
+				break;
+			}
+			d->Y = Y;
+			cap *= 2;
+		}
+		memcpy(d->X + d->n * d->n_in, row, d->n_in * sizeof(float));
+		if (labels) {
+			float c = row[d->n_in];
+			if (c != floorf(c) || c < 0 || c >= (float)d->n_out) {
+				rc = die(EXIT_DATA, "%s:%zu: label %g is not a class in 0..%zu",
+					 r.name, r.line, (double)c, d->n_out - 1);
+				break;
+			}
+			memset(d->Y + d->n * d->n_out, 0, d->n_out * sizeof(float));
+			d->Y[d->n * d->n_out + (size_t)c] = 1.0f;
+		} else {
+			memcpy(d->Y + d->n * d->n_out, row + d->n_in,
+			       d->n_out * sizeof(float));
+		}
+		d->n++;
+	}
+	if (got < 0)
+		rc = -got;
+	if (rc == EXIT_OK && d->n == 0)
+		rc = die(EXIT_DATA, "%s: no rows of data", r.name);
+	rows_close(&r);
+	free(row);
+	return rc;
+}
+
+/* ---- IDX ---- */
+
+/* The whole of a file, gunzipped when its name ends in .gz. */
+static int slurp(const char *path, unsigned char **out, size_t *size)
+{
+	size_t len = strlen(path), cap = 1 << 20, n = 0;
+	unsigned char *buf = malloc(cap);
+
+	if (buf == NULL)
+		return die(EXIT_FAIL, "out of memory");
+	if (len > 3 && strcmp(path + len - 3, ".gz") == 0) {
+#if defined(MLP_TOOL_HAVE_ZLIB)
+		gzFile g = gzopen(path, "rb");
+		int r;
+
+		if (g == NULL) {
+			free(buf);
+			return die(EXIT_FAIL, "cannot open %s", path);
+		}
+		while ((r = gzread(g, buf + n, (unsigned)(cap - n))) > 0) {
+			n += (size_t)r;
+			if (n == cap) {
+				unsigned char *b = realloc(buf, 2 * cap);
+				if (b == NULL) {
+					gzclose(g);
+					free(buf);
+					return die(EXIT_FAIL, "out of memory");
+				}
+				buf = b;
+				cap *= 2;
+			}
+		}
+		gzclose(g);
+		if (r < 0) {
+			free(buf);
+			return die(EXIT_DATA, "%s: not a valid gzip file", path);
+		}
+#else
+		free(buf);
+		return die(EXIT_FAIL, "%s: this mlp was built without zlib; "
+			   "gunzip the file first", path);
+#endif
+	} else {
+		FILE *f = fopen(path, "rb");
+		size_t r;
+
+		if (f == NULL) {
+			free(buf);
+			return die(EXIT_FAIL, "cannot open %s: %s", path, strerror(errno));
+		}
+		while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
+			n += r;
+			if (n == cap) {
+				unsigned char *b = realloc(buf, 2 * cap);
+				if (b == NULL) {
+					fclose(f);
+					free(buf);
+					return die(EXIT_FAIL, "out of memory");
+				}
+				buf = b;
+				cap *= 2;
+			}
+		}
+		fclose(f);
+	}
+	*out = buf;
+	*size = n;
+	return EXIT_OK;
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* An IDX file of unsigned bytes with the given number of dimensions:
+ * magic 0x0000080D (D dimensions), then D big-endian sizes, then the bytes.
+ * *count is the first size, *item the product of the others. */
+static int parse_idx(const char *path, const unsigned char *b, size_t size,
+		     unsigned dims, size_t *count, size_t *item)
+{
+	uint64_t total = 1;
+
+	if (size < 4 + 4 * (size_t)dims || be32(b) != (0x0800u | dims))
+		return die(EXIT_DATA, "%s: not an IDX file of unsigned bytes with %u "
+			   "dimensions", path, dims);
+	*count = be32(b + 4);
+	*item = 1;
+	for (unsigned i = 1; i < dims; i++)
+		*item *= be32(b + 4 + 4 * i);
+	total = (uint64_t)*count * *item;
+	if (total != size - 4 - 4 * (size_t)dims)
+		return die(EXIT_DATA, "%s: its sizes say %llu bytes of data, it has %zu",
+			   path, (unsigned long long)total, size - 4 - 4 * (size_t)dims);
+	return EXIT_OK;
+}
+
+int idx_images_load(const char *path, size_t n_in, float **X, size_t *count)
+{
+	unsigned char *img = NULL;
+	size_t size = 0, n = 0, item = 0;
+	int rc = slurp(path, &img, &size);
+
+	if (rc == EXIT_OK)
+		rc = parse_idx(path, img, size, 3, &n, &item);
+	if (rc == EXIT_OK && item != n_in)
+		rc = die(EXIT_DATA, "%s: images of %zu pixels for a network of %zu inputs",
+			 path, item, n_in);
+	if (rc == EXIT_OK) {
+		*X = malloc((n > 0 ? n : 1) * item * sizeof(float));
+		if (*X == NULL)
+			rc = die(EXIT_FAIL, "out of memory");
+	}
+	for (size_t i = 0; rc == EXIT_OK && i < n * item; i++)
+		(*X)[i] = img[16 + i] / 255.0f;
+	if (rc == EXIT_OK)
+		*count = n;
+	free(img);
+	return rc;
+}
+
+static int load_idx(struct dataset *d, const char *path, const char *labels_path)
+{
+	unsigned char *lab = NULL;
+	size_t lab_size = 0, n_lab = 0, one = 0;
+	char derived[4096];
+	int rc;
+
+	if (labels_path == NULL) {
+		const char *at = strstr(path, "images-idx3");
+		if (at == NULL || strlen(path) >= sizeof(derived))
+			return die(EXIT_USAGE, "%s: give the labels with --labels", path);
+		snprintf(derived, sizeof(derived), "%.*slabels-idx1%s",
+			 (int)(at - path), path, at + strlen("images-idx3"));
+		labels_path = derived;
+	}
+	rc = idx_images_load(path, d->n_in, &d->X, &d->n);
+	if (rc == EXIT_OK)
+		rc = slurp(labels_path, &lab, &lab_size);
+	if (rc == EXIT_OK)
+		rc = parse_idx(labels_path, lab, lab_size, 1, &n_lab, &one);
+	if (rc == EXIT_OK && n_lab != d->n)
+		rc = die(EXIT_DATA, "%s: %zu labels for %zu images", labels_path, n_lab,
+			 d->n);
+	if (rc == EXIT_OK) {
+		d->Y = calloc((d->n > 0 ? d->n : 1) * d->n_out, sizeof(float));
+		if (d->Y == NULL)
+			rc = die(EXIT_FAIL, "out of memory");
+	}
+	for (size_t i = 0; rc == EXIT_OK && i < d->n; i++) {
+		unsigned c = lab[8 + i];
+
+		if (c >= d->n_out) {
+			rc = die(EXIT_DATA, "%s: label %u of image %zu is not a class in 0..%zu",
+				 labels_path, c, i, d->n_out - 1);
+			break;
+		}
+		d->Y[i * d->n_out + c] = 1.0f;
+	}
+	if (rc == EXIT_OK && d->n == 0)
+		rc = die(EXIT_DATA, "%s: no images", path);
+	free(lab);
+	return rc;
+}
+
+int dataset_load(struct dataset *d, const char *path, const char *labels_path,
+		 size_t n_in, size_t n_out, bool labels, bool skip_header)
+{
+	memset(d, 0, sizeof(*d));
+	d->n_in = n_in;
+	d->n_out = n_out;
+	if (strstr(path, "idx3-ubyte") != NULL) {
+		if (!labels)
+			return die(EXIT_USAGE, "%s: IDX data needs a classifier "
+				   "(--loss xent, softmax output)", path);
+		return load_idx(d, path, labels_path);
+	}
+	return load_csv(d, path, labels, skip_header);
+}
+
+void dataset_free(struct dataset *d)
+{
+	free(d->X);
+	free(d->Y);
+	d->X = d->Y = NULL;
+}

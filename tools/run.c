@@ -1,0 +1,135 @@
+/* run.c — mlp run: the network's outputs for rows of inputs. */
+#include "tool.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help[] =
+	"usage: mlp run [--argmax] [--batch N] [--header] [--act LIST] MODEL [INPUT]\n"
+	"\n"
+	"Reads rows of inputs from INPUT (or standard input, also for '-'): CSV,\n"
+	"or numbers separated by spaces or tabs, one sample a line; empty lines\n"
+	"and lines starting with '#' are skipped. INPUT may also be an IDX image\n"
+	"file (\"...idx3-ubyte[.gz]\", pixels scaled to [0, 1]). Runs the rows\n"
+	"through the network in MODEL in batches and writes one CSV line of\n"
+	"outputs a row.\n"
+	"\n"
+	"  --argmax     write the index of the largest output (the class) instead\n"
+	"  --batch N    rows a forward pass (default 256)\n"
+	"  --header     skip the first line of INPUT\n"
+	"  --act LIST   the activations, for a file that names none\n"
+	"\n"
+	"A row of the wrong width, or a value that is not a number, stops with a\n"
+	"message naming the line (exit status 4).\n";
+
+static void write_rows(const float *Y, size_t rows, size_t n_out, bool argmax)
+{
+	for (size_t r = 0; r < rows; r++) {
+		const float *y = Y + r * n_out;
+
+		if (argmax) {
+			size_t best = 0;
+			for (size_t j = 1; j < n_out; j++)
+				best = y[j] > y[best] ? j : best;
+			printf("%zu\n", best);
+			continue;
+		}
+		for (size_t j = 0; j < n_out; j++)
+			printf(j ? ",%.9g" : "%.9g", (double)y[j]);
+		putchar('\n');
+	}
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "argmax", no_argument, NULL, 'm' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "header", no_argument, NULL, 'H' },
+		{ "act", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *acts = NULL;
+	bool argmax = false, header = false;
+	long batch = 256;
+	size_t n_in, n_out, rows = 0;
+	mlp_workspace *ws = NULL;
+	mlp_net *net;
+	struct rows in;
+	float *X, *Y;
+	int c, rc, got;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': argmax = true; break;
+		case 'H': header = true; break;
+		case 'a': acts = optarg; break;
+		case 'b':
+			batch = strtol(optarg, NULL, 10);
+			if (batch < 1 || batch > 1 << 20)
+				return die(EXIT_USAGE, "--batch wants a number from 1 to %d",
+					   1 << 20);
+			break;
+		case 'h': return fputs(help, stdout), EXIT_OK;
+		default: return fputs(help, stderr), EXIT_USAGE;
+		}
+	}
+	if (argc - optind < 1 || argc - optind > 2)
+		return fputs(help, stderr), EXIT_USAGE;
+	rc = load_model(argv[optind], acts, &net);
+	if (rc != EXIT_OK)
+		return rc;
+	n_in = mlp_net_size(net, 0);
+	n_out = mlp_net_size(net, mlp_net_layers(net));
+	X = malloc((size_t)batch * n_in * sizeof(float));
+	Y = malloc((size_t)batch * n_out * sizeof(float));
+	if (X == NULL || Y == NULL || mlp_workspace_create(&ws, net, (size_t)batch) != MLP_OK) {
+		rc = die(EXIT_FAIL, "out of memory");
+		goto done;
+	}
+	if (argc - optind == 2 && strstr(argv[optind + 1], "idx3-ubyte") != NULL) {
+		/* IDX images: all at once, in batches. */
+		float *images = NULL;
+		size_t n = 0;
+
+		rc = idx_images_load(argv[optind + 1], n_in, &images, &n);
+		for (size_t r = 0; rc == EXIT_OK && r < n; r += (size_t)batch) {
+			size_t k = n - r < (size_t)batch ? n - r : (size_t)batch;
+			mlp_forward(net, ws, k, images + r * n_in, Y);
+			write_rows(Y, k, n_out, argmax);
+		}
+		free(images);
+		goto flush;
+	}
+	rc = rows_open(&in, argc - optind == 2 ? argv[optind + 1] : NULL, header);
+	if (rc != EXIT_OK)
+		goto done;
+	/* Rows go out a batch at a time; at a bad row, the rows before it
+	 * are written, then the message comes. */
+	while ((got = rows_next(&in, X + rows * n_in, n_in, n_in, NULL)) == 1) {
+		if (++rows == (size_t)batch) {
+			mlp_forward(net, ws, rows, X, Y);
+			write_rows(Y, rows, n_out, argmax);
+			rows = 0;
+		}
+	}
+	if (rows > 0) {
+		mlp_forward(net, ws, rows, X, Y);
+		write_rows(Y, rows, n_out, argmax);
+	}
+	if (got < 0)
+		rc = -got;
+	rows_close(&in);
+flush:
+	if (rc == EXIT_OK && fflush(stdout) != 0)
+		rc = die(EXIT_FAIL, "cannot write the outputs");
+done:
+	mlp_workspace_free(ws);
+	free(X);
+	free(Y);
+	mlp_net_free(net);
+	return rc;
+}
