@@ -15,7 +15,11 @@ struct torch_proc *torch_start(const char *python, const char *script,
 /* Sends one command line and reads the answer; true for "ok". The text after
  * "ok " (or the error) goes to reply. */
 bool torch_cmd(struct torch_proc *t, char *reply, size_t reply_size,
-	       const char *fmt, ...);
+	       const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 4, 5)))
+#endif
+	;
 
 void torch_stop(struct torch_proc *t);
 

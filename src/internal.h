@@ -187,7 +187,11 @@ mlp_status mlpi_trainer_grad(mlp_trainer *t, size_t batch, const float *X,
 			     const float *Y, double *loss, double *norm);
 const float *mlpi_trainer_gradients(const mlp_trainer *t);
 
-/* ---- model files (safetensors.c) ---- */
+/* ---- model files (safetensors.c, io.c) ---- */
+
+/* Writes a message into *msg (when msg is not NULL); returns status. */
+MLPI_PRINTF(3, 4)
+mlp_status mlpi_fail(mlp_msg *msg, mlp_status status, const char *fmt, ...);
 
 /* Checks size bytes of a safetensors file and builds its network. */
 mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,

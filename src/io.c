@@ -8,25 +8,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-MLPI_PRINTF(2, 3)
-static mlp_status io_fail(mlp_msg *msg, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (msg != NULL) {
-		va_start(ap, fmt);
-		vsnprintf(msg->text, sizeof(msg->text), fmt, ap);
-		va_end(ap);
-	}
-	return MLP_EIO;
-}
+/* MLP_EIO with a message. */
+#define io_fail(msg, ...) mlpi_fail((msg), MLP_EIO, __VA_ARGS__)
 
 /* All of n bytes to fd; false on error (errno set). */
 static bool write_all(int fd, const void *p, size_t n)

@@ -27,27 +27,12 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* The reference implementation's limit on the header. */
 #define MAX_HEADER_BYTES 100000000u
-
-/* Writes a message into msg (if any); returns status. */
-MLPI_PRINTF(3, 4)
-static mlp_status fail(mlp_msg *msg, mlp_status status, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (msg != NULL) {
-		va_start(ap, fmt);
-		vsnprintf(msg->text, sizeof(msg->text), fmt, ap);
-		va_end(ap);
-	}
-	return status;
-}
 
 /* A tensor name fit for a message: quoted, at most 60 bytes, bytes that
  * are not printable ASCII shown as '?'. */
@@ -137,39 +122,39 @@ static mlp_status check_entry(const char *key, const json_t *v, size_t data_size
 
 	e->name = key;
 	if (!json_is_object(v))
-		return fail(msg, MLP_EFORMAT, "tensor %s: its entry is not an object", n.s);
+		return mlpi_fail(msg, MLP_EFORMAT, "tensor %s: its entry is not an object", n.s);
 	json_object_foreach((json_t *)v, k, item) {
 		if (strcmp(k, "dtype") != 0 && strcmp(k, "shape") != 0 &&
 		    strcmp(k, "data_offsets") != 0)
-			return fail(msg, MLP_EFORMAT, "tensor %s: unknown key %s", n.s,
+			return mlpi_fail(msg, MLP_EFORMAT, "tensor %s: unknown key %s", n.s,
 				    show(k).s);
 	}
 	dtype = json_object_get(v, "dtype");
 	shape = json_object_get(v, "shape");
 	offsets = json_object_get(v, "data_offsets");
 	if (dtype == NULL || shape == NULL || offsets == NULL)
-		return fail(msg, MLP_EFORMAT, "tensor %s: missing %s", n.s,
+		return mlpi_fail(msg, MLP_EFORMAT, "tensor %s: missing %s", n.s,
 			    dtype == NULL ? "dtype" : shape == NULL ? "shape"
 								   : "data_offsets");
 	if (!json_is_string(dtype))
-		return fail(msg, MLP_EFORMAT, "tensor %s: dtype is not a string", n.s);
+		return mlpi_fail(msg, MLP_EFORMAT, "tensor %s: dtype is not a string", n.s);
 	if (strcmp(json_string_value(dtype), "F32") != 0)
-		return fail(msg, MLP_EFORMAT,
+		return mlpi_fail(msg, MLP_EFORMAT,
 			    "tensor %s: dtype %s is not supported (only F32)", n.s,
 			    show(json_string_value(dtype)).s);
 	if (!json_is_array(shape) || json_array_size(shape) == 0)
-		return fail(msg, MLP_EFORMAT,
+		return mlpi_fail(msg, MLP_EFORMAT,
 			    "tensor %s: shape is not a non-empty list", n.s);
 	e->rank = json_array_size(shape);
 	json_array_foreach(shape, i, item) {
 		size_t d;
 
 		if (!get_size(item, SIZE_MAX, &d) || d == 0)
-			return fail(msg, MLP_EFORMAT,
+			return mlpi_fail(msg, MLP_EFORMAT,
 				    "tensor %s: shape holds something other than "
 				    "positive integers", n.s);
 		if (!mlpi_mul(bytes, d, &bytes))
-			return fail(msg, MLP_EFORMAT,
+			return mlpi_fail(msg, MLP_EFORMAT,
 				    "tensor %s: the byte size of its shape overflows", n.s);
 		if (i < 2)
 			e->dims[i] = d;
@@ -177,32 +162,32 @@ static mlp_status check_entry(const char *key, const json_t *v, size_t data_size
 	if (!json_is_array(offsets) || json_array_size(offsets) != 2 ||
 	    !get_size(json_array_get(offsets, 0), SIZE_MAX, &e->begin) ||
 	    !get_size(json_array_get(offsets, 1), SIZE_MAX, &e->end))
-		return fail(msg, MLP_EFORMAT,
+		return mlpi_fail(msg, MLP_EFORMAT,
 			    "tensor %s: data_offsets is not [begin, end] of "
 			    "non-negative integers", n.s);
 	if (e->begin > e->end)
-		return fail(msg, MLP_EFORMAT,
+		return mlpi_fail(msg, MLP_EFORMAT,
 			    "tensor %s: data_offsets [%zu, %zu] end before they begin",
 			    n.s, e->begin, e->end);
 	if (bytes != e->end - e->begin)
-		return fail(msg, MLP_EFORMAT,
+		return mlpi_fail(msg, MLP_EFORMAT,
 			    "tensor %s: its shape is %zu bytes of F32 but data_offsets "
 			    "[%zu, %zu] span %zu", n.s, bytes, e->begin, e->end,
 			    e->end - e->begin);
 	if (e->end > data_size)
-		return fail(msg, MLP_EFORMAT,
+		return mlpi_fail(msg, MLP_EFORMAT,
 			    "tensor %s: data_offsets [%zu, %zu] run past the end of "
 			    "the data (%zu bytes)", n.s, e->begin, e->end, data_size);
 	if (!parse_name(key, e))
-		return fail(msg, MLP_EFORMAT,
+		return mlpi_fail(msg, MLP_EFORMAT,
 			    "tensor %s: the name is not <prefix><layer>.weight or "
 			    "<prefix><layer>.bias", n.s);
 	if (e->is_weight && e->rank != 2)
-		return fail(msg, MLP_EFORMAT,
+		return mlpi_fail(msg, MLP_EFORMAT,
 			    "tensor %s: a weight has 2 dimensions [n_out, n_in], not %zu",
 			    n.s, e->rank);
 	if (!e->is_weight && e->rank != 1)
-		return fail(msg, MLP_EFORMAT,
+		return mlpi_fail(msg, MLP_EFORMAT,
 			    "tensor %s: a bias has 1 dimension [n_out], not %zu", n.s,
 			    e->rank);
 	return MLP_OK;
@@ -232,17 +217,17 @@ static mlp_status check_ranges(struct entry *e, size_t n, size_t data_size,
 	qsort(e, n, sizeof(*e), by_begin);
 	for (size_t i = 0; i < n; i++) {
 		if (e[i].begin < at)
-			return fail(msg, MLP_EFORMAT,
+			return mlpi_fail(msg, MLP_EFORMAT,
 				    "tensors %s and %s overlap in the data",
 				    show(e[i - 1].name).s, show(e[i].name).s);
 		if (e[i].begin > at)
-			return fail(msg, MLP_EFORMAT,
+			return mlpi_fail(msg, MLP_EFORMAT,
 				    "the data has a hole of %zu bytes before tensor %s",
 				    e[i].begin - at, show(e[i].name).s);
 		at = e[i].end;
 	}
 	if (at != data_size)
-		return fail(msg, MLP_EFORMAT,
+		return mlpi_fail(msg, MLP_EFORMAT,
 			    "the data has %zu bytes after its last tensor",
 			    data_size - at);
 	return MLP_OK;
@@ -258,12 +243,12 @@ static mlp_status read_acts(const json_t *meta, const mlp_load_opts *opts,
 
 	if (opts != NULL && opts->acts != NULL) {
 		if (opts->n_acts != n_layers)
-			return fail(msg, MLP_ESIZE,
+			return mlpi_fail(msg, MLP_ESIZE,
 				    "%zu activations given for %zu layers",
 				    opts->n_acts, n_layers);
 		for (size_t l = 0; l < n_layers; l++) {
 			if (!mlpi_act_valid(opts->acts[l]))
-				return fail(msg, MLP_EACT,
+				return mlpi_fail(msg, MLP_EACT,
 					    "activation %zu given is not an activation", l);
 			acts[l] = opts->acts[l];
 		}
@@ -271,7 +256,7 @@ static mlp_status read_acts(const json_t *meta, const mlp_load_opts *opts,
 	}
 	v = meta != NULL ? json_object_get(meta, "activations") : NULL;
 	if (v == NULL)
-		return fail(msg, MLP_EFORMAT,
+		return mlpi_fail(msg, MLP_EFORMAT,
 			    "no activations: __metadata__ has no \"activations\" "
 			    "(give them in mlp_load_opts)");
 	s = json_string_value(v);
@@ -280,17 +265,17 @@ static mlp_status read_acts(const json_t *meta, const mlp_load_opts *opts,
 		size_t len = strcspn(s, ",");
 
 		if (count == n_layers)
-			return fail(msg, MLP_EFORMAT,
+			return mlpi_fail(msg, MLP_EFORMAT,
 				    "__metadata__ activations name more than the %zu layers",
 				    n_layers);
 		if (len >= sizeof(name))
-			return fail(msg, MLP_EFORMAT,
+			return mlpi_fail(msg, MLP_EFORMAT,
 				    "__metadata__ activations: layer %zu's is not an "
 				    "activation", count);
 		memcpy(name, s, len);
 		name[len] = '\0';
 		if (mlp_act_parse(name, &acts[count]) != MLP_OK)
-			return fail(msg, MLP_EFORMAT,
+			return mlpi_fail(msg, MLP_EFORMAT,
 				    "__metadata__ activations: %s (layer %zu) is not an "
 				    "activation", show(name).s, count);
 		count++;
@@ -299,7 +284,7 @@ static mlp_status read_acts(const json_t *meta, const mlp_load_opts *opts,
 		s += len + 1;
 	}
 	if (count != n_layers)
-		return fail(msg, MLP_EFORMAT,
+		return mlpi_fail(msg, MLP_EFORMAT,
 			    "__metadata__ activations name %zu activations for %zu layers",
 			    count, n_layers);
 	return MLP_OK;
@@ -329,14 +314,14 @@ static mlp_status build(struct entry *e, size_t n_layers, const mlp_act *acts,
 	mlp_status st;
 
 	if (sizes == NULL)
-		return fail(msg, MLP_ENOMEM, "out of memory");
+		return mlpi_fail(msg, MLP_ENOMEM, "out of memory");
 	sizes[0] = e[0].dims[1];
 	for (size_t l = 0; l < n_layers; l++)
 		sizes[l + 1] = e[2 * l].dims[0];
 	st = mlp_net_create(&net, n_layers, sizes, acts);
 	free(sizes);
 	if (st != MLP_OK)
-		return fail(msg, st, "cannot create the network: %s", mlp_strerror(st));
+		return mlpi_fail(msg, st, "cannot create the network: %s", mlp_strerror(st));
 	for (size_t l = 0; l < n_layers; l++) {
 		const struct entry *w = &e[2 * l], *b = &e[2 * l + 1];
 
@@ -344,7 +329,7 @@ static mlp_status build(struct entry *e, size_t n_layers, const mlp_act *acts,
 				 w->dims[0] * w->dims[1]) ||
 		    !copy_floats(mlp_net_bias(net, l), data + b->begin, b->dims[0])) {
 			mlp_net_free(net);
-			return fail(msg, MLP_EFORMAT,
+			return mlpi_fail(msg, MLP_EFORMAT,
 				    "layer %zu (%s or its bias) holds NaN or infinity",
 				    l, show(w->name).s);
 		}
@@ -362,7 +347,7 @@ static mlp_status check_layers(struct entry *e, size_t n, size_t *n_layers,
 	for (size_t i = 1; i < n; i++) {
 		if (e[i].prefix_len != e[0].prefix_len ||
 		    strncmp(e[i].name, e[0].name, e[0].prefix_len) != 0)
-			return fail(msg, MLP_EFORMAT,
+			return mlpi_fail(msg, MLP_EFORMAT,
 				    "tensor %s: its prefix differs from that of %s",
 				    show(e[i].name).s, show(e[0].name).s);
 	}
@@ -370,37 +355,37 @@ static mlp_status check_layers(struct entry *e, size_t n, size_t *n_layers,
 		struct entry *w = &e[i], *b = i + 1 < n ? &e[i + 1] : NULL;
 
 		if (!w->is_weight)
-			return fail(msg, MLP_EFORMAT,
+			return mlpi_fail(msg, MLP_EFORMAT,
 				    "tensor %s: layer %zu has a bias but no weight",
 				    show(w->name).s, w->layer);
 		if (b == NULL || b->layer != w->layer || b->is_weight)
-			return fail(msg, MLP_EFORMAT,
+			return mlpi_fail(msg, MLP_EFORMAT,
 				    "tensor %s: layer %zu has %s", show(w->name).s,
 				    w->layer,
 				    b != NULL && b->layer == w->layer ? "two weights"
 								      : "no bias");
 		if (i + 2 < n && e[i + 2].layer == w->layer)
-			return fail(msg, MLP_EFORMAT,
+			return mlpi_fail(msg, MLP_EFORMAT,
 				    "tensor %s: layer %zu has two biases",
 				    show(e[i + 2].name).s, w->layer);
 		if (b->dims[0] != w->dims[0])
-			return fail(msg, MLP_EFORMAT,
+			return mlpi_fail(msg, MLP_EFORMAT,
 				    "tensor %s: shape [%zu] does not match the %zu "
 				    "outputs of its weight", show(b->name).s,
 				    b->dims[0], w->dims[0]);
 		if (i > 0 && w->dims[1] != e[i - 2].dims[0])
-			return fail(msg, MLP_EFORMAT,
+			return mlpi_fail(msg, MLP_EFORMAT,
 				    "tensor %s: shape [%zu, %zu] does not take the %zu "
 				    "outputs of %s", show(w->name).s, w->dims[0],
 				    w->dims[1], e[i - 2].dims[0], show(e[i - 2].name).s);
 		if (w->dims[0] > MLP_MAX_WIDTH || w->dims[1] > MLP_MAX_WIDTH)
-			return fail(msg, MLP_EFORMAT,
+			return mlpi_fail(msg, MLP_EFORMAT,
 				    "tensor %s: shape [%zu, %zu] is wider than %u",
 				    show(w->name).s, w->dims[0], w->dims[1],
 				    MLP_MAX_WIDTH);
 	}
 	if (n / 2 > MLP_MAX_LAYERS)
-		return fail(msg, MLP_EFORMAT, "%zu layers exceed the limit of %u",
+		return mlpi_fail(msg, MLP_EFORMAT, "%zu layers exceed the limit of %u",
 			    n / 2, MLP_MAX_LAYERS);
 	*n_layers = n / 2;
 	return MLP_OK;
@@ -420,48 +405,48 @@ mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
 	mlp_status st = MLP_OK;
 
 	if (size < 8)
-		return fail(msg, MLP_EFORMAT,
+		return mlpi_fail(msg, MLP_EFORMAT,
 			    "the file is %zu bytes, too short for the 8-byte header "
 			    "length", size);
 	for (int i = 7; i >= 0; i--)
 		header_len = header_len << 8 | file[i];
 	if (header_len > size - 8)
-		return fail(msg, MLP_EFORMAT,
+		return mlpi_fail(msg, MLP_EFORMAT,
 			    "the header length %" PRIu64 " runs past the end of the "
 			    "file (%zu bytes)", header_len, size);
 	if (header_len > MAX_HEADER_BYTES)
-		return fail(msg, MLP_EFORMAT,
+		return mlpi_fail(msg, MLP_EFORMAT,
 			    "the header length %" PRIu64 " exceeds the limit of %u bytes",
 			    header_len, MAX_HEADER_BYTES);
 	header = file + 8;
 	data = header + header_len;
 	data_size = size - 8 - (size_t)header_len;
 	if (header_len == 0 || header[0] != '{')
-		return fail(msg, MLP_EFORMAT, "the header does not start with '{'");
+		return mlpi_fail(msg, MLP_EFORMAT, "the header does not start with '{'");
 
 	root = json_loadb((const char *)header, (size_t)header_len,
 			  JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &jerr);
 	if (root == NULL)
-		return fail(msg, MLP_EFORMAT,
+		return mlpi_fail(msg, MLP_EFORMAT,
 			    "the header is not valid JSON: %s (byte %d)", jerr.text,
 			    jerr.position);
 	used = (size_t)jerr.position;
 	for (size_t i = used; i < header_len; i++) {
 		if (header[i] != ' ') {
-			st = fail(msg, MLP_EFORMAT,
+			st = mlpi_fail(msg, MLP_EFORMAT,
 				  "the header has something other than spaces after "
 				  "its JSON object (byte %zu)", i);
 			goto done;
 		}
 	}
 	if (!json_is_object(root)) {
-		st = fail(msg, MLP_EFORMAT, "the header is not a JSON object");
+		st = mlpi_fail(msg, MLP_EFORMAT, "the header is not a JSON object");
 		goto done;
 	}
 	e = malloc((json_object_size(root) + 1) * sizeof(*e));
 	acts = malloc((json_object_size(root) / 2 + 1) * sizeof(*acts));
 	if (e == NULL || acts == NULL) {
-		st = fail(msg, MLP_ENOMEM, "out of memory");
+		st = mlpi_fail(msg, MLP_ENOMEM, "out of memory");
 		goto done;
 	}
 	json_object_foreach(root, key, v) {
@@ -470,13 +455,13 @@ mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
 			json_t *mv;
 
 			if (!json_is_object(v)) {
-				st = fail(msg, MLP_EFORMAT,
+				st = mlpi_fail(msg, MLP_EFORMAT,
 					  "__metadata__ is not an object");
 				goto done;
 			}
 			json_object_foreach(v, mk, mv) {
 				if (!json_is_string(mv)) {
-					st = fail(msg, MLP_EFORMAT,
+					st = mlpi_fail(msg, MLP_EFORMAT,
 						  "__metadata__ %s is not a string",
 						  show(mk).s);
 					goto done;
@@ -491,7 +476,7 @@ mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
 		n++;
 	}
 	if (n == 0) {
-		st = fail(msg, MLP_EFORMAT, "the file holds no tensors");
+		st = mlpi_fail(msg, MLP_EFORMAT, "the file holds no tensors");
 		goto done;
 	}
 	st = check_ranges(e, n, data_size, msg);
@@ -545,14 +530,14 @@ mlp_status mlpi_st_header(const mlp_net *net, char **out, size_t *out_len,
 	json_decref(meta);
 	json_decref(root);
 	if (text == NULL)
-		return fail(msg, MLP_ENOMEM, "out of memory");
+		return mlpi_fail(msg, MLP_ENOMEM, "out of memory");
 	/* Spaces up to a multiple of 8, so that the data starts aligned. */
 	len = strlen(text);
 	padded_len = (len + 7) & ~(size_t)7;
 	padded = malloc(padded_len);
 	if (padded == NULL) {
 		free(text);
-		return fail(msg, MLP_ENOMEM, "out of memory");
+		return mlpi_fail(msg, MLP_ENOMEM, "out of memory");
 	}
 	memcpy(padded, text, len);
 	memset(padded + len, ' ', padded_len - len);
@@ -568,18 +553,14 @@ mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
 			const mlp_load_opts *opts, mlp_msg *msg)
 {
 	(void)out, (void)file, (void)size, (void)opts;
-	if (msg != NULL)
-		snprintf(msg->text, sizeof(msg->text), "built without file support");
-	return MLP_ENOTSUP;
+	return mlpi_fail(msg, MLP_ENOTSUP, "built without file support");
 }
 
 mlp_status mlpi_st_header(const mlp_net *net, char **out, size_t *out_len,
 			  mlp_msg *msg)
 {
 	(void)net, (void)out, (void)out_len;
-	if (msg != NULL)
-		snprintf(msg->text, sizeof(msg->text), "built without file support");
-	return MLP_ENOTSUP;
+	return mlpi_fail(msg, MLP_ENOTSUP, "built without file support");
 }
 
 #endif

@@ -1,6 +1,9 @@
 /* status.c — status messages and the library version. */
 #include "internal.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 unsigned mlp_version(void)
 {
 	return MLP_VERSION_NUMBER;
@@ -44,4 +47,16 @@ const char *mlp_strerror(mlp_status s)
 		return "training diverged: a loss or gradient is not finite";
 	}
 	return "unknown status";
+}
+
+mlp_status mlpi_fail(mlp_msg *msg, mlp_status status, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (msg != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(msg->text, sizeof(msg->text), fmt, ap);
+		va_end(ap);
+	}
+	return status;
 }

@@ -155,72 +155,80 @@ static int load_csv(struct dataset *d, const char *path, bool labels,
 
 /* ---- IDX ---- */
 
-/* The whole of a file, gunzipped when its name ends in .gz. */
-static int slurp(const char *path, unsigned char **out, size_t *size)
+/* Reads up to n bytes from a source: the count, 0 at the end, −1 on error. */
+typedef long (*read_fn)(void *src, unsigned char *buf, size_t n);
+
+static long read_plain(void *src, unsigned char *buf, size_t n)
 {
-	size_t len = strlen(path), cap = 1 << 20, n = 0;
+	size_t r = fread(buf, 1, n, src);
+	return r == 0 && ferror((FILE *)src) ? -1 : (long)r;
+}
+
+#if defined(MLP_TOOL_HAVE_ZLIB)
+static long read_gzip(void *src, unsigned char *buf, size_t n)
+{
+	return gzread((gzFile)src, buf, (unsigned)(n < (1u << 30) ? n : 1u << 30));
+}
+#endif
+
+/* Everything a source holds, into a growing buffer. */
+static int read_all(read_fn rd, void *src, const char *path,
+		    unsigned char **out, size_t *size)
+{
+	size_t cap = 1 << 20, n = 0;
 	unsigned char *buf = malloc(cap);
+	long r;
 
 	if (buf == NULL)
 		return die(EXIT_FAIL, "out of memory");
-	if (len > 3 && strcmp(path + len - 3, ".gz") == 0) {
-#if defined(MLP_TOOL_HAVE_ZLIB)
-		gzFile g = gzopen(path, "rb");
-		int r;
-
-		if (g == NULL) {
-			free(buf);
-			return die(EXIT_FAIL, "cannot open %s", path);
-		}
-		while ((r = gzread(g, buf + n, (unsigned)(cap - n))) > 0) {
-			n += (size_t)r;
-			if (n == cap) {
-				unsigned char *b = realloc(buf, 2 * cap);
-				if (b == NULL) {
-					gzclose(g);
-					free(buf);
-					return die(EXIT_FAIL, "out of memory");
-				}
-				buf = b;
-				cap *= 2;
+	while ((r = rd(src, buf + n, cap - n)) > 0) {
+		n += (size_t)r;
+		if (n == cap) {
+			unsigned char *b = realloc(buf, 2 * cap);
+			if (b == NULL) {
+				free(buf);
+				return die(EXIT_FAIL, "out of memory");
 			}
+			buf = b;
+			cap *= 2;
 		}
-		gzclose(g);
-		if (r < 0) {
-			free(buf);
-			return die(EXIT_DATA, "%s: not a valid gzip file", path);
-		}
-#else
+	}
+	if (r < 0) {
 		free(buf);
-		return die(EXIT_FAIL, "%s: this mlp was built without zlib; "
-			   "gunzip the file first", path);
-#endif
-	} else {
-		FILE *f = fopen(path, "rb");
-		size_t r;
-
-		if (f == NULL) {
-			free(buf);
-			return die(EXIT_FAIL, "cannot open %s: %s", path, strerror(errno));
-		}
-		while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
-			n += r;
-			if (n == cap) {
-				unsigned char *b = realloc(buf, 2 * cap);
-				if (b == NULL) {
-					fclose(f);
-					free(buf);
-					return die(EXIT_FAIL, "out of memory");
-				}
-				buf = b;
-				cap *= 2;
-			}
-		}
-		fclose(f);
+		return die(EXIT_DATA, "%s: cannot read it (a damaged file?)", path);
 	}
 	*out = buf;
 	*size = n;
 	return EXIT_OK;
+}
+
+/* The whole of a file, gunzipped when its name ends in .gz. */
+static int slurp(const char *path, unsigned char **out, size_t *size)
+{
+	size_t len = strlen(path);
+	int rc;
+
+	if (len > 3 && strcmp(path + len - 3, ".gz") == 0) {
+#if defined(MLP_TOOL_HAVE_ZLIB)
+		gzFile g = gzopen(path, "rb");
+
+		if (g == NULL)
+			return die(EXIT_FAIL, "cannot open %s", path);
+		rc = read_all(read_gzip, g, path, out, size);
+		gzclose(g);
+		return rc;
+#else
+		return die(EXIT_FAIL, "%s: this mlp was built without zlib; "
+			   "gunzip the file first", path);
+#endif
+	}
+	FILE *f = fopen(path, "rb");
+
+	if (f == NULL)
+		return die(EXIT_FAIL, "cannot open %s: %s", path, strerror(errno));
+	rc = read_all(read_plain, f, path, out, size);
+	fclose(f);
+	return rc;
 }
 
 static uint32_t be32(const unsigned char *p)
