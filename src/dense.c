@@ -73,7 +73,8 @@ void mlpi_dense_with(enum mlpi_epilogue how, size_t rows, size_t n_in,
 #endif
 
 /* The small-layer path: b into Y, the BLAS with beta = 1, act over Y. */
-MLPI_SCALAR static void dense_tiny(size_t rows, size_t n_in, size_t n_out, const float *W,
+MLPI_SCALAR
+static void dense_tiny(size_t rows, size_t n_in, size_t n_out, const float *W,
 		       const float *b, mlp_act act, const float *X, float *Y)
 {
 	size_t n = rows * n_out;
@@ -90,7 +91,8 @@ MLPI_SCALAR static void dense_tiny(size_t rows, size_t n_in, size_t n_out, const
 void mlpi_dense(size_t rows, size_t n_in, size_t n_out, const float *W,
 		const float *b, mlp_act act, const float *X, float *Y)
 {
-	if (rows * n_out <= MLPI_TINY_OUTPUTS && act != MLP_SOFTMAX) {
+	if (rows <= MLPI_TINY_OUTPUTS && rows * n_out <= MLPI_TINY_OUTPUTS &&
+	    act != MLP_SOFTMAX) {
 		dense_tiny(rows, n_in, n_out, W, b, act, X, Y);
 		return;
 	}

@@ -43,58 +43,61 @@ static bool keeps_z(const mlp_net *net, size_t l)
 	return l + 1 == net->n_layers || mlpi_act_needs_z(net->layers[l].act);
 }
 
-/* Floats of the buffer block for max_batch rows, each buffer rounded to 64
- * bytes; false on overflow. */
-static bool trainer_floats(const mlp_net *net, size_t max_batch, size_t *total)
+/* Carves 64-byte aligned buffers out of one block. With base NULL it only
+ * counts, with overflow checks, to size the block; with the block, the same
+ * calls in the same order hand out the buffers. */
+struct carver {
+	float *base;
+	size_t used; /* floats */
+	bool ok;
+};
+
+static float *carve(struct carver *c, size_t rows, size_t width)
 {
-	size_t sum = 0, widest = 0, f;
+	size_t n, padded, end;
+	float *p;
+
+	if (!c->ok || !mlpi_mul(rows, width, &n) ||
+	    !mlpi_round_up(n, MLPI_ALIGN_FLOATS, &padded) ||
+	    !mlpi_add(c->used, padded, &end)) {
+		c->ok = false;
+		return NULL;
+	}
+	p = c->base != NULL ? c->base + c->used : NULL;
+	c->used = end;
+	return p;
+}
+
+/* Every buffer of the trainer, in one place: sizes it or hands it out. */
+static void layout(mlp_trainer *t, const mlp_net *net, size_t max_batch,
+		   struct carver *c)
+{
+	size_t widest = 0;
 
 	for (size_t l = 1; l <= net->n_layers; l++)
 		widest = net->sizes[l] > widest ? net->sizes[l] : widest;
-#define ADD(n)                                                             \
-	do {                                                               \
-		if (!mlpi_round_up((n), MLPI_ALIGN_FLOATS, &f) ||          \
-		    !mlpi_add(sum, f, &sum))                               \
-			return false;                                      \
-	} while (0)
-	ADD(net->block_floats); /* G */
-	ADD(net->block_floats); /* M */
-	ADD(net->block_floats); /* V */
-	if (!mlpi_mul(max_batch, widest, &f))
-		return false;
-	ADD(f); /* D[0] */
-	ADD(f); /* D[1] */
-	ADD(max_batch); /* ones */
+	t->G = carve(c, 1, net->block_floats);
+	t->M = carve(c, 1, net->block_floats);
+	t->V = carve(c, 1, net->block_floats);
+	t->D[0] = carve(c, max_batch, widest);
+	t->D[1] = carve(c, max_batch, widest);
+	t->ones = carve(c, 1, max_batch);
+	t->A[0] = NULL; /* the batch's X, per step */
 	for (size_t l = 0; l < net->n_layers; l++) {
-		if (!mlpi_mul(max_batch, net->sizes[l + 1], &f))
-			return false;
-		ADD(f); /* A[l + 1] */
-		if (keeps_z(net, l))
-			ADD(f); /* Z[l] */
+		t->A[l + 1] = carve(c, max_batch, net->sizes[l + 1]);
+		t->Z[l] = keeps_z(net, l) ? carve(c, max_batch, net->sizes[l + 1])
+					  : NULL;
 	}
-#undef ADD
-	if (sum > SIZE_MAX / sizeof(float))
-		return false;
-	*total = sum;
-	return true;
-}
-
-/* The next buffer of n floats from *p, 64-byte aligned. */
-static float *take(float **p, size_t n)
-{
-	float *at = *p;
-
-	*p += (n + MLPI_ALIGN_FLOATS - 1) & ~(MLPI_ALIGN_FLOATS - 1);
-	return at;
+	t->Z[net->n_layers] = NULL;
 }
 
 mlp_status mlp_trainer_create(mlp_trainer **out, mlp_net *net,
 			      const mlp_train_opts *opts, size_t max_batch)
 {
-	size_t L, floats, widest = 0;
+	struct carver c = { NULL, 0, true };
+	size_t L;
 	mlp_trainer *t;
 	mlp_status st;
-	float *p;
 
 	if (out == NULL || net == NULL || opts == NULL)
 		return MLP_ENULL;
@@ -105,44 +108,33 @@ mlp_status mlp_trainer_create(mlp_trainer **out, mlp_net *net,
 	st = mlpi_check_opts(net, opts);
 	if (st != MLP_OK)
 		return st;
-	if (!trainer_floats(net, max_batch, &floats))
-		return MLP_ETOOBIG;
 
 	L = net->n_layers;
 	t = malloc(sizeof(*t) + 2 * (L + 1) * sizeof(float *));
 	if (t == NULL)
 		return MLP_ENOMEM;
-	t->mem = mlpi_alloc_aligned(floats * sizeof(float));
+	t->A = (float **)(void *)(t + 1);
+	t->Z = t->A + L + 1;
+	layout(t, net, max_batch, &c);
+	if (!c.ok || c.used > SIZE_MAX / sizeof(float)) {
+		free(t);
+		return MLP_ETOOBIG;
+	}
+	t->mem = mlpi_alloc_aligned(c.used * sizeof(float));
 	if (t->mem == NULL) {
 		free(t);
 		return MLP_ENOMEM;
 	}
 	/* Gradients of the padding must stay zero, and so must the state. */
-	memset(t->mem, 0, floats * sizeof(float));
+	memset(t->mem, 0, c.used * sizeof(float));
+	c = (struct carver){ t->mem, 0, true };
+	layout(t, net, max_batch, &c);
 	t->net = net;
 	t->opts = *opts;
 	t->max_batch = max_batch;
 	t->steps = 0;
-	t->A = (float **)(void *)(t + 1);
-	t->Z = t->A + L + 1;
-	for (size_t l = 1; l <= L; l++)
-		widest = net->sizes[l] > widest ? net->sizes[l] : widest;
-	p = t->mem;
-	t->G = take(&p, net->block_floats);
-	t->M = take(&p, net->block_floats);
-	t->V = take(&p, net->block_floats);
-	t->D[0] = take(&p, max_batch * widest);
-	t->D[1] = take(&p, max_batch * widest);
-	t->ones = take(&p, max_batch);
 	for (size_t i = 0; i < max_batch; i++)
 		t->ones[i] = 1.0f;
-	t->A[0] = NULL; /* the batch's X, per step */
-	for (size_t l = 0; l < L; l++) {
-		t->A[l + 1] = take(&p, max_batch * net->sizes[l + 1]);
-		t->Z[l] = keeps_z(net, l) ? take(&p, max_batch * net->sizes[l + 1])
-					  : NULL;
-	}
-	t->Z[L] = NULL;
 	*out = t;
 	return MLP_OK;
 }
