@@ -10,17 +10,16 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "bench.h"
+#include "clock.h"
+#include "data.h"
 #include "impls.h"
-#include "timer.h"
-#include "torch_proc.h"
+#include "openblas_env.h"
 
 #include <math.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #if defined(MLP_BLAS_OPENBLAS)
@@ -51,12 +50,23 @@ static const struct net_case cases[] = {
 #undef LIN
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
+enum { MAX_CASES = 16 };
+
 static const size_t default_batches[] = { 1, 8, 64, 256, 1024 };
 
-const char *const impl_names[N_IMPL] = { "mlp", "blas-floor", "naive", "fann",
+static const char *const impl_names[N_IMPL] = { "mlp", "blas-floor", "naive", "fann",
 					 "pytorch" };
 
 /* ---- options ------------------------------------------------------------- */
+
+struct options {
+	bool full, smoke, strict, no_fann, no_torch, no_train, keep_coretype;
+	int threads;
+	struct round_plan plan;
+	const char *csv, *json, *python, *torch_script;
+	bool case_on[MAX_CASES];
+	size_t batches[16], n_batches;
+};
 
 static void usage(FILE *f)
 {
@@ -166,12 +176,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			i++;
 		} else if (!strcmp(a, "--threads") || !strcmp(a, "--repeats")) {
-			int n = atoi(v);
-			if (n < 1) {
-				fprintf(stderr, "mlp-bench: %s wants a positive number\n", a);
+			size_t n;
+			if (!parse_list(v, &n, 1, &(size_t){ 0 }) || n > 4096) {
+				fprintf(stderr, "mlp-bench: %s wants a number from 1 "
+					"to 4096, not '%s'\n", a, v);
 				return 2;
 			}
-			*(a[2] == 't' ? &o->threads : &o->repeats) = n;
+			*(a[2] == 't' ? &o->threads : &o->plan.repeats) = (int)n;
 			i++;
 		} else if (!strcmp(a, "--csv")) {
 			o->csv = argv[++i];
@@ -194,10 +205,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 		memcpy(o->batches, smoke_batches, sizeof(smoke_batches));
 		o->n_batches = 2;
 	}
-	if (o->repeats == 0)
-		o->repeats = o->smoke ? 3 : o->full ? 31 : 9;
-	o->target_s = o->full ? 0.02 : o->smoke ? 0.001 : 0.004;
-	o->budget_s = o->full ? 4.0 : o->smoke ? 0.05 : 0.25;
+	if (o->plan.repeats == 0)
+		o->plan.repeats = o->smoke ? 3 : o->full ? 31 : 9;
+	o->plan.target_s = o->full ? 0.02 : o->smoke ? 0.001 : 0.004;
+	o->plan.budget_s = o->full ? 4.0 : o->smoke ? 0.05 : 0.25;
+	o->plan.single_ok = !o->full;
 	return 0;
 }
 
@@ -234,59 +246,6 @@ static void read_cpu_model(char *out, size_t n)
 	fclose(f);
 }
 
-/* Two settings of OpenBLAS that need a fresh process, so the bench sets
- * them and runs itself again; PyTorch's side inherits both.
- *
- * OpenBLAS 0.3.21 (Debian 12) does not know CPUs newer than it and falls
- * back to its Prescott (SSE3) kernels, about 5 times slower than its AVX-512
- * ones: unless --keep-coretype, OPENBLAS_CORETYPE names the kernels for the
- * vector extensions the CPU has, for mlp, the floor and PyTorch alike.
- *
- * OpenBLAS's idle threads spin for 2^28 cycles (about 0.1 s) before they
- * sleep, and a spinning thread of one process takes a core from the other
- * process's next timed run. OPENBLAS_THREAD_TIMEOUT=20 (2^20 cycles, well
- * under a millisecond) keeps them spinning between the calls of one run and
- * parks them within the 2 ms pause the bench makes between runs. */
-static void prepare_env(const struct options *o, char **argv)
-{
-#if defined(MLP_BLAS_OPENBLAS)
-	bool again = false;
-
-	if (getenv("OPENBLAS_THREAD_TIMEOUT") == NULL) {
-		setenv("OPENBLAS_THREAD_TIMEOUT", "20", 1);
-		again = true;
-	}
-#if defined(__x86_64__) && defined(__GNUC__)
-	if (!o->keep_coretype && getenv("OPENBLAS_CORETYPE") == NULL &&
-	    strcmp(openblas_get_corename(), "Prescott") == 0) {
-		const char *want = NULL;
-
-		__builtin_cpu_init();
-		if (__builtin_cpu_supports("avx512f"))
-			want = "SkylakeX";
-		else if (__builtin_cpu_supports("avx2"))
-			want = "Haswell";
-		if (want != NULL) {
-			setenv("OPENBLAS_CORETYPE", want, 1);
-			setenv("MLP_BENCH_CORETYPE_SET", "1", 1);
-			again = true;
-		}
-	}
-#endif
-	if (again) {
-		fflush(NULL);
-		execv("/proc/self/exe", argv);
-	}
-#endif
-	(void)o, (void)argv;
-}
-
-void bench_pause(void)
-{
-	struct timespec ts = { 0, 2000000 };
-	nanosleep(&ts, NULL);
-}
-
 static void describe_machine(struct machine *m)
 {
 	read_cpu_model(m->cpu, sizeof(m->cpu));
@@ -294,10 +253,10 @@ static void describe_machine(struct machine *m)
 #if defined(MLP_BLAS_OPENBLAS)
 	snprintf(m->blas, sizeof(m->blas), "%s, core %s", openblas_get_config(),
 		 openblas_get_corename());
-	if (getenv("MLP_BENCH_CORETYPE_SET"))
+	if (openblas_env_coretype_set() != NULL)
 		snprintf(m->coretype_note, sizeof(m->coretype_note),
 			 "OPENBLAS_CORETYPE=%s set by the bench: this OpenBLAS "
-			 "picked Prescott for this CPU", getenv("OPENBLAS_CORETYPE"));
+			 "picked Prescott for this CPU", openblas_env_coretype_set());
 #else
 	snprintf(m->blas, sizeof(m->blas), "%s", mlp_blas_name());
 #endif
@@ -344,9 +303,11 @@ static void run_impl(struct setup *s, enum impl k)
 	}
 }
 
-/* Seconds for `inner` passes. PyTorch times itself, in its own process. */
-static double time_impl(struct setup *s, enum impl k, int inner)
+/* Seconds for `inner` passes of implementation k (a timed_fn). PyTorch
+ * times itself, in its own process. */
+static double time_impl(void *ctx, int k, int inner)
 {
+	struct setup *s = ctx;
 	double t0;
 
 	if (k == TORCH) {
@@ -355,10 +316,10 @@ static double time_impl(struct setup *s, enum impl k, int inner)
 			return NAN;
 		return atof(reply);
 	}
-	t0 = bench_now();
+	t0 = clock_seconds();
 	for (int i = 0; i < inner; i++)
-		run_impl(s, k);
-	return bench_now() - t0;
+		run_impl(s, (enum impl)k);
+	return clock_seconds() - t0;
 }
 
 /* Outputs of net(X) for the first `rows` rows in double precision. */
@@ -406,11 +367,11 @@ static bool agrees(size_t n, const float *y, const double *want, double rms,
 	return true;
 }
 
-static bool setup_cell(struct setup *s, const struct net_case *c, size_t batch,
-		       struct torch_proc *torch, const char *tmpdir, struct cell *cell)
+/* The network (He/Glorot weights, small random biases), its plain arrays
+ * for the other implementations, and the inputs. */
+static bool setup_net(struct setup *s, const struct net_case *c, size_t batch)
 {
-	struct { uint64_t s; } g = { 12345u + batch };
-	char path[512], reply[256];
+	struct bench_rng g = { 12345u + batch };
 
 	memset(s, 0, sizeof(*s));
 	s->c = c;
@@ -424,13 +385,9 @@ static bool setup_cell(struct setup *s, const struct net_case *c, size_t batch,
 	    mlp_workspace_create(&s->ws, s->net, batch) != MLP_OK)
 		return false;
 	for (size_t l = 0; l < c->n_layers; l++) {
-		float *b = mlp_net_bias(s->net, l);
-		for (size_t i = 0; i < c->sizes[l + 1]; i++) {
-			g.s = g.s * 6364136223846793005u + 1442695040888963407u;
-			b[i] = (float)((double)(g.s >> 40) / 16777216.0 * 0.2 - 0.1);
-		}
+		bench_fill(&g, mlp_net_bias(s->net, l), c->sizes[l + 1], -0.1, 0.1);
 		s->W[l] = mlp_net_weights(s->net, l);
-		s->b[l] = b;
+		s->b[l] = mlp_net_bias(s->net, l);
 	}
 	s->plain = (struct bench_net){ c->n_layers, c->sizes, c->acts, s->W, s->b };
 	s->X = malloc(batch * s->n_in * sizeof(float));
@@ -440,59 +397,59 @@ static bool setup_cell(struct setup *s, const struct net_case *c, size_t batch,
 		s->Y[k] = calloc(batch * s->n_out, sizeof(float));
 	if (!s->X || !s->tmp[0] || !s->tmp[1])
 		return false;
-	for (size_t i = 0; i < batch * s->n_in; i++) {
-		g.s = g.s * 6364136223846793005u + 1442695040888963407u;
-		s->X[i] = (float)((double)(g.s >> 40) / 16777216.0 * 2 - 1);
-	}
-	s->torch = torch;
-	if (torch != NULL) {
-		FILE *f;
-
-		/* The parameters, W0 b0 W1 b1 ..., and the inputs. */
-		snprintf(path, sizeof(path), "%s/params", tmpdir);
-		f = fopen(path, "wb");
-		for (size_t l = 0; f && l < c->n_layers; l++) {
-			fwrite(s->W[l], sizeof(float), c->sizes[l] * c->sizes[l + 1], f);
-			fwrite(s->b[l], sizeof(float), c->sizes[l + 1], f);
-		}
-		if (f)
-			fclose(f);
-		char acts[256] = "", sizes[256] = "";
-		for (size_t l = 0; l < c->n_layers; l++)
-			snprintf(acts + strlen(acts), sizeof(acts) - strlen(acts), "%s%s",
-				 l ? "," : "", mlp_act_name(c->acts[l]));
-		for (size_t l = 0; l <= c->n_layers; l++)
-			snprintf(sizes + strlen(sizes), sizeof(sizes) - strlen(sizes),
-				 "%s%zu", l ? "," : "", c->sizes[l]);
-		bool ok = torch_cmd(torch, reply, sizeof(reply), "net %s %s %s", path,
-				    acts, sizes);
-		if (ok) {
-			snprintf(path, sizeof(path), "%s/input", tmpdir);
-			f = fopen(path, "wb");
-			if (f) {
-				fwrite(s->X, sizeof(float), batch * s->n_in, f);
-				fclose(f);
-			}
-			ok = torch_cmd(torch, reply, sizeof(reply), "input %s %zu", path, batch);
-		}
-		if (ok) {
-			snprintf(path, sizeof(path), "%s/output", tmpdir);
-			ok = torch_cmd(torch, reply, sizeof(reply), "run %s", path);
-			f = ok ? fopen(path, "rb") : NULL;
-			ok = f && fread(s->Y[TORCH], sizeof(float), batch * s->n_out, f) ==
-					  batch * s->n_out;
-			if (f)
-				fclose(f);
-		}
-		if (!ok) {
-			/* PyTorch failed on this case: a failure, not an absence. */
-			cell->s[TORCH].present = true;
-			cell->s[TORCH].agree = false;
-			snprintf(cell->s[TORCH].why, sizeof(cell->s[TORCH].why), "%.150s", reply);
-			s->torch = NULL;
-		}
-	}
+	bench_fill(&g, s->X, batch * s->n_in, -1, 1);
 	return true;
+}
+
+/* "a,b,c" of a case's activations and widths, for PyTorch's side. */
+static void case_lists(const struct net_case *c, char *acts, char *sizes,
+		       size_t size)
+{
+	size_t a = 0, w = 0;
+
+	for (size_t l = 0; l < c->n_layers; l++)
+		a += (size_t)snprintf(acts + a, size - a, "%s%s", l ? "," : "",
+				      mlp_act_name(c->acts[l]));
+	for (size_t l = 0; l <= c->n_layers; l++)
+		w += (size_t)snprintf(sizes + w, size - w, "%s%zu", l ? "," : "",
+				      c->sizes[l]);
+}
+
+/* PyTorch's side of a cell: the network and the inputs, then its outputs.
+ * A failure here is PyTorch's failure on the case, not an absence. */
+static void setup_torch(struct setup *s, struct torch_proc *torch,
+			const char *tmpdir, struct stats *st)
+{
+	char params[512], input[512], output[512], acts[256], sizes[256];
+	char reply[256] = "cannot write its files";
+	size_t n = s->batch * s->n_out;
+	bool ok;
+	FILE *f;
+
+	snprintf(params, sizeof(params), "%s/params", tmpdir);
+	snprintf(input, sizeof(input), "%s/input", tmpdir);
+	snprintf(output, sizeof(output), "%s/output", tmpdir);
+	case_lists(s->c, acts, sizes, sizeof(acts));
+	ok = torch_write_params(params, s->net) &&
+	     torch_write_floats(input, s->X, s->batch * s->n_in) &&
+	     torch_cmd(torch, reply, sizeof(reply), "net %s %s %s", params, acts,
+		       sizes) &&
+	     torch_cmd(torch, reply, sizeof(reply), "input %s %zu", input,
+		       s->batch) &&
+	     torch_cmd(torch, reply, sizeof(reply), "run %s", output);
+	f = ok ? fopen(output, "rb") : NULL;
+	ok = f != NULL && fread(s->Y[TORCH], sizeof(float), n, f) == n;
+	if (f != NULL)
+		fclose(f);
+	remove(params);
+	remove(input);
+	remove(output);
+	s->torch = ok ? torch : NULL;
+	if (!ok) {
+		st->present = true;
+		st->agree = false;
+		snprintf(st->why, sizeof(st->why), "%.150s", reply);
+	}
 }
 
 static void free_setup(struct setup *s)
@@ -511,28 +468,17 @@ static bool impl_present(const struct setup *s, enum impl k)
 	return k == FANN ? s->fann != NULL : k == TORCH ? s->torch != NULL : true;
 }
 
-void stats_finish(struct stats *st, double *times)
-{
-	/* bench_median sorts. */
-	st->median = bench_median(times, (size_t)st->repeats);
-	st->min = times[0];
-	st->p25 = times[(st->repeats - 1) / 4];
-	st->p75 = times[(3 * (st->repeats - 1) + 3) / 4];
-}
-
-static void measure_cell(const struct options *o, struct setup *s, struct cell *cell)
+/* Agreement: every implementation against mlp, and mlp's first rows
+ * against the double-precision reference. The floor has no bias or
+ * activation: it is only timed. */
+static void check_cell(struct setup *s, struct cell *cell)
 {
 	size_t n = s->batch * s->n_out, rows = s->batch < 8 ? s->batch : 8;
 	double *want = malloc(n * sizeof(double)), rms = 0;
-	double *times[N_IMPL] = { 0 };
-	int max_repeats = 0;
 
-	/* Agreement first: every implementation against mlp, and mlp's first
-	 * rows against the double-precision reference. The floor has no bias
-	 * or activation: it is only timed. */
 	for (int k = 0; k < N_IMPL; k++) {
 		cell->s[k].present |= impl_present(s, (enum impl)k);
-		if (impl_present(s, (enum impl)k) && k != TORCH) /* PyTorch ran in setup */
+		if (impl_present(s, (enum impl)k) && k != TORCH) /* PyTorch ran */
 			run_impl(s, (enum impl)k);
 	}
 	for (size_t i = 0; i < n; i++)
@@ -550,46 +496,39 @@ static void measure_cell(const struct options *o, struct setup *s, struct cell *
 		st->agree = agrees(n, s->Y[k], want, rms, st->why, sizeof(st->why));
 	}
 	free(want);
+}
 
-	/* Calibrate: enough passes per timed run to last target_s, and as
-	 * many rounds as fit the budget (at least 3, 1 for a single pass
-	 * longer than a second in a quick run). */
-	for (int k = 0; k < N_IMPL; k++) {
-		struct stats *st = &cell->s[k];
-		double t;
+/* One cell: the network at a batch size through every implementation,
+ * checked, then timed. false when out of memory. */
+static bool measure_cell(const struct options *o, const struct machine *m,
+			 struct torch_proc *torch, const char *tmpdir,
+			 struct cell *cell)
+{
+	struct setup s;
+	bool ok = setup_net(&s, cell->c, cell->batch);
 
-		if (!st->present || !st->agree || !cell->s[MLP].agree)
-			continue;
-		time_impl(s, (enum impl)k, 1); /* warm-up */
-		t = time_impl(s, (enum impl)k, 1);
-		if (!(t > 0))
-			t = 1e-7;
-		st->inner = t >= o->target_s ? 1 : (int)ceil(o->target_s / t);
-		st->repeats = (int)fmin(o->repeats, floor(o->budget_s / (t * st->inner)));
-		if (st->repeats < 3)
-			st->repeats = !o->full && t > 1.0 ? 1 : 3;
-		if (st->repeats > max_repeats)
-			max_repeats = st->repeats;
-		times[k] = malloc((size_t)st->repeats * sizeof(double));
-		st->ran = true;
+	for (int k = 0; k < N_IMPL; k++)
+		cell->s[k].agree = true;
+	if (ok && m->fann) {
+		s.fann = fann_net_create(&s.plain);
+		if (s.fann == NULL)
+			snprintf(cell->s[FANN].why, sizeof(cell->s[FANN].why),
+				 "activation not in FANN");
+	} else {
+		snprintf(cell->s[FANN].why, sizeof(cell->s[FANN].why),
+			 o->no_fann ? "left out" : "not built");
 	}
-	/* Rounds: each round runs every implementation once, starting from a
-	 * different one each time. */
-	for (int r = 0; r < max_repeats; r++) {
-		for (int j = 0; j < N_IMPL; j++) {
-			int k = (r + j) % N_IMPL;
-			struct stats *st = &cell->s[k];
-			if (st->ran && r < st->repeats) {
-				bench_pause();
-				times[k][r] = time_impl(s, (enum impl)k, st->inner) / st->inner;
-			}
-		}
+	snprintf(cell->s[TORCH].why, sizeof(cell->s[TORCH].why), "not available");
+	if (ok && torch != NULL)
+		setup_torch(&s, torch, tmpdir, &cell->s[TORCH]);
+	if (ok) {
+		check_cell(&s, cell);
+		if (cell->s[MLP].agree)
+			bench_rounds(&o->plan, N_IMPL, cell->s, time_impl, &s);
 	}
-	for (int k = 0; k < N_IMPL; k++) {
-		if (cell->s[k].ran)
-			stats_finish(&cell->s[k], times[k]);
-		free(times[k]);
-	}
+	fann_net_free(s.fann);
+	free_setup(&s);
+	return ok;
 }
 
 /* ---- output ------------------------------------------------------------- */
@@ -670,7 +609,7 @@ static void print_train(const struct cell *c, int threads)
 	const struct stats *m = &c->s[MLP], *t = &c->s[TORCH];
 
 	printf("\ntraining %s: ReLU, ReLU, softmax; cross-entropy; Adam; batch %zu; "
-	       "%d BLAS thread%s\n", c->c->name + 6, c->batch, threads,
+	       "%d BLAS thread%s\n", c->c->name, c->batch, threads,
 	       threads == 1 ? "" : "s");
 	for (int k = 0; k < N_IMPL; k++) {
 		const struct stats *st = &c->s[k];
@@ -786,6 +725,47 @@ static void write_json(const char *path, const struct options *o,
 	fclose(f);
 }
 
+/* Every network at every batch size, then the training bench, each printed
+ * as it is measured; the number of cells into *n, or 0 when out of memory. */
+static struct cell *run_cells(const struct options *o, const struct machine *m,
+			      struct torch_proc *torch, const char *tmpdir,
+			      size_t *n)
+{
+	struct cell *cells = calloc(N_CASES * o->n_batches + 1, sizeof(*cells));
+
+	*n = 0;
+	if (cells == NULL)
+		return NULL;
+	for (size_t c = 0; c < N_CASES; c++) {
+		for (size_t b = 0; o->case_on[c] && b < o->n_batches; b++) {
+			struct cell *cell = &cells[(*n)++];
+
+			cell->kind = CELL_FORWARD;
+			cell->c = &cases[c];
+			cell->batch = o->batches[b];
+			for (size_t l = 0; l < cases[c].n_layers; l++)
+				cell->flops += 2.0 * (double)o->batches[b] *
+					       (double)(cases[c].sizes[l] *
+							cases[c].sizes[l + 1]);
+			if (!measure_cell(o, m, torch, tmpdir, cell)) {
+				fprintf(stderr, "mlp-bench: out of memory for %s\n",
+					cases[c].name);
+				free(cells);
+				return NULL;
+			}
+			print_cell(cell);
+			fflush(stdout);
+		}
+	}
+	if (!o->no_train) {
+		struct cell *cell = &cells[(*n)++];
+
+		train_bench(&o->plan, torch, tmpdir, cell);
+		print_train(cell, o->threads);
+	}
+	return cells;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -795,14 +775,16 @@ int main(int argc, char **argv)
 	size_t n_cells = 0;
 	char tmpdir[] = "/tmp/mlp-bench-XXXXXX";
 	int failures = 0, rc;
-	double t_start = bench_now();
+	bool have_torch;
+	double t_start = clock_seconds();
 
 	rc = parse_options(argc, argv, &o);
 	if (rc != 0)
 		return rc;
-	prepare_env(&o, argv);
+	openblas_env_restart(argv, OPENBLAS_ENV_THREAD_TIMEOUT |
+				   (o.keep_coretype ? 0 : OPENBLAS_ENV_CORETYPE));
 	signal(SIGPIPE, SIG_IGN);
-	if (mlp_blas_set_threads(o.threads) != MLP_OK && o.threads != 0)
+	if (mlp_blas_set_threads(o.threads) != MLP_OK)
 		fprintf(stderr, "mlp-bench: this BLAS does not take a thread count\n");
 	describe_machine(&m);
 	if (mkdtemp(tmpdir) == NULL) {
@@ -810,83 +792,31 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(m.torch, sizeof(m.torch), "left out (--no-torch)");
-	if (!o.no_torch) {
+	if (!o.no_torch)
 		torch = torch_start(o.python, o.torch_script, o.threads, m.torch,
 				    sizeof(m.torch));
-	}
 	if (o.no_fann)
 		m.fann = false;
 	print_header(&o, &m);
-
-	cells = calloc(N_CASES * o.n_batches + 1, sizeof(*cells));
-	for (size_t c = 0; c < N_CASES; c++) {
-		if (!o.case_on[c])
-			continue;
-		for (size_t b = 0; b < o.n_batches; b++) {
-			struct cell *cell = &cells[n_cells++];
-			struct setup s;
-
-			cell->c = &cases[c];
-			cell->batch = o.batches[b];
-			for (size_t l = 0; l < cases[c].n_layers; l++)
-				cell->flops += 2.0 * (double)o.batches[b] *
-					       (double)(cases[c].sizes[l] * cases[c].sizes[l + 1]);
-			for (int k = 0; k < N_IMPL; k++)
-				cell->s[k].agree = true;
-			if (!setup_cell(&s, &cases[c], o.batches[b], torch, tmpdir, cell)) {
-				fprintf(stderr, "mlp-bench: out of memory for %s\n", cases[c].name);
-				return 1;
-			}
-			if (m.fann) {
-				s.fann = fann_net_create(&s.plain);
-				if (s.fann == NULL)
-					snprintf(cell->s[FANN].why, sizeof(cell->s[FANN].why),
-						 "activation not in FANN");
-			} else {
-				snprintf(cell->s[FANN].why, sizeof(cell->s[FANN].why),
-					 o.no_fann ? "left out" : "not built");
-			}
-			if (torch == NULL)
-				snprintf(cell->s[TORCH].why, sizeof(cell->s[TORCH].why),
-					 "not available");
-			measure_cell(&o, &s, cell);
-			fann_net_free(s.fann);
-			free_setup(&s);
-			for (int k = 0; k < N_IMPL; k++)
-				failures += cell->s[k].present && !cell->s[k].agree;
-			print_cell(cell);
-			fflush(stdout);
-		}
-	}
-	if (!o.no_train) {
-		struct cell *cell = &cells[n_cells++];
-
-		train_bench(&o, torch, tmpdir, cell);
-		print_train(cell, o.threads);
-		for (int k = 0; k < N_IMPL; k++)
-			failures += cell->s[k].present && !cell->s[k].agree;
-	}
+	cells = run_cells(&o, &m, torch, tmpdir, &n_cells);
+	have_torch = torch != NULL;
 	torch_stop(torch);
-	{
-		char path[600];
-		snprintf(path, sizeof(path), "%s/params", tmpdir);
-		remove(path);
-		snprintf(path, sizeof(path), "%s/input", tmpdir);
-		remove(path);
-		snprintf(path, sizeof(path), "%s/output", tmpdir);
-		remove(path);
-		rmdir(tmpdir);
-	}
+	rmdir(tmpdir);
+	if (cells == NULL)
+		return 1;
+	for (size_t i = 0; i < n_cells; i++)
+		for (int k = 0; k < N_IMPL; k++)
+			failures += cells[i].s[k].present && !cells[i].s[k].agree;
 	if (o.csv)
 		write_csv(o.csv, cells, n_cells, o.threads);
 	if (o.json)
 		write_json(o.json, &o, &m, cells, n_cells);
 	printf("\n%zu cases in %.1f s; %d disagreement%s\n", n_cells,
-	       bench_now() - t_start, failures, failures == 1 ? "" : "s");
+	       clock_seconds() - t_start, failures, failures == 1 ? "" : "s");
 	free(cells);
-	if (o.strict && (!m.fann || torch == NULL)) {
+	if (o.strict && (!m.fann || !have_torch)) {
 		fprintf(stderr, "mlp-bench: --strict: %s%s missing\n",
-			m.fann ? "" : "FANN ", torch ? "" : "PyTorch");
+			m.fann ? "" : "FANN ", have_torch ? "" : "PyTorch");
 		return 1;
 	}
 	return failures ? 1 : 0;

@@ -8,6 +8,8 @@
  *   bench_epilogue [repeats]
  */
 #include "internal.h"
+#include "clock.h"
+#include "data.h"
 #include "timer.h"
 
 #include <stdio.h>
@@ -38,7 +40,7 @@ enum { FUSED, BROADCAST, BARE, N_WAYS };
 static double time_one(int way, const struct shape *s, const float *W,
 		       const float *b, const float *X, float *Y, int inner)
 {
-	double t0 = bench_now();
+	double t0 = clock_seconds();
 
 	for (int k = 0; k < inner; k++) {
 		if (way == BARE)
@@ -49,7 +51,7 @@ static double time_one(int way, const struct shape *s, const float *W,
 						     : MLPI_EPILOGUE_BROADCAST,
 					s->batch, s->n_in, s->n_out, W, b, s->act, X, Y);
 	}
-	return (bench_now() - t0) / inner;
+	return (clock_seconds() - t0) / inner;
 }
 
 int main(int argc, char **argv)
@@ -62,6 +64,7 @@ int main(int argc, char **argv)
 	       "broadcast us", "b/f", "bare BLAS us");
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
 		const struct shape *s = &shapes[i];
+		struct bench_rng g = { i + 1 };
 		float *W = malloc(s->n_out * s->n_in * sizeof(float));
 		float *b = malloc(s->n_out * sizeof(float));
 		float *X = malloc(s->batch * s->n_in * sizeof(float));
@@ -75,12 +78,9 @@ int main(int argc, char **argv)
 			t[w] = malloc((size_t)repeats * sizeof(double));
 		if (!W || !b || !X || !Y || !t[FUSED] || !t[BROADCAST] || !t[BARE])
 			return 1;
-		for (size_t k = 0; k < s->n_out * s->n_in; k++)
-			W[k] = (float)((k * 7919u) % 1000) / 1000.0f - 0.5f;
-		for (size_t k = 0; k < s->n_out; k++)
-			b[k] = 0.01f * (float)k;
-		for (size_t k = 0; k < s->batch * s->n_in; k++)
-			X[k] = (float)((k * 104729u) % 1000) / 1000.0f - 0.5f;
+		bench_fill(&g, W, s->n_out * s->n_in, -0.5, 0.5);
+		bench_fill(&g, b, s->n_out, -0.1, 0.1);
+		bench_fill(&g, X, s->batch * s->n_in, -0.5, 0.5);
 		for (int w = 0; w < N_WAYS; w++) /* warm-up */
 			time_one(w, s, W, b, X, Y, inner);
 		for (int r = 0; r < repeats; r++)

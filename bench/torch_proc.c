@@ -105,3 +105,25 @@ void torch_stop(struct torch_proc *t)
 		waitpid(t->pid, NULL, 0);
 	free(t);
 }
+
+bool torch_write_floats(const char *path, const float *v, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	bool ok = f != NULL && fwrite(v, sizeof(float), n, f) == n;
+
+	if (f != NULL)
+		ok = fclose(f) == 0 && ok;
+	return ok;
+}
+
+bool torch_write_params(const char *path, const mlp_net *net)
+{
+	size_t n = mlp_net_param_count(net);
+	float *params = malloc(n * sizeof(float));
+	bool ok = params != NULL &&
+		  mlp_net_get_params(net, params, n) == MLP_OK &&
+		  torch_write_floats(path, params, n);
+
+	free(params);
+	return ok;
+}

@@ -2,6 +2,8 @@
 #ifndef MLP_BENCH_TORCH_PROC_H
 #define MLP_BENCH_TORCH_PROC_H
 
+#include "mlp.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -22,5 +24,11 @@ bool torch_cmd(struct torch_proc *t, char *reply, size_t reply_size,
 	;
 
 void torch_stop(struct torch_proc *t);
+
+/* The files the commands name: n floats, raw little-endian (this machine's
+ * order, x86); and a network's parameters as one such list, W₀ b₀ W₁ b₁ …
+ * (mlp_net_get_params), nn.Linear's layout. false when it cannot write. */
+bool torch_write_floats(const char *path, const float *v, size_t n);
+bool torch_write_params(const char *path, const mlp_net *net);
 
 #endif

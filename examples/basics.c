@@ -1,5 +1,6 @@
 /*
- * basics.c — the seed's networks built by hand, then one batch through a
+ * basics.c — the classic small networks built by hand (one neuron, three
+ * neurons summed, 2-3-1, three hidden layers), then one batch through a
  * larger random network.
  *
  *   cc basics.c $(pkg-config --cflags --libs mlp) -o basics && ./basics
@@ -8,7 +9,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 /* Stops the program with the library's message when a call fails. */
 static void check(mlp_status st, const char *what)
@@ -19,27 +19,24 @@ static void check(mlp_status st, const char *what)
 	}
 }
 
-/* Creates a network and copies its parameters in, layer by layer, W then b. */
+/* Creates a network and sets its parameters, listed W₀ b₀ W₁ b₁ …. */
 static mlp_net *build(size_t n_layers, const size_t *sizes, const mlp_act *acts,
-		      const float *params)
+		      const float *params, size_t n_params)
 {
 	mlp_net *net;
 
 	check(mlp_net_create(&net, n_layers, sizes, acts), "mlp_net_create");
-	for (size_t l = 0; l < n_layers; l++) {
-		size_t n_w = sizes[l + 1] * sizes[l], n_b = sizes[l + 1];
-
-		memcpy(mlp_net_weights(net, l), params, n_w * sizeof(float));
-		memcpy(mlp_net_bias(net, l), params + n_w, n_b * sizeof(float));
-		params += n_w + n_b;
-	}
+	check(mlp_net_set_params(net, params, n_params), "mlp_net_set_params");
 	return net;
 }
+
+/* The number of elements of an array. */
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Runs n inputs one at a time (the sgemv path) and prints each output. */
 static void show(const char *title, mlp_net *net, size_t n, const float *X)
 {
-	size_t n_in = mlp_net_size(net, 0);
+	size_t n_in = mlp_net_width(net, 0);
 	mlp_workspace *ws;
 	float y;
 
@@ -65,7 +62,8 @@ int main(void)
 		static const mlp_act acts[] = { MLP_IDENTITY };
 		static const float params[] = { 2, 1 };
 		static const float X[] = { -1, 0, 0.5f, 3 };
-		show("one neuron, f(x) = 2x + 1:", build(1, sizes, acts, params), 4, X);
+		show("one neuron, f(x) = 2x + 1:",
+		     build(1, sizes, acts, params, COUNT(params)), 4, X);
 	}
 	{ /* one input into three neurons, their outputs summed */
 		static const size_t sizes[] = { 1, 3, 1 };
@@ -74,7 +72,7 @@ int main(void)
 						1, 1, 1, 0 };       /* sum */
 		static const float X[] = { 2, -1, 0.25f };
 		show("three ReLU neurons summed, relu(x) + relu(2x+1) + relu(3x-1):",
-		     build(2, sizes, acts, params), 3, X);
+		     build(2, sizes, acts, params, COUNT(params)), 3, X);
 	}
 	{ /* two inputs, three hidden neurons, one output */
 		static const size_t sizes[] = { 2, 3, 1 };
@@ -82,7 +80,7 @@ int main(void)
 		static const float params[] = { 1, 0, 0, 1, 1, 1, 0, 0, -1,
 						1, -1, 2, 0.5f };
 		static const float X[] = { 2, 3, -1, 0.5f, 1, 1 };
-		show("2-3-1:", build(2, sizes, acts, params), 3, X);
+		show("2-3-1:", build(2, sizes, acts, params, COUNT(params)), 3, X);
 	}
 	{ /* three hidden layers */
 		static const size_t sizes[] = { 2, 3, 3, 3, 1 };
@@ -96,7 +94,7 @@ int main(void)
 		};
 		static const float X[] = { 0, 0, 1, 1, -3, 1 };
 		show("2-3-3-3-1, sigmoid(2.5·relu(x1 + x2) + 1):",
-		     build(4, sizes, acts, params), 3, X);
+		     build(4, sizes, acts, params, COUNT(params)), 3, X);
 	}
 
 	/* A larger random network, one batch of 256 samples through sgemm. */

@@ -1,31 +1,28 @@
 /*
- * fashion_mnist.c — trains a 784-256-128-10 network on Fashion-MNIST and
- * reports per-epoch loss, accuracy and speed, and the final test accuracy.
+ * fashion_mnist.c — trains a 784-256-128-10 network on Fashion-MNIST with
+ * mlp_train and reports per-epoch loss, accuracy and speed, and the final
+ * test accuracy.
  *
  *   fashion_mnist [DIR] [EPOCHS]
  *
  * DIR holds the four IDX files of the data set, gzip-compressed as Debian's
  * dataset-fashion-mnist package installs them (the default,
- * /usr/share/datasets/fashion-mnist). Build: cc fashion_mnist.c
- * $(pkg-config --cflags --libs mlp zlib).
+ * /usr/share/datasets/fashion-mnist). Build, from this directory:
+ *
+ *   cc -I../tools/common fashion_mnist.c ../tools/common/clock.c \
+ *      ../tools/common/openblas_env.c $(pkg-config --cflags --libs mlp zlib)
+ *
+ * (clock.c is a monotonic clock; openblas_env.c makes OpenBLAS 0.3.21 use
+ * its fast kernels on CPUs newer than it: see openblas_env.h.)
  */
-#define _POSIX_C_SOURCE 200809L
 #include <mlp.h>
 
-#include <stdint.h>
+#include "clock.h"
+#include "openblas_env.h"
+
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <zlib.h>
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void check(mlp_status st, const char *what)
 {
@@ -100,29 +97,48 @@ static struct set load(const char *dir, const char *images, const char *labels)
 	return s;
 }
 
-/* OpenBLAS 0.3.21 does not know CPUs newer than it and runs its slowest
- * (Prescott) kernels on them; OPENBLAS_CORETYPE picks better ones, but only
- * from the start of the process: so set it and start again. */
-static void prefer_fast_blas(char **argv)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-	const char *core = NULL;
+/* What the callbacks of mlp_train keep between calls. */
+struct run {
+	const mlp_net *net;
+	const struct set *train;
+	float lr;
+	double epoch_start, trained; /* seconds */
+	double steps_secs;           /* of this epoch's steps */
+};
 
-	if (getenv("OPENBLAS_CORETYPE") != NULL ||
-	    strstr(mlp_blas_info(), " Prescott ") == NULL)
-		return;
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx512f"))
-		core = "SkylakeX";
-	else if (__builtin_cpu_supports("avx2"))
-		core = "Haswell";
-	if (core != NULL) {
-		setenv("OPENBLAS_CORETYPE", core, 1);
-		execv("/proc/self/exe", argv);
+static int on_step(void *user, const mlp_train_progress *p)
+{
+	struct run *run = user;
+
+	if (p->step == p->steps)
+		run->steps_secs = clock_seconds() - run->epoch_start;
+	return 0;
+}
+
+/* After each epoch: the accuracies, the speed, and the learning rate of
+ * the next epoch, halved every other epoch over the last half (finer steps
+ * near the end gain a few tenths of a percent). */
+static int on_epoch(void *user, const mlp_train_progress *p)
+{
+	struct run *run = user;
+	size_t next = p->epoch + 1, half = p->epochs / 2;
+	double loss, acc_train;
+
+	run->trained += run->steps_secs;
+	check(mlp_evaluate(run->net, MLP_LOSS_XENT, run->train->n,
+			   run->train->X, run->train->Y, &loss, &acc_train),
+	      "mlp_evaluate");
+	printf("epoch %2zu  loss %.4f  train acc %.4f  test acc %.4f  "
+	       "%.0f samples/s  (%.1f s training so far)\n", p->epoch, p->loss,
+	       acc_train, p->eval_accuracy, (double)p->rows / run->steps_secs,
+	       run->trained);
+	fflush(stdout);
+	if (next > half && (next - half) % 2 == 1) {
+		run->lr /= 2;
+		check(mlp_trainer_set_lr(p->trainer, run->lr), "mlp_trainer_set_lr");
 	}
-#else
-	(void)argv;
-#endif
+	run->epoch_start = clock_seconds();
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -131,75 +147,42 @@ int main(int argc, char **argv)
 	size_t epochs = argc > 2 ? (size_t)atoi(argv[2]) : 12;
 	static const size_t sizes[] = { 784, 256, 128, 10 };
 	static const mlp_act acts[] = { MLP_RELU, MLP_RELU, MLP_SOFTMAX };
-	enum { BATCH = 64 };
 	mlp_train_opts opts = mlp_train_defaults();
-	uint64_t rng = 42;
-	double trained = 0;
-	mlp_trainer *trainer;
+	struct set train, test;
+	struct run run = { 0 };
+	double loss, acc;
 	mlp_net *net;
 
-	prefer_fast_blas(argv);
-	struct set train = load(dir, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz");
-	struct set test = load(dir, "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz");
-	size_t *order = malloc(train.n * sizeof(size_t));
-	float *Xb = malloc(BATCH * 784 * sizeof(float)), *Yb = malloc(BATCH * 10 * sizeof(float));
-
-	if (order == NULL || Xb == NULL || Yb == NULL)
-		return EXIT_FAILURE;
+	openblas_env_restart(argv, OPENBLAS_ENV_CORETYPE);
+	train = load(dir, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz");
+	test = load(dir, "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz");
 	check(mlp_net_create(&net, 3, sizes, acts), "mlp_net_create");
 	check(mlp_net_init(net, 1), "mlp_net_init");
 	opts.loss = MLP_LOSS_XENT;
 	opts.optim = MLP_OPTIM_ADAM;
 	opts.lr = 1e-3f;
-	check(mlp_trainer_create(&trainer, net, &opts, BATCH), "mlp_trainer_create");
+	opts.batch_size = 64;
+	opts.epochs = epochs;
+	opts.seed = 1;
+	opts.eval_n = test.n;
+	opts.eval_X = test.X;
+	opts.eval_Y = test.Y;
+	opts.on_step = on_step;
+	opts.on_epoch = on_epoch;
+	opts.user = &run;
+	run.net = net;
+	run.train = &train;
+	run.lr = opts.lr;
 	printf("Fashion-MNIST: %zu training and %zu test images; 784-256-128-10, "
-	       "Adam, batch %d\nBLAS: %s\n", train.n, test.n, BATCH, mlp_blas_info());
-	for (size_t i = 0; i < train.n; i++)
-		order[i] = i;
-
-	for (size_t epoch = 1; epoch <= epochs; epoch++) {
-		double sum = 0, t0 = now(), secs, loss, acc_train, acc_test;
-
-		/* A fresh order each epoch (Fisher–Yates, xorshift64). */
-		for (size_t i = train.n - 1; i > 0; i--) {
-			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-			size_t j = (size_t)(rng % (i + 1)), k = order[i];
-			order[i] = order[j], order[j] = k;
-		}
-		/* Halve the learning rate every other epoch over the last
-		 * half: finer steps near the end gain a few tenths of a
-		 * percent. */
-		if (epoch > epochs / 2 && (epoch - epochs / 2) % 2 == 1) {
-			opts.lr /= 2;
-			check(mlp_trainer_set_lr(trainer, opts.lr), "set_lr");
-		}
-		for (size_t r = 0; r + BATCH <= train.n; r += BATCH) {
-			float l;
-			for (size_t i = 0; i < BATCH; i++) {
-				memcpy(Xb + i * 784, train.X + order[r + i] * 784, 784 * sizeof(float));
-				memcpy(Yb + i * 10, train.Y + order[r + i] * 10, 10 * sizeof(float));
-			}
-			check(mlp_trainer_step(trainer, BATCH, Xb, Yb, &l), "mlp_trainer_step");
-			sum += l;
-		}
-		secs = now() - t0;
-		trained += secs;
-		check(mlp_loss(net, MLP_LOSS_XENT, train.n, train.X, train.Y, &loss,
-			       &acc_train), "mlp_loss");
-		check(mlp_loss(net, MLP_LOSS_XENT, test.n, test.X, test.Y, &loss,
-			       &acc_test), "mlp_loss");
-		printf("epoch %2zu  loss %.4f  train acc %.4f  test acc %.4f  "
-		       "%.0f samples/s  (%.1f s training so far)\n", epoch,
-		       sum / (double)(train.n / BATCH), acc_train, acc_test,
-		       (double)(train.n / BATCH * BATCH) / secs, trained);
-		fflush(stdout);
-	}
-	double loss, acc;
-	check(mlp_loss(net, MLP_LOSS_XENT, test.n, test.X, test.Y, &loss, &acc), "mlp_loss");
-	printf("final test accuracy %.4f after %.1f s of training\n", acc, trained);
-	mlp_trainer_free(trainer);
+	       "Adam, batch %zu\nBLAS: %s\n", train.n, test.n, opts.batch_size,
+	       mlp_blas_info());
+	run.epoch_start = clock_seconds();
+	check(mlp_train(net, &opts, train.n, train.X, train.Y), "mlp_train");
+	check(mlp_evaluate(net, MLP_LOSS_XENT, test.n, test.X, test.Y, &loss, &acc),
+	      "mlp_evaluate");
+	printf("final test accuracy %.4f after %.1f s of training\n", acc,
+	       run.trained);
 	mlp_net_free(net);
-	free(order), free(Xb), free(Yb);
 	free(train.X), free(train.Y), free(test.X), free(test.Y);
 	return EXIT_SUCCESS;
 }

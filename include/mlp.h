@@ -10,8 +10,8 @@
  *   5. networks            (mlp_net_*)
  *   6. workspaces and the forward pass (mlp_workspace_*, mlp_forward)
  *   7. BLAS threads
- *   8. training            (mlp_train, mlp_trainer_*, mlp_loss)
- *   9. model files         (mlp_net_save, mlp_net_load, safetensors)
+ *   8. training            (mlp_train, mlp_trainer_*, mlp_evaluate)
+ *   9. model files         (mlp_net_save, mlp_net_load)
  *
  * Conventions that hold everywhere:
  *
@@ -21,7 +21,12 @@
  *   - A batch X is batch × n_in, one sample per row.
  *   - Every fallible call returns an mlp_status. On any error the call
  *     changes nothing: no output is written, no handle is stored, nothing
- *     leaks. The library never prints, exits or aborts.
+ *     leaks. The library never prints, exits or aborts. The one exception is
+ *     training, which changes the network step by step: mlp_train that
+ *     returns MLP_EDIVERGED has undone the epoch that diverged but keeps the
+ *     updates of the epochs before it (see mlp_train).
+ *   - A call that takes an mlp_msg *msg (which may be NULL) writes it on
+ *     every path: the reason on failure, an empty string on success.
  *   - Handles are opaque and come in create/free pairs; free(NULL) is a no-op.
  *   - Thread safety: a network is read-only during a forward pass; any number
  *     of threads may run forward passes on one network at once, each with its
@@ -48,12 +53,12 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 
 #define MLP_VERSION_MAJOR 0
-#define MLP_VERSION_MINOR 1
+#define MLP_VERSION_MINOR 2
 #define MLP_VERSION_PATCH 0
-/* One number that orders versions: 0.1.0 is 100, 1.2.3 is 10203. */
+/* One number that orders versions: 0.2.0 is 200, 1.2.3 is 10203. */
 #define MLP_VERSION_NUMBER \
 	(MLP_VERSION_MAJOR * 10000 + MLP_VERSION_MINOR * 100 + MLP_VERSION_PATCH)
-#define MLP_VERSION_STRING "0.1.0"
+#define MLP_VERSION_STRING "0.2.0"
 
 /* The MLP_VERSION_NUMBER of the library the program is linked with, so a
  * program can check it against the header it was compiled with. */
@@ -85,6 +90,14 @@ typedef enum mlp_status {
 /* A short English description of a status, never NULL; unknown values give
  * "unknown status". */
 MLP_API const char *mlp_strerror(mlp_status s);
+
+/* A message for the caller, from calls whose failures a status alone does
+ * not explain (a model file, a list of names, training options): which
+ * part of the input broke which rule. Always NUL-terminated. */
+#define MLP_MSG_SIZE 256
+typedef struct mlp_msg {
+	char text[MLP_MSG_SIZE];
+} mlp_msg;
 
 /* Limits that make sizes "absurdly large" (MLP_ETOOBIG). They keep every
  * dimension a BLAS int can hold and every byte count a size_t. */
@@ -134,6 +147,14 @@ MLP_API const char *mlp_act_name(mlp_act act);
  * MLP_ENULL if an argument is NULL, MLP_EACT if the name is unknown. */
 MLP_API mlp_status mlp_act_parse(const char *name, mlp_act *out);
 
+/* A comma-separated list of names ("relu,relu,softmax", no spaces) into
+ * acts, which has room for max; the number of names into *count.
+ * MLP_EACT when an item is not a name (an empty item included), MLP_ESIZE
+ * when the list names more than max; *msg says which item (msg may be
+ * NULL). MLP_ENULL for a NULL list, acts or count. */
+MLP_API mlp_status mlp_act_parse_list(const char *list, mlp_act *acts,
+				      size_t max, size_t *count, mlp_msg *msg);
+
 /* ------------------------------------------------------------------------ */
 /* 4. The W·X+B step                                                         */
 /* ------------------------------------------------------------------------ */
@@ -167,15 +188,31 @@ MLP_API void mlp_net_free(mlp_net *net);
 /* The number of layers; 0 for NULL. */
 MLP_API size_t mlp_net_layers(const mlp_net *net);
 
-/* sizes[i] as given at creation: i = 0 is the input width, i = layers the
- * output width. 0 for NULL or i out of range. */
-MLP_API size_t mlp_net_size(const mlp_net *net, size_t i);
+/* The width sizes[i] given at creation: i = 0 is the input width, i =
+ * layers the output width. 0 for NULL or i out of range. */
+MLP_API size_t mlp_net_width(const mlp_net *net, size_t i);
 
 /* The activation of a layer; MLP_ACT_COUNT for NULL or layer out of range. */
 MLP_API mlp_act mlp_net_act(const mlp_net *net, size_t layer);
 
 /* The number of parameters (weights and biases of all layers); 0 for NULL. */
 MLP_API size_t mlp_net_param_count(const mlp_net *net);
+
+/* All parameters as one flat list of mlp_net_param_count(net) floats, in
+ * the order W₀ b₀ W₁ b₁ … (each W row-major n_out × n_in): the order of a
+ * model file's data and of PyTorch's nn.Sequential state dict. Get copies
+ * them into out; set copies them from in. count must be the parameter
+ * count (MLP_ESIZE otherwise) and the list may not overlap the network's
+ * own parameters (MLP_EINVAL); set refuses NaN and infinity
+ * (MLP_ENONFINITE) and then changes nothing. */
+MLP_API mlp_status mlp_net_get_params(const mlp_net *net, float *out,
+				      size_t count);
+MLP_API mlp_status mlp_net_set_params(mlp_net *net, const float *in,
+				      size_t count);
+
+/* A new network into *out with the shape, activations and parameters of
+ * net, bit for bit, and memory of its own. Free with mlp_net_free. */
+MLP_API mlp_status mlp_net_clone(mlp_net **out, const mlp_net *net);
 
 /* The weights of a layer, n_out × n_in row-major, 64-byte aligned, owned by
  * the network and writable; NULL for NULL or layer out of range. Do not
@@ -281,9 +318,30 @@ typedef enum mlp_loss_kind { MLP_LOSS_MSE = 0, MLP_LOSS_XENT } mlp_loss_kind;
  */
 typedef enum mlp_optim_kind { MLP_OPTIM_SGD = 0, MLP_OPTIM_ADAM } mlp_optim_kind;
 
-/* Called by mlp_train after each epoch (counted from 1) with the mean
- * training loss of that epoch; return nonzero to stop training there. */
-typedef int (*mlp_epoch_fn)(void *user, size_t epoch, double mean_loss);
+/* A trainer: what a training step needs beyond the network (activations of a
+ * batch, gradients, optimizer state), allocated once, for callers who feed
+ * their own batches. The network must outlive it; do not run forward passes
+ * on the network while a step runs. */
+typedef struct mlp_trainer mlp_trainer;
+
+/* What mlp_train tells its callbacks. */
+typedef struct mlp_train_progress {
+	size_t epoch, epochs; /* this epoch, counted from 1, of opts->epochs */
+	size_t step, steps;   /* steps taken in this epoch, of the steps an
+			       * epoch has */
+	size_t rows;          /* rows trained on in this epoch so far */
+	double loss;          /* their mean training loss */
+	double eval_loss;     /* after an epoch: the mean loss on the held-out
+			       * rows (opts->eval_*); NaN without them and in
+			       * on_step */
+	double eval_accuracy; /* their accuracy, as mlp_evaluate gives it */
+	mlp_trainer *trainer; /* the trainer taking the steps, for
+			       * mlp_trainer_set_lr (a schedule) and
+			       * mlp_trainer_steps; do not step it */
+} mlp_train_progress;
+
+/* A callback of mlp_train: return nonzero to stop training there. */
+typedef int (*mlp_train_fn)(void *user, const mlp_train_progress *p);
 
 typedef struct mlp_train_opts {
 	mlp_loss_kind loss;
@@ -292,54 +350,69 @@ typedef struct mlp_train_opts {
 	float momentum;     /* SGD, in [0, 1) */
 	int nesterov;       /* SGD: Nesterov momentum when nonzero */
 	float beta1, beta2; /* Adam, in [0, 1) */
-	float eps;          /* Adam, > 0 */
-	float weight_decay; /* decoupled, ≥ 0 */
+	float eps;          /* Adam, finite and > 0 */
+	float weight_decay; /* decoupled, finite and ≥ 0 */
 	float clip_norm;    /* rescale gradients to this global L2 norm at most;
 			     * 0: no clipping */
 	size_t batch_size;  /* rows per step, ≥ 1 */
-	size_t epochs;      /* passes over the data, ≥ 1 (mlp_train) */
-	uint64_t seed;      /* the shuffling of mlp_train */
-	mlp_epoch_fn on_epoch; /* may be NULL */
-	void *user;         /* passed to on_epoch */
+	/* The rest is mlp_train's alone; a trainer ignores it. */
+	size_t epochs;      /* passes over the data, ≥ 1 */
+	uint64_t seed;      /* the shuffling */
+	int drop_last;      /* nonzero: leave out an epoch's last batch when it
+			     * has fewer rows than the others (PyTorch's
+			     * DataLoader(drop_last=True)) */
+	size_t eval_n;      /* held-out rows evaluated after each epoch, 0 for
+			     * none: eval_X (eval_n × inputs) and eval_Y */
+	const float *eval_X, *eval_Y;
+	mlp_train_fn on_step;  /* after each step; may be NULL */
+	mlp_train_fn on_epoch; /* after each epoch; may be NULL */
+	void *user;            /* passed to the callbacks */
 } mlp_train_opts;
 
 /* Defaults: MSE, Adam, lr 1e-3, momentum 0.9 (SGD only), no Nesterov,
  * β₁ 0.9, β₂ 0.999, eps 1e-8, no weight decay, no clipping, batch 32,
- * 10 epochs, seed 0, no callback. */
+ * 10 epochs, seed 0, every row used, no held-out rows, no callbacks. */
 MLP_API mlp_train_opts mlp_train_defaults(void);
 
-/* Trains net on n rows of X (n × inputs) with targets Y (n × outputs):
- * each epoch visits the rows in a fresh shuffled order (from opts->seed, so
- * the same seed gives the same network bit for bit) in mini-batches of
- * opts->batch_size (the last may be smaller). Allocates what it needs for
- * the call and frees it.
+/* Checks opts as mlp_train does, without training: MLP_OK, or the status
+ * mlp_train would return (MLP_EINVAL for a value out of range, MLP_ELOSS
+ * for cross-entropy on an output that is neither softmax nor sigmoid), with
+ * *msg naming the field, its value and the rule (msg may be NULL). net may
+ * be NULL to check the values alone. The rows (training and held out) are
+ * checked by mlp_train itself. */
+MLP_API mlp_status mlp_train_check(const mlp_net *net,
+				   const mlp_train_opts *opts, mlp_msg *msg);
+
+/* Trains net on n rows of X (n × inputs) with targets Y (n × outputs).
+ * Each epoch visits the rows in a fresh shuffled order (Fisher–Yates with
+ * the generator of mlp_net_init seeded by opts->seed, so the same seed
+ * gives the same network bit for bit with the same BLAS and thread count)
+ * in steps of min(batch_size, n) rows; the last step of an epoch takes the
+ * rows left, unless opts->drop_last. After each step opts->on_step runs,
+ * after each epoch the held-out rows are evaluated and opts->on_epoch runs;
+ * either stops training, keeping every update so far, by returning
+ * nonzero. Allocates what it needs for the call and frees it.
  *
- * Checks everything first; bad options or data change nothing: MLP_EINVAL
- * for an option out of range, MLP_ENONFINITE for NaN or infinity in X or Y,
- * MLP_ELOSS for cross-entropy without a softmax or sigmoid output, MLP_EINVAL
- * for cross-entropy targets out of range. If a loss or gradient stops being
- * finite, training stops with MLP_EDIVERGED and the network is restored to
- * what it was at the start of that epoch. */
+ * Checks everything first; bad options or data change nothing: the
+ * statuses of mlp_train_check for the options, MLP_ENULL, MLP_ESIZE and
+ * MLP_ETOOBIG for the rows (training and held out), MLP_ENONFINITE for NaN
+ * or infinity in them, MLP_EINVAL for cross-entropy targets out of range.
+ * If a loss or gradient stops being finite, training stops with
+ * MLP_EDIVERGED and the network is restored to what it was at the start of
+ * that epoch: the updates of the epochs before it stay. */
 MLP_API mlp_status mlp_train(mlp_net *net, const mlp_train_opts *opts,
 			     size_t n, const float *X, const float *Y);
 
-/* A trainer: what a training step needs beyond the network (activations of a
- * batch, gradients, optimizer state), allocated once, for callers who feed
- * their own batches. The network must outlive it; do not run forward passes
- * on the network while a step runs. */
-typedef struct mlp_trainer mlp_trainer;
-
-/* Creates a trainer for net with the options (opts->epochs, seed, on_epoch
- * and user are not used) and batches of up to max_batch rows. */
+/* Creates a trainer for net with the options (the fields after batch_size
+ * are not used) and batches of up to max_batch rows. */
 MLP_API mlp_status mlp_trainer_create(mlp_trainer **out, mlp_net *net,
 				      const mlp_train_opts *opts,
 				      size_t max_batch);
 
 /* One step on a batch: forward, loss, backpropagation, optimizer update.
  * The batch's mean loss goes to *loss (may be NULL). Allocates nothing.
- * Checks X and Y for NaN and infinity (MLP_ENONFINITE) and targets for the
- * loss (MLP_EINVAL) first; MLP_EDIVERGED when the loss or the gradient is
- * not finite, without updating the network. */
+ * Checks X and Y as mlp_train checks its rows first; MLP_EDIVERGED when
+ * the loss or the gradient is not finite, without updating the network. */
 MLP_API mlp_status mlp_trainer_step(mlp_trainer *t, size_t batch,
 				    const float *X, const float *Y,
 				    float *loss);
@@ -354,40 +427,26 @@ MLP_API size_t mlp_trainer_steps(const mlp_trainer *t);
 /* Frees a trainer. NULL is a no-op. */
 MLP_API void mlp_trainer_free(mlp_trainer *t);
 
-/* Evaluates net on n rows: the mean loss into *mean_loss, and into *accuracy
- * (may be NULL) the fraction of rows whose largest output matches the largest
- * target (softmax), or of outputs on the right side of 0.5 (sigmoid); NaN for
- * MSE. Allocates a workspace for the call. */
-MLP_API mlp_status mlp_loss(const mlp_net *net, mlp_loss_kind loss, size_t n,
-			    const float *X, const float *Y, double *mean_loss,
-			    double *accuracy);
+/* Evaluates net on n rows with the loss `loss`: the mean loss into
+ * *mean_loss, and into *accuracy (may be NULL) the fraction of rows whose
+ * largest output matches the largest target (softmax), or of outputs on the
+ * right side of 0.5 (sigmoid); NaN for MSE. The rows are checked as
+ * mlp_train checks them. Allocates a workspace for the call. */
+MLP_API mlp_status mlp_evaluate(const mlp_net *net, mlp_loss_kind loss,
+				size_t n, const float *X, const float *Y,
+				double *mean_loss, double *accuracy);
 
 /* ------------------------------------------------------------------------ */
 /* 9. Model files                                                            */
 /* ------------------------------------------------------------------------ */
 
-/* The file format is safetensors: an 8-byte little-endian header length, a
- * JSON header naming each tensor's dtype, shape and byte range
- * (data_offsets, from the start of the data), padded with spaces to a
- * multiple of 8 bytes, then the raw little-endian data. Layer l is the
- * tensors "layers.<l>.weight" (F32, shape [n_out, n_in], row-major, as
- * PyTorch's nn.Linear.weight) and "layers.<l>.bias" ([n_out]); the
- * activations are in "__metadata__" under "activations", lower-case names
- * separated by commas ("relu,relu,softmax").
- *
- * Loading also takes a PyTorch nn.Sequential of nn.Linear layers saved with
- * safetensors: any common prefix before the layer's number ("0.weight",
- * "2.weight", "model.4.bias", ...), layers ordered by that number. A model
- * file is untrusted input: everything is checked before it is used, and a
- * file that breaks a rule is refused with MLP_EFORMAT and a message naming
- * the tensor and the rule. These calls need a build with file support
- * (jansson); without it they return MLP_ENOTSUP. */
-
-/* A message for the caller: why a file could not be loaded or saved. */
-#define MLP_MSG_SIZE 256
-typedef struct mlp_msg {
-	char text[MLP_MSG_SIZE];
-} mlp_msg;
+/* A network is saved as a safetensors file that PyTorch and NumPy read, and
+ * a PyTorch nn.Sequential of nn.Linear layers saved as safetensors loads.
+ * The layout of the file and every rule a file must follow to load are in
+ * docs/model-files.md. A model file is untrusted input: a file that breaks
+ * a rule is refused with MLP_EFORMAT and a message naming the tensor and
+ * the rule. These calls need a build with file support (jansson); without
+ * it they return MLP_ENOTSUP. */
 
 /* Options of loading; NULL for the defaults. */
 typedef struct mlp_load_opts {
@@ -400,14 +459,15 @@ typedef struct mlp_load_opts {
 
 /* Saves net to path, atomically: written to a temporary file in the same
  * directory, flushed to disk, then renamed over path, so a failed save
- * leaves any existing file as it was. MLP_EIO on failure, with the reason
- * in *msg (msg may be NULL). */
+ * leaves any existing file as it was. MLP_EIO when a file cannot be
+ * written, MLP_ENOMEM; the reason in *msg (msg may be NULL). */
 MLP_API mlp_status mlp_net_save(const mlp_net *net, const char *path,
 				mlp_msg *msg);
 
 /* Loads the network in the file at path into *out (free with
  * mlp_net_free). MLP_EIO if the file cannot be read, MLP_EFORMAT if it is
- * not a network mlp can run; the reason in *msg (may be NULL). */
+ * not a network mlp can run, MLP_ESIZE or MLP_EACT for activations in opts
+ * that do not fit it, MLP_ENOMEM; the reason in *msg (may be NULL). */
 MLP_API mlp_status mlp_net_load(mlp_net **out, const char *path,
 				const mlp_load_opts *opts, mlp_msg *msg);
 

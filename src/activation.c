@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 
@@ -23,17 +24,91 @@ const char *mlp_act_name(mlp_act act)
 	return mlpi_act_valid(act) ? act_names[act] : NULL;
 }
 
+/* The activation whose name is the len bytes at s; MLP_ACT_COUNT if none. */
+static mlp_act act_named(const char *s, size_t len)
+{
+	for (int a = 0; a < MLP_ACT_COUNT; a++)
+		if (strlen(act_names[a]) == len && memcmp(s, act_names[a], len) == 0)
+			return (mlp_act)a;
+	return MLP_ACT_COUNT;
+}
+
 mlp_status mlp_act_parse(const char *name, mlp_act *out)
 {
+	mlp_act a;
+
 	if (name == NULL || out == NULL)
 		return MLP_ENULL;
-	for (int a = 0; a < MLP_ACT_COUNT; a++) {
-		if (strcmp(name, act_names[a]) == 0) {
-			*out = (mlp_act)a;
-			return MLP_OK;
+	a = act_named(name, strlen(name));
+	if (a == MLP_ACT_COUNT)
+		return MLP_EACT;
+	*out = a;
+	return MLP_OK;
+}
+
+/* "identity, relu, ...": every name, for messages. */
+static void list_names(char *out, size_t size)
+{
+	size_t at = 0;
+
+	for (int a = 0; a < MLP_ACT_COUNT && at < size; a++)
+		at += (size_t)snprintf(out + at, size - at, "%s%s",
+				       a > 0 ? ", " : "", act_names[a]);
+}
+
+/* One pass over a list: checks every item and counts them, and stores
+ * them when acts is not NULL. */
+static mlp_status parse_list(const char *list, mlp_act *acts, size_t max,
+			     size_t *count, mlp_msg *msg)
+{
+	const char *s = list;
+	size_t n = 0;
+
+	for (;;) {
+		size_t len = strcspn(s, ",");
+		mlp_act a = act_named(s, len);
+
+		if (a == MLP_ACT_COUNT) {
+			char names[160];
+
+			list_names(names, sizeof(names));
+			return mlpi_fail(msg, MLP_EACT,
+					 "item %zu, '%.*s', is not an activation "
+					 "(%s)", n + 1, len < 40 ? (int)len : 40, s,
+					 names);
 		}
+		if (n == max)
+			return mlpi_fail(msg, MLP_ESIZE,
+					 "the list names more than %zu activations",
+					 max);
+		if (acts != NULL)
+			acts[n] = a;
+		n++;
+		if (s[len] != ',')
+			break;
+		s += len + 1;
 	}
-	return MLP_EACT;
+	*count = n;
+	return MLP_OK;
+}
+
+mlp_status mlp_act_parse_list(const char *list, mlp_act *acts, size_t max,
+			      size_t *count, mlp_msg *msg)
+{
+	size_t n;
+	mlp_status st;
+
+	if (list == NULL || acts == NULL || count == NULL)
+		return mlpi_fail(msg, MLP_ENULL, "%s is NULL",
+				 list == NULL ? "list" : acts == NULL ? "acts"
+								      : "count");
+	/* Checked whole first, so that a failure writes nothing. */
+	st = parse_list(list, NULL, max, &n, msg);
+	if (st != MLP_OK)
+		return st;
+	parse_list(list, acts, max, count, msg);
+	mlpi_msg_clear(msg);
+	return MLP_OK;
 }
 
 /* Y = f(Y + 1·bᵀ) for an element-wise f, one pass. Inlined per f so that

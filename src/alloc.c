@@ -1,4 +1,4 @@
-/* alloc.c — the aligned allocations behind networks and workspaces. */
+/* alloc.c — aligned allocations, and blocks carved into aligned pieces. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -16,4 +16,23 @@ void *mlpi_alloc_aligned(size_t bytes)
 void mlpi_free_aligned(void *p)
 {
 	free(p);
+}
+
+void *mlpi_carve(struct mlpi_carver *c, size_t count, size_t size)
+{
+	size_t bytes, start, end;
+
+	if (!c->ok || !mlpi_mul(count, size, &bytes) ||
+	    !mlpi_round_up(c->used, MLPI_ALIGN, &start) ||
+	    !mlpi_add(start, bytes, &end)) {
+		c->ok = false;
+		return NULL;
+	}
+	c->used = end;
+	return c->base != NULL ? c->base + start : NULL;
+}
+
+bool mlpi_carved_size(const struct mlpi_carver *c, size_t *bytes)
+{
+	return c->ok && mlpi_round_up(c->used, MLPI_ALIGN, bytes);
 }

@@ -80,12 +80,6 @@ static MLPI_ALWAYS_INLINE float mlpi_act1(mlp_act act, float x)
 /* ---- derivatives, for backpropagation: act'(z), given z and a = act(z) ----
  * Those that follow from a alone ignore z (which may then be garbage). */
 
-static MLPI_ALWAYS_INLINE float dact_identity(float z, float a)
-{
-	(void)z, (void)a;
-	return 1.0f;
-}
-
 static MLPI_ALWAYS_INLINE float dact_relu(float z, float a)
 {
 	(void)z;

@@ -8,77 +8,78 @@
  */
 #include "internal.h"
 
-/* Bytes of the header rounded to the alignment. */
-#define HEADER_BYTES                                  \
-	((sizeof(struct mlp_workspace) + MLPI_ALIGN - 1) & \
-	 ~(size_t)(MLPI_ALIGN - 1))
-
-/* The layout of a workspace: the bytes of one buffer, and of header and
- * buffers together when the block starts 64-byte aligned. */
-static mlp_status layout(const mlp_net *net, size_t max_batch,
-			 size_t *buf_bytes, size_t *block_bytes)
+/* The workspace block: the header, then the two buffers. With base NULL
+ * the carver only sizes it; with a block it builds the workspace there. */
+static mlp_workspace *ws_layout(const mlp_net *net, size_t max_batch,
+				struct mlpi_carver *c)
 {
-	size_t floats, bytes, sum;
+	mlp_workspace *ws = mlpi_carve(c, 1, sizeof(*ws));
+	float *buf0 = mlpi_carve(c, max_batch * net->max_hidden, sizeof(float));
+	float *buf1 = mlpi_carve(c, max_batch * net->max_hidden, sizeof(float));
+
+	if (ws != NULL) {
+		ws->net = net;
+		ws->max_batch = max_batch;
+		ws->owned = false;
+		ws->buf[0] = buf0;
+		ws->buf[1] = buf1;
+	}
+	return ws;
+}
+
+/* Checks the arguments and sizes the block, when it starts 64-byte
+ * aligned. max_batch ≤ 2³⁰ and max_hidden ≤ 2²⁴ keep their product
+ * within a size_t. */
+static mlp_status ws_bytes(const mlp_net *net, size_t max_batch, size_t *bytes)
+{
+	struct mlpi_carver c = MLPI_CARVER(NULL);
 
 	if (net == NULL)
 		return MLP_ENULL;
 	if (max_batch == 0)
 		return MLP_ESIZE;
-	if (max_batch > MLP_MAX_BATCH ||
-	    !mlpi_mul(max_batch, net->max_hidden, &floats) ||
-	    !mlpi_mul(floats, sizeof(float), &bytes) ||
-	    !mlpi_round_up(bytes, MLPI_ALIGN, &bytes) ||
-	    !mlpi_mul(bytes, 2, &sum) ||
-	    !mlpi_add(sum, HEADER_BYTES + MLPI_ALIGN - 1, &sum))
+	if (max_batch > MLP_MAX_BATCH)
 		return MLP_ETOOBIG;
-	*buf_bytes = bytes;
-	*block_bytes = sum - (MLPI_ALIGN - 1);
-	return MLP_OK;
+	ws_layout(net, max_batch, &c);
+	return mlpi_carved_size(&c, bytes) ? MLP_OK : MLP_ETOOBIG;
 }
 
-/* Builds a workspace at the first 64-byte boundary in mem. */
-static mlp_workspace *place(const mlp_net *net, size_t max_batch,
-			    size_t buf_bytes, void *mem)
+/* The block at the first 64-byte boundary of mem. */
+static void *aligned_start(void *mem)
 {
-	size_t skip = (size_t)(-(uintptr_t)mem & (MLPI_ALIGN - 1));
-	unsigned char *base = (unsigned char *)mem + skip;
-	mlp_workspace *ws = (mlp_workspace *)(void *)base;
-
-	ws->net = net;
-	ws->max_batch = max_batch;
-	ws->owned = false;
-	ws->buf[0] = (float *)(void *)(base + HEADER_BYTES);
-	ws->buf[1] = (float *)(void *)(base + HEADER_BYTES + buf_bytes);
-	return ws;
+	return (unsigned char *)mem + (-(uintptr_t)mem & (MLPI_ALIGN - 1));
 }
 
 size_t mlp_workspace_size(const mlp_net *net, size_t max_batch)
 {
-	size_t buf_bytes, block_bytes;
+	size_t bytes;
 
-	if (layout(net, max_batch, &buf_bytes, &block_bytes) != MLP_OK)
-		return 0;
 	/* Slack for a block that does not start aligned. */
-	return block_bytes + MLPI_ALIGN - 1;
+	if (ws_bytes(net, max_batch, &bytes) != MLP_OK ||
+	    !mlpi_add(bytes, MLPI_ALIGN - 1, &bytes))
+		return 0;
+	return bytes;
 }
 
 mlp_status mlp_workspace_create(mlp_workspace **out, const mlp_net *net,
 				size_t max_batch)
 {
-	size_t buf_bytes, block_bytes;
+	struct mlpi_carver c;
 	mlp_workspace *ws;
 	mlp_status st;
+	size_t bytes;
 	void *mem;
 
 	if (out == NULL)
 		return MLP_ENULL;
-	st = layout(net, max_batch, &buf_bytes, &block_bytes);
+	st = ws_bytes(net, max_batch, &bytes);
 	if (st != MLP_OK)
 		return st;
-	mem = mlpi_alloc_aligned(block_bytes);
+	mem = mlpi_alloc_aligned(bytes);
 	if (mem == NULL)
 		return MLP_ENOMEM;
-	ws = place(net, max_batch, buf_bytes, mem); /* ws == mem: aligned */
+	c = MLPI_CARVER(mem);
+	ws = ws_layout(net, max_batch, &c); /* ws == mem */
 	ws->owned = true;
 	*out = ws;
 	return MLP_OK;
@@ -87,17 +88,19 @@ mlp_status mlp_workspace_create(mlp_workspace **out, const mlp_net *net,
 mlp_status mlp_workspace_place(mlp_workspace **out, const mlp_net *net,
 			       size_t max_batch, void *mem, size_t mem_size)
 {
-	size_t buf_bytes, block_bytes;
+	struct mlpi_carver c;
 	mlp_status st;
+	size_t bytes;
 
 	if (out == NULL || mem == NULL)
 		return MLP_ENULL;
-	st = layout(net, max_batch, &buf_bytes, &block_bytes);
+	st = ws_bytes(net, max_batch, &bytes);
 	if (st != MLP_OK)
 		return st;
-	if (mem_size < block_bytes + MLPI_ALIGN - 1)
+	if (mem_size < bytes + MLPI_ALIGN - 1)
 		return MLP_ESIZE;
-	*out = place(net, max_batch, buf_bytes, mem);
+	c = MLPI_CARVER(aligned_start(mem));
+	*out = ws_layout(net, max_batch, &c);
 	return MLP_OK;
 }
 

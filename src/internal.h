@@ -14,7 +14,6 @@
 /* Every parameter tensor and workspace buffer starts on a 64-byte boundary:
  * a cache line, and the widest vector load of AVX-512. */
 #define MLPI_ALIGN 64u
-#define MLPI_ALIGN_FLOATS (MLPI_ALIGN / sizeof(float))
 
 /* Loops over many floats (the passes over a layer's outputs, the optimizer
  * updates) are compiled for the baseline ISA, AVX2 and AVX-512, and the
@@ -102,6 +101,22 @@ static inline bool mlpi_overlap(const void *a, size_t a_bytes, const void *b,
 void *mlpi_alloc_aligned(size_t bytes);
 void mlpi_free_aligned(void *p);
 
+/* One block carved into pieces that each start on a 64-byte boundary
+ * (relative to base). A layout is written once, as a sequence of
+ * mlpi_carve calls, and run twice: with base NULL it only sizes the block
+ * (mlpi_carved_size, with overflow checks); with the block as base the same
+ * calls in the same order hand out the pieces. */
+struct mlpi_carver {
+	unsigned char *base;
+	size_t used; /* bytes */
+	bool ok;     /* false after an overflow */
+};
+#define MLPI_CARVER(base) ((struct mlpi_carver){ (unsigned char *)(base), 0, true })
+/* count elements of size bytes; NULL while sizing or after an overflow. */
+void *mlpi_carve(struct mlpi_carver *c, size_t count, size_t size);
+/* The block's size, a multiple of 64; false after an overflow. */
+bool mlpi_carved_size(const struct mlpi_carver *c, size_t *bytes);
+
 /* Y[rows × n] = act(Y + 1·bᵀ), in one pass over Y; b may be NULL. Softmax
  * applies across each row. */
 void mlpi_bias_act(mlp_act act, size_t rows, size_t n, const float *b,
@@ -141,17 +156,19 @@ void mlpi_dense_with(enum mlpi_epilogue how, size_t rows, size_t n_in,
 void mlpi_forward_rows(const mlp_net *net, mlp_workspace *ws, size_t rows,
 		       const float *X, float *Y, bool last_act);
 
-/* ---- losses (loss.c) ---- */
+/* ---- data and losses (loss.c) ---- */
 
 /* Whether count floats are all finite. */
 bool mlpi_all_finite(size_t count, const float *v);
 /* MLP_OK when the loss fits the output activation, else MLP_ELOSS (or
  * MLP_EINVAL for an unknown loss). */
 mlp_status mlpi_loss_fits(mlp_loss_kind kind, mlp_act out_act);
-/* MLP_EINVAL when cross-entropy targets are out of range: outside [0, 1],
- * or (softmax) a row not summing to 1. */
-mlp_status mlpi_check_targets(mlp_loss_kind kind, mlp_act out_act,
-			      size_t rows, size_t n, const float *T);
+/* The checks every entry point makes on n rows of inputs X and targets Y
+ * for net under a loss: MLP_ENULL, MLP_ESIZE (n = 0), MLP_ETOOBIG (byte
+ * counts that overflow), MLP_ENONFINITE, and MLP_EINVAL for cross-entropy
+ * targets outside [0, 1] or (softmax) rows not summing to 1. */
+mlp_status mlpi_check_data(const mlp_net *net, mlp_loss_kind kind, size_t n,
+			   const float *X, const float *Y);
 /* The loss summed over rows (mean over the outputs for MSE and sigmoid),
  * in double, from logits Z and outputs A = act(Z). */
 double mlpi_loss_sum(mlp_loss_kind kind, mlp_act out_act, size_t rows,
@@ -160,15 +177,21 @@ double mlpi_loss_sum(mlp_loss_kind kind, mlp_act out_act, size_t rows,
  * dL/dZ for cross-entropy. */
 void mlpi_loss_grad(mlp_loss_kind kind, mlp_act out_act, size_t rows,
 		    size_t n, const float *A, const float *T, float *G);
-/* Rows (softmax) or outputs (sigmoid) classified right, from the logits. */
-size_t mlpi_count_correct(mlp_act out_act, size_t rows, size_t n,
-			  const float *Z, const float *T);
 
-/* ---- optimizers (optim.c) ---- */
+/* Evaluation of n checked rows with caller memory: a workspace for
+ * mlpi_eval_rows(n) rows and mlpi_eval_scratch(net, those rows) floats. */
+size_t mlpi_eval_rows(size_t n);
+size_t mlpi_eval_scratch(const mlp_net *net, size_t rows);
+void mlpi_evaluate(const mlp_net *net, mlp_workspace *ws, float *scratch,
+		   mlp_loss_kind kind, size_t n, const float *X,
+		   const float *Y, double *mean_loss, double *accuracy);
 
-/* Checks the options a trainer uses: MLP_EINVAL for one out of range,
- * MLP_ELOSS for a loss that does not fit the network's output. */
-mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o);
+/* ---- options and optimizers (optim.c) ---- */
+
+/* The checks of mlp_train_check; with for_train false, those a trainer
+ * needs (the fields up to batch_size). net may be NULL. */
+mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o,
+			   bool for_train, mlp_msg *msg);
 
 /* One update of every parameter of net from the gradient block G (laid out
  * as the parameter block), scaled by g_scale (gradient clipping), at step
@@ -187,11 +210,15 @@ mlp_status mlpi_trainer_grad(mlp_trainer *t, size_t batch, const float *X,
 			     const float *Y, double *loss, double *norm);
 const float *mlpi_trainer_gradients(const mlp_trainer *t);
 
-/* ---- model files (safetensors.c, io.c) ---- */
+/* ---- messages (status.c) ---- */
 
 /* Writes a message into *msg (when msg is not NULL); returns status. */
 MLPI_PRINTF(3, 4)
 mlp_status mlpi_fail(mlp_msg *msg, mlp_status status, const char *fmt, ...);
+/* Empties *msg (when msg is not NULL): the message of a success. */
+void mlpi_msg_clear(mlp_msg *msg);
+
+/* ---- model files (safetensors.c, io.c) ---- */
 
 /* Checks size bytes of a safetensors file and builds its network. */
 mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,

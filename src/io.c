@@ -84,7 +84,8 @@ mlp_status mlp_net_save(const mlp_net *net, const char *path, mlp_msg *msg)
 	bool ok;
 
 	if (net == NULL || path == NULL)
-		return MLP_ENULL;
+		return mlpi_fail(msg, MLP_ENULL, "%s is NULL",
+				 net == NULL ? "net" : "path");
 	st = mlpi_st_header(net, &header, &header_len, msg);
 	if (st != MLP_OK)
 		return st;
@@ -94,7 +95,8 @@ mlp_status mlp_net_save(const mlp_net *net, const char *path, mlp_msg *msg)
 	tmp = malloc(tmp_size);
 	if (tmp == NULL) {
 		free(header);
-		return MLP_ENOMEM;
+		return mlpi_fail(msg, MLP_ENOMEM,
+				 "out of memory for the name of a temporary file");
 	}
 	for (int i = 0; i < 1000 && fd < 0; i++) {
 		snprintf(tmp, tmp_size, "%s.%ld.%d.tmp", path, (long)getpid(), i);
@@ -129,10 +131,12 @@ mlp_status mlp_net_save(const mlp_net *net, const char *path, mlp_msg *msg)
 		st = io_fail(msg, "cannot rename %s to %s: %s", tmp, path,
 			     strerror(errno));
 	}
-	if (ok)
+	if (ok) {
 		sync_dir(path);
-	else
+		mlpi_msg_clear(msg);
+	} else {
 		unlink(tmp);
+	}
 	free(tmp);
 	free(header);
 	return ok ? MLP_OK : st;
@@ -141,9 +145,38 @@ mlp_status mlp_net_save(const mlp_net *net, const char *path, mlp_msg *msg)
 mlp_status mlp_net_load_memory(mlp_net **out, const void *data, size_t size,
 			       const mlp_load_opts *opts, mlp_msg *msg)
 {
+	mlp_status st;
+
 	if (out == NULL || data == NULL)
-		return MLP_ENULL;
-	return mlpi_st_read(out, data, size, opts, msg);
+		return mlpi_fail(msg, MLP_ENULL, "%s is NULL",
+				 out == NULL ? "out" : "data");
+	st = mlpi_st_read(out, data, size, opts, msg);
+	if (st == MLP_OK)
+		mlpi_msg_clear(msg);
+	return st;
+}
+
+/* All of size bytes of fd into buf: MLP_OK, or MLP_EIO with the reason. */
+static mlp_status read_all(int fd, unsigned char *buf, size_t size,
+			   const char *path, mlp_msg *msg)
+{
+	size_t got = 0;
+
+	while (got < size) {
+		ssize_t r = read(fd, buf + got, size - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return io_fail(msg, "cannot read %s: %s", path,
+				       strerror(errno));
+		if (r == 0)
+			return io_fail(msg, "cannot read %s: it shrank from %zu "
+				       "to %zu bytes while being read", path,
+				       size, got);
+		got += (size_t)r;
+	}
+	return MLP_OK;
 }
 
 mlp_status mlp_net_load(mlp_net **out, const char *path,
@@ -151,12 +184,13 @@ mlp_status mlp_net_load(mlp_net **out, const char *path,
 {
 	struct stat sb;
 	unsigned char *buf;
-	size_t size, got = 0;
+	size_t size;
 	mlp_status st;
 	int fd;
 
 	if (out == NULL || path == NULL)
-		return MLP_ENULL;
+		return mlpi_fail(msg, MLP_ENULL, "%s is NULL",
+				 out == NULL ? "out" : "path");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return io_fail(msg, "cannot open %s: %s", path, strerror(errno));
@@ -168,23 +202,16 @@ mlp_status mlp_net_load(mlp_net **out, const char *path,
 	buf = malloc(size > 0 ? size : 1);
 	if (buf == NULL) {
 		close(fd);
-		return MLP_ENOMEM;
+		return mlpi_fail(msg, MLP_ENOMEM,
+				 "out of memory for the %zu bytes of %s", size,
+				 path);
 	}
-	while (got < size) {
-		ssize_t r = read(fd, buf + got, size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
+	st = read_all(fd, buf, size, path, msg);
 	close(fd);
-	if (got != size) {
-		free(buf);
-		return io_fail(msg, "cannot read %s: %s", path,
-			       got < size ? "the file shrank while reading" : "");
-	}
-	st = mlpi_st_read(out, buf, size, opts, msg);
+	if (st == MLP_OK)
+		st = mlpi_st_read(out, buf, size, opts, msg);
+	if (st == MLP_OK)
+		mlpi_msg_clear(msg);
 	free(buf);
 	return st;
 }

@@ -47,8 +47,10 @@ mlp_status mlpi_loss_fits(mlp_loss_kind kind, mlp_act out_act)
 /* How far a softmax target row may sum from 1. */
 #define XENT_ROW_SUM_TOL 1e-3
 
-mlp_status mlpi_check_targets(mlp_loss_kind kind, mlp_act out_act, size_t rows,
-			      size_t n, const float *T)
+/* MLP_EINVAL when cross-entropy targets are out of range: outside [0, 1],
+ * or (softmax) a row not summing to 1. */
+static mlp_status check_targets(mlp_loss_kind kind, mlp_act out_act,
+				size_t rows, size_t n, const float *T)
 {
 	if (kind != MLP_LOSS_XENT)
 		return MLP_OK;
@@ -121,8 +123,9 @@ void mlpi_loss_grad(mlp_loss_kind kind, mlp_act out_act, size_t rows, size_t n,
 		G[i] = scale * (A[i] - T[i]);
 }
 
-size_t mlpi_count_correct(mlp_act out_act, size_t rows, size_t n,
-			  const float *Z, const float *T)
+/* Rows (softmax) or outputs (sigmoid) classified right, from the logits. */
+static size_t count_correct(mlp_act out_act, size_t rows, size_t n,
+			    const float *Z, const float *T)
 {
 	size_t correct = 0;
 
@@ -145,67 +148,95 @@ size_t mlpi_count_correct(mlp_act out_act, size_t rows, size_t n,
 	return correct;
 }
 
-/* Rows evaluated at a time. */
-#define EVAL_ROWS 256
-
-mlp_status mlp_loss(const mlp_net *net, mlp_loss_kind loss, size_t n,
-		    const float *X, const float *Y, double *mean_loss,
-		    double *accuracy)
+mlp_status mlpi_check_data(const mlp_net *net, mlp_loss_kind kind, size_t n,
+			   const float *X, const float *Y)
 {
-	size_t n_in, n_out, rows = n < EVAL_ROWS ? n : EVAL_ROWS;
-	size_t correct = 0, units, bytes;
-	double sum = 0;
-	mlp_workspace *ws = NULL;
-	mlp_act out_act;
-	mlp_status st;
-	float *Z;
+	size_t n_in = net->sizes[0], n_out = net->sizes[net->n_layers], bytes;
 
-	if (net == NULL || X == NULL || Y == NULL || mean_loss == NULL)
+	if (X == NULL || Y == NULL)
 		return MLP_ENULL;
 	if (n == 0)
 		return MLP_ESIZE;
-	out_act = net->layers[net->n_layers - 1].act;
-	st = mlpi_loss_fits(loss, out_act);
-	if (st != MLP_OK)
-		return st;
-	n_in = net->sizes[0];
-	n_out = net->sizes[net->n_layers];
-	if (!mlpi_mul(n, n_in * sizeof(float), &units) ||
-	    !mlpi_mul(n, n_out * sizeof(float), &units) ||
-	    !mlpi_mul(2 * rows, n_out * sizeof(float), &bytes))
+	if (!mlpi_mul(n, n_in * sizeof(float), &bytes) ||
+	    !mlpi_mul(n, n_out * sizeof(float), &bytes))
 		return MLP_ETOOBIG;
 	if (!mlpi_all_finite(n * n_in, X) || !mlpi_all_finite(n * n_out, Y))
 		return MLP_ENONFINITE;
-	st = mlpi_check_targets(loss, out_act, n, n_out, Y);
-	if (st != MLP_OK)
-		return st;
+	return check_targets(kind, net->layers[net->n_layers - 1].act, n, n_out,
+			     Y);
+}
 
-	st = mlp_workspace_create(&ws, net, rows);
-	Z = st == MLP_OK ? malloc(bytes) : NULL;
-	if (Z == NULL) {
-		mlp_workspace_free(ws);
-		return MLP_ENOMEM;
-	}
+/* Rows evaluated at a time. */
+#define EVAL_ROWS 256
+
+size_t mlpi_eval_rows(size_t n)
+{
+	return n < EVAL_ROWS ? n : EVAL_ROWS;
+}
+
+size_t mlpi_eval_scratch(const mlp_net *net, size_t rows)
+{
+	/* Logits and outputs; rows ≤ 256 and widths ≤ 2²⁴: no overflow. */
+	return 2 * rows * net->sizes[net->n_layers];
+}
+
+void mlpi_evaluate(const mlp_net *net, mlp_workspace *ws, float *scratch,
+		   mlp_loss_kind kind, size_t n, const float *X,
+		   const float *Y, double *mean_loss, double *accuracy)
+{
+	size_t n_in = net->sizes[0], n_out = net->sizes[net->n_layers];
+	size_t rows = ws->max_batch, correct = 0, units;
+	mlp_act out_act = net->layers[net->n_layers - 1].act;
+	float *Z = scratch, *A = scratch + rows * n_out;
+	double sum = 0;
+
 	for (size_t r = 0; r < n; r += rows) {
 		size_t k = n - r < rows ? n - r : rows;
 		const float *x = X + r * n_in, *y = Y + r * n_out;
-		float *A = Z + rows * n_out;
 
 		/* Logits, then the outputs from them. */
 		mlpi_forward_rows(net, ws, k, x, Z, false);
 		memcpy(A, Z, k * n_out * sizeof(float));
 		mlpi_bias_act(out_act, k, n_out, NULL, A);
-		sum += mlpi_loss_sum(loss, out_act, k, n_out, Z, A, y);
-		if (loss == MLP_LOSS_XENT)
-			correct += mlpi_count_correct(out_act, k, n_out, Z, y);
+		sum += mlpi_loss_sum(kind, out_act, k, n_out, Z, A, y);
+		if (kind == MLP_LOSS_XENT)
+			correct += count_correct(out_act, k, n_out, Z, y);
 	}
-	free(Z);
-	mlp_workspace_free(ws);
 	*mean_loss = sum / (double)n;
 	if (accuracy != NULL) {
 		units = out_act == MLP_SOFTMAX ? n : n * n_out;
-		*accuracy = loss == MLP_LOSS_XENT ? (double)correct / (double)units
+		*accuracy = kind == MLP_LOSS_XENT ? (double)correct / (double)units
 						  : NAN;
 	}
+}
+
+mlp_status mlp_evaluate(const mlp_net *net, mlp_loss_kind loss, size_t n,
+			const float *X, const float *Y, double *mean_loss,
+			double *accuracy)
+{
+	size_t rows = mlpi_eval_rows(n);
+	mlp_workspace *ws = NULL;
+	mlp_status st;
+	float *scratch;
+
+	if (net == NULL || mean_loss == NULL)
+		return MLP_ENULL;
+	st = mlpi_loss_fits(loss, net->layers[net->n_layers - 1].act);
+	if (st == MLP_OK)
+		st = mlpi_check_data(net, loss, n, X, Y);
+	if (st != MLP_OK)
+		return st;
+
+	st = mlp_workspace_create(&ws, net, rows);
+	scratch = st == MLP_OK
+			  ? malloc(mlpi_eval_scratch(net, rows) * sizeof(float))
+			  : NULL;
+	if (scratch == NULL) {
+		mlp_workspace_free(ws);
+		return MLP_ENOMEM;
+	}
+	mlpi_evaluate(net, ws, scratch, loss, n, X, Y, mean_loss, accuracy);
+	free(scratch);
+	mlp_workspace_free(ws);
 	return MLP_OK;
 }

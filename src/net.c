@@ -9,19 +9,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* n floats rounded up to whole 64-byte lines; check_shape has ruled out
- * overflow for every n it is used with. */
-static size_t padded(size_t n)
+/* The parameter block: with net NULL the carver only sizes it; with the
+ * network and its block it hands each layer its W and b. */
+static void block_layout(mlp_net *net, size_t n_layers, const size_t *sizes,
+			 struct mlpi_carver *c)
 {
-	return (n + MLPI_ALIGN_FLOATS - 1) & ~(MLPI_ALIGN_FLOATS - 1);
+	for (size_t l = 0; l < n_layers; l++) {
+		float *W = mlpi_carve(c, sizes[l + 1] * sizes[l], sizeof(float));
+		float *b = mlpi_carve(c, sizes[l + 1], sizeof(float));
+
+		if (net != NULL) {
+			net->layers[l].W = W;
+			net->layers[l].b = b;
+		}
+	}
 }
 
 /* Checks the arguments of mlp_net_create and computes the block size in
- * floats. Pointers are checked by the caller. */
+ * bytes. Pointers are checked by the caller. Widths ≤ 2²⁴ keep each
+ * product of two widths, and so each carve, far from overflow. */
 static mlp_status check_shape(size_t n_layers, const size_t *sizes,
-			      const mlp_act *acts, size_t *block_floats)
+			      const mlp_act *acts, size_t *block_bytes)
 {
-	size_t total = 0;
+	struct mlpi_carver c = MLPI_CARVER(NULL);
 
 	if (n_layers == 0)
 		return MLP_ESIZE;
@@ -37,71 +47,86 @@ static mlp_status check_shape(size_t n_layers, const size_t *sizes,
 		if (!mlpi_act_valid(acts[l]))
 			return MLP_EACT;
 	}
-	for (size_t l = 0; l < n_layers; l++) {
-		size_t w, w_pad, b_pad;
-
-		if (!mlpi_mul(sizes[l + 1], sizes[l], &w) ||
-		    !mlpi_round_up(w, MLPI_ALIGN_FLOATS, &w_pad) ||
-		    !mlpi_round_up(sizes[l + 1], MLPI_ALIGN_FLOATS, &b_pad) ||
-		    !mlpi_add(total, w_pad, &total) ||
-		    !mlpi_add(total, b_pad, &total))
-			return MLP_ETOOBIG;
-	}
-	if (total > SIZE_MAX / sizeof(float))
-		return MLP_ETOOBIG;
-	*block_floats = total;
-	return MLP_OK;
+	block_layout(NULL, n_layers, sizes, &c);
+	return mlpi_carved_size(&c, block_bytes) ? MLP_OK : MLP_ETOOBIG;
 }
 
-mlp_status mlp_net_create(mlp_net **out, size_t n_layers, const size_t *sizes,
-			  const mlp_act *acts)
+/* A network of a checked shape with a zeroed block of block_bytes, its
+ * activations left to the caller; NULL when out of memory. */
+static mlp_net *net_new(size_t n_layers, const size_t *sizes,
+			size_t block_bytes)
 {
-	size_t block_floats = 0;
-	mlp_status st;
+	struct mlpi_carver c;
 	mlp_net *net;
-	float *p;
-
-	if (out == NULL || sizes == NULL || acts == NULL)
-		return MLP_ENULL;
-	st = check_shape(n_layers, sizes, acts, &block_floats);
-	if (st != MLP_OK)
-		return st;
 
 	/* n_layers ≤ MLP_MAX_LAYERS: these sizes cannot overflow. */
 	net = malloc(sizeof(*net) + n_layers * sizeof(net->layers[0]) +
 		     (n_layers + 1) * sizeof(size_t));
 	if (net == NULL)
-		return MLP_ENOMEM;
-	net->block = mlpi_alloc_aligned(block_floats * sizeof(float));
+		return NULL;
+	net->block = mlpi_alloc_aligned(block_bytes);
 	if (net->block == NULL) {
 		free(net);
-		return MLP_ENOMEM;
+		return NULL;
 	}
-	memset(net->block, 0, block_floats * sizeof(float));
+	memset(net->block, 0, block_bytes);
+	c = MLPI_CARVER(net->block);
+	block_layout(net, n_layers, sizes, &c);
 
 	net->sizes = (size_t *)(void *)&net->layers[n_layers];
 	memcpy(net->sizes, sizes, (n_layers + 1) * sizeof(size_t));
 	net->n_layers = n_layers;
-	net->block_floats = block_floats;
+	net->block_floats = block_bytes / sizeof(float);
 	net->n_params = 0;
 	net->max_hidden = 0;
-	p = net->block;
 	for (size_t l = 0; l < n_layers; l++) {
 		struct mlp_layer *layer = &net->layers[l];
-		size_t w = sizes[l + 1] * sizes[l];
 
 		layer->n_in = sizes[l];
 		layer->n_out = sizes[l + 1];
-		layer->act = acts[l];
-		layer->W = p;
-		p += padded(w);
-		layer->b = p;
-		p += padded(layer->n_out);
-		net->n_params += w + layer->n_out;
+		net->n_params += layer->n_out * layer->n_in + layer->n_out;
 		if (l + 1 < n_layers && layer->n_out > net->max_hidden)
 			net->max_hidden = layer->n_out;
 	}
+	return net;
+}
+
+mlp_status mlp_net_create(mlp_net **out, size_t n_layers, const size_t *sizes,
+			  const mlp_act *acts)
+{
+	size_t block_bytes = 0;
+	mlp_status st;
+	mlp_net *net;
+
+	if (out == NULL || sizes == NULL || acts == NULL)
+		return MLP_ENULL;
+	st = check_shape(n_layers, sizes, acts, &block_bytes);
+	if (st != MLP_OK)
+		return st;
+	net = net_new(n_layers, sizes, block_bytes);
+	if (net == NULL)
+		return MLP_ENOMEM;
+	for (size_t l = 0; l < n_layers; l++)
+		net->layers[l].act = acts[l];
 	*out = net;
+	return MLP_OK;
+}
+
+mlp_status mlp_net_clone(mlp_net **out, const mlp_net *net)
+{
+	mlp_net *copy;
+
+	if (out == NULL || net == NULL)
+		return MLP_ENULL;
+	copy = net_new(net->n_layers, net->sizes,
+		       net->block_floats * sizeof(float));
+	if (copy == NULL)
+		return MLP_ENOMEM;
+	for (size_t l = 0; l < net->n_layers; l++)
+		copy->layers[l].act = net->layers[l].act;
+	/* The same layout: one copy of the block, padding included. */
+	memcpy(copy->block, net->block, net->block_floats * sizeof(float));
+	*out = copy;
 	return MLP_OK;
 }
 
@@ -118,7 +143,7 @@ size_t mlp_net_layers(const mlp_net *net)
 	return net != NULL ? net->n_layers : 0;
 }
 
-size_t mlp_net_size(const mlp_net *net, size_t i)
+size_t mlp_net_width(const mlp_net *net, size_t i)
 {
 	return net != NULL && i <= net->n_layers ? net->sizes[i] : 0;
 }
@@ -144,4 +169,61 @@ float *mlp_net_bias(mlp_net *net, size_t layer)
 {
 	return net != NULL && layer < net->n_layers ? net->layers[layer].b
 						    : NULL;
+}
+
+/* Copies between the flat list W₀ b₀ W₁ b₁ … and the padded block: into
+ * flat_out, or from flat_in (the other NULL). */
+static void copy_params(const mlp_net *net, float *flat_out,
+			const float *flat_in)
+{
+	for (size_t l = 0; l < net->n_layers; l++) {
+		const struct mlp_layer *layer = &net->layers[l];
+		float *tensor[2] = { layer->W, layer->b };
+		size_t count[2] = { layer->n_out * layer->n_in, layer->n_out };
+
+		for (int k = 0; k < 2; k++) {
+			size_t bytes = count[k] * sizeof(float);
+
+			if (flat_out != NULL) {
+				memcpy(flat_out, tensor[k], bytes);
+				flat_out += count[k];
+			} else {
+				memcpy(tensor[k], flat_in, bytes);
+				flat_in += count[k];
+			}
+		}
+	}
+}
+
+/* Whether count floats at p share memory with the parameter block. */
+static bool overlaps_block(const mlp_net *net, const float *p, size_t count)
+{
+	return mlpi_overlap(p, count * sizeof(float), net->block,
+			    net->block_floats * sizeof(float));
+}
+
+mlp_status mlp_net_get_params(const mlp_net *net, float *out, size_t count)
+{
+	if (net == NULL || out == NULL)
+		return MLP_ENULL;
+	if (count != net->n_params)
+		return MLP_ESIZE;
+	if (overlaps_block(net, out, count))
+		return MLP_EINVAL;
+	copy_params(net, out, NULL);
+	return MLP_OK;
+}
+
+mlp_status mlp_net_set_params(mlp_net *net, const float *in, size_t count)
+{
+	if (net == NULL || in == NULL)
+		return MLP_ENULL;
+	if (count != net->n_params)
+		return MLP_ESIZE;
+	if (overlaps_block(net, in, count))
+		return MLP_EINVAL;
+	if (!mlpi_all_finite(count, in))
+		return MLP_ENONFINITE;
+	copy_params(net, NULL, in);
+	return MLP_OK;
 }

@@ -47,31 +47,92 @@ mlp_train_opts mlp_train_defaults(void)
 		.batch_size = 32,
 		.epochs = 10,
 		.seed = 0,
+		.drop_last = 0,
+		.eval_n = 0,
+		.eval_X = NULL,
+		.eval_Y = NULL,
+		.on_step = NULL,
 		.on_epoch = NULL,
 		.user = NULL,
 	};
 	return o;
 }
 
-static bool in_unit(float x) /* [0, 1) */
+/* The ranges of the float options. */
+enum range { POSITIVE, NON_NEGATIVE, UNIT };
+
+static bool in_range(float x, enum range r)
 {
-	return x >= 0.0f && x < 1.0f;
+	switch (r) {
+	case POSITIVE:
+		return isfinite(x) && x > 0.0f;
+	case NON_NEGATIVE:
+		return isfinite(x) && x >= 0.0f;
+	case UNIT:
+		return x >= 0.0f && x < 1.0f;
+	}
+	return false;
 }
 
-mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o)
+static const char *const range_text[] = {
+	[POSITIVE] = "finite and above 0",
+	[NON_NEGATIVE] = "finite and at least 0",
+	[UNIT] = "in [0, 1)",
+};
+
+mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o,
+			   bool for_train, mlp_msg *msg)
 {
+	const struct {
+		const char *name;
+		float value;
+		enum range range;
+	} floats[] = {
+		{ "lr", o->lr, POSITIVE },
+		{ "momentum", o->momentum, UNIT },
+		{ "beta1", o->beta1, UNIT },
+		{ "beta2", o->beta2, UNIT },
+		{ "eps", o->eps, POSITIVE },
+		{ "weight_decay", o->weight_decay, NON_NEGATIVE },
+		{ "clip_norm", o->clip_norm, NON_NEGATIVE },
+	};
+	mlp_act out_act;
+
 	if (o->optim != MLP_OPTIM_SGD && o->optim != MLP_OPTIM_ADAM)
-		return MLP_EINVAL;
+		return mlpi_fail(msg, MLP_EINVAL, "optim %d is not an optimizer",
+				 (int)o->optim);
 	if (o->loss != MLP_LOSS_MSE && o->loss != MLP_LOSS_XENT)
-		return MLP_EINVAL;
-	if (!(isfinite(o->lr) && o->lr > 0.0f) || !in_unit(o->momentum) ||
-	    !in_unit(o->beta1) || !in_unit(o->beta2) ||
-	    !(isfinite(o->eps) && o->eps > 0.0f) ||
-	    !(isfinite(o->weight_decay) && o->weight_decay >= 0.0f) ||
-	    !(isfinite(o->clip_norm) && o->clip_norm >= 0.0f) ||
-	    o->batch_size == 0)
-		return MLP_EINVAL;
-	return mlpi_loss_fits(o->loss, net->layers[net->n_layers - 1].act);
+		return mlpi_fail(msg, MLP_EINVAL, "loss %d is not a loss",
+				 (int)o->loss);
+	for (size_t i = 0; i < sizeof(floats) / sizeof(floats[0]); i++) {
+		if (!in_range(floats[i].value, floats[i].range))
+			return mlpi_fail(msg, MLP_EINVAL, "%s must be %s, not %g",
+					 floats[i].name,
+					 range_text[floats[i].range],
+					 (double)floats[i].value);
+	}
+	if (o->batch_size == 0)
+		return mlpi_fail(msg, MLP_EINVAL, "batch_size must be at least 1");
+	if (for_train && o->epochs == 0)
+		return mlpi_fail(msg, MLP_EINVAL, "epochs must be at least 1");
+	if (net != NULL) {
+		out_act = net->layers[net->n_layers - 1].act;
+		if (mlpi_loss_fits(o->loss, out_act) != MLP_OK)
+			return mlpi_fail(msg, MLP_ELOSS,
+					 "cross-entropy needs a softmax or "
+					 "sigmoid output layer, not %s",
+					 mlp_act_name(out_act));
+	}
+	mlpi_msg_clear(msg);
+	return MLP_OK;
+}
+
+mlp_status mlp_train_check(const mlp_net *net, const mlp_train_opts *opts,
+			   mlp_msg *msg)
+{
+	if (opts == NULL)
+		return mlpi_fail(msg, MLP_ENULL, "opts is NULL");
+	return mlpi_check_opts(net, opts, true, msg);
 }
 
 MLPI_CLONES

@@ -5,20 +5,8 @@
  *   [8 bytes: N, little-endian] [N bytes: JSON header, space-padded]
  *   [data: each tensor's raw little-endian bytes at its data_offsets]
  *
- * A file is untrusted input. Every rule below is checked before anything is
- * built, each with its own message naming the tensor:
- *
- *   the header length fits the file and the 100 MB limit; the header is one
- *   JSON object (no duplicate keys) followed only by spaces; each tensor is
- *   an object of exactly dtype, shape and data_offsets; dtype is F32; shape
- *   is a list of positive integers; data_offsets is [begin, end] with begin
- *   ≤ end; the shape's byte size equals end − begin (no overflow); every
- *   range lies inside the data; sorted, the ranges start at 0, neither
- *   overlap nor leave holes, and end where the data ends; names are
- *   <prefix><layer>.weight or .bias with one prefix; every layer has one
- *   weight [n_out, n_in] and one bias [n_out]; shapes chain from layer to
- *   layer; __metadata__ maps strings to strings; one known activation per
- *   layer; every weight and bias is finite.
+ * A file is untrusted input. Every rule of docs/model-files.md is checked
+ * before anything is built, each with its own message naming the tensor.
  */
 #include "internal.h"
 
@@ -238,8 +226,8 @@ static mlp_status read_acts(const json_t *meta, const mlp_load_opts *opts,
 			    size_t n_layers, mlp_act *acts, mlp_msg *msg)
 {
 	const json_t *v;
-	const char *s;
-	size_t count = 0;
+	mlp_msg why;
+	size_t count;
 
 	if (opts != NULL && opts->acts != NULL) {
 		if (opts->n_acts != n_layers)
@@ -259,30 +247,10 @@ static mlp_status read_acts(const json_t *meta, const mlp_load_opts *opts,
 		return mlpi_fail(msg, MLP_EFORMAT,
 			    "no activations: __metadata__ has no \"activations\" "
 			    "(give them in mlp_load_opts)");
-	s = json_string_value(v);
-	for (;;) {
-		char name[32];
-		size_t len = strcspn(s, ",");
-
-		if (count == n_layers)
-			return mlpi_fail(msg, MLP_EFORMAT,
-				    "__metadata__ activations name more than the %zu layers",
-				    n_layers);
-		if (len >= sizeof(name))
-			return mlpi_fail(msg, MLP_EFORMAT,
-				    "__metadata__ activations: layer %zu's is not an "
-				    "activation", count);
-		memcpy(name, s, len);
-		name[len] = '\0';
-		if (mlp_act_parse(name, &acts[count]) != MLP_OK)
-			return mlpi_fail(msg, MLP_EFORMAT,
-				    "__metadata__ activations: %s (layer %zu) is not an "
-				    "activation", show(name).s, count);
-		count++;
-		if (s[len] != ',')
-			break;
-		s += len + 1;
-	}
+	if (mlp_act_parse_list(json_string_value(v), acts, n_layers, &count,
+			       &why) != MLP_OK)
+		return mlpi_fail(msg, MLP_EFORMAT, "__metadata__ activations for "
+				 "%zu layers: %.180s", n_layers, why.text);
 	if (count != n_layers)
 		return mlpi_fail(msg, MLP_EFORMAT,
 			    "__metadata__ activations name %zu activations for %zu layers",
@@ -493,22 +461,39 @@ done:
 	return st;
 }
 
-mlp_status mlpi_st_header(const mlp_net *net, char **out, size_t *out_len,
-			  mlp_msg *msg)
+/* "relu,relu,softmax": the activations of net, malloc'd; NULL when out of
+ * memory. */
+static char *act_list(const mlp_net *net)
+{
+	size_t len = 0, at = 0;
+	char *s;
+
+	for (size_t l = 0; l < net->n_layers; l++)
+		len += strlen(mlp_act_name(net->layers[l].act)) + 1;
+	s = malloc(len); /* n_layers ≥ 1: room for the commas and the NUL */
+	if (s == NULL)
+		return NULL;
+	for (size_t l = 0; l < net->n_layers; l++)
+		at += (size_t)sprintf(s + at, "%s%s", l > 0 ? "," : "",
+				      mlp_act_name(net->layers[l].act));
+	return s;
+}
+
+/* The tensors of net and its metadata, as a JSON object. */
+static json_t *header_json(const mlp_net *net, const char *acts)
 {
 	json_t *root = json_object(), *meta = json_object();
-	char acts[MLP_MAX_LAYERS * 12], name[48], *text = NULL, *padded;
-	size_t at = 0, len, padded_len, used = 0;
 	bool ok = root != NULL && meta != NULL;
+	size_t at = 0;
+	char name[48];
 
-	acts[0] = '\0';
 	for (size_t l = 0; ok && l < net->n_layers; l++) {
 		const struct mlp_layer *layer = &net->layers[l];
 		size_t wb = layer->n_out * layer->n_in * sizeof(float);
 		size_t bb = layer->n_out * sizeof(float);
 
 		snprintf(name, sizeof(name), "layers.%zu.weight", l);
-		ok = ok && json_object_set_new(root, name,
+		ok = json_object_set_new(root, name,
 			json_pack("{s:s, s:[I,I], s:[I,I]}", "dtype", "F32", "shape",
 				  (json_int_t)layer->n_out, (json_int_t)layer->n_in,
 				  "data_offsets", (json_int_t)at,
@@ -520,24 +505,36 @@ mlp_status mlpi_st_header(const mlp_net *net, char **out, size_t *out_len,
 				  (json_int_t)layer->n_out, "data_offsets",
 				  (json_int_t)at, (json_int_t)(at + bb))) == 0;
 		at += bb;
-		used += (size_t)snprintf(acts + used, sizeof(acts) - used, "%s%s",
-					 l > 0 ? "," : "", mlp_act_name(layer->act));
 	}
 	ok = ok && json_object_set_new(meta, "activations", json_string(acts)) == 0 &&
 	     json_object_set(root, "__metadata__", meta) == 0;
-	if (ok)
-		text = json_dumps(root, JSON_COMPACT);
 	json_decref(meta);
+	if (!ok) {
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+mlp_status mlpi_st_header(const mlp_net *net, char **out, size_t *out_len,
+			  mlp_msg *msg)
+{
+	char *acts = act_list(net), *text = NULL, *padded;
+	json_t *root = acts != NULL ? header_json(net, acts) : NULL;
+	size_t len, padded_len;
+
+	if (root != NULL)
+		text = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
+	free(acts);
 	if (text == NULL)
-		return mlpi_fail(msg, MLP_ENOMEM, "out of memory");
+		return mlpi_fail(msg, MLP_ENOMEM, "out of memory for the header");
 	/* Spaces up to a multiple of 8, so that the data starts aligned. */
 	len = strlen(text);
-	padded_len = (len + 7) & ~(size_t)7;
-	padded = malloc(padded_len);
+	padded = mlpi_round_up(len, 8, &padded_len) ? malloc(padded_len) : NULL;
 	if (padded == NULL) {
 		free(text);
-		return mlpi_fail(msg, MLP_ENOMEM, "out of memory");
+		return mlpi_fail(msg, MLP_ENOMEM, "out of memory for the header");
 	}
 	memcpy(padded, text, len);
 	memset(padded + len, ' ', padded_len - len);

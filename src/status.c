@@ -1,4 +1,5 @@
-/* status.c — status messages and the library version. */
+/* status.c — status messages, messages for the caller, and the library
+ * version. */
 #include "internal.h"
 
 #include <stdarg.h>
@@ -59,4 +60,10 @@ mlp_status mlpi_fail(mlp_msg *msg, mlp_status status, const char *fmt, ...)
 		va_end(ap);
 	}
 	return status;
+}
+
+void mlpi_msg_clear(mlp_msg *msg)
+{
+	if (msg != NULL)
+		msg->text[0] = '\0';
 }

@@ -27,7 +27,7 @@ struct mlp_trainer {
 	mlp_train_opts opts;
 	size_t max_batch;
 	size_t steps;
-	float *mem;     /* the one block behind every buffer below */
+	void *mem;      /* the one block behind every buffer below */
 	float *G;       /* gradients, laid out as the parameter block */
 	float *M, *V;   /* optimizer state, the same layout */
 	float *D[2];    /* ∂L/∂A and ∂L/∂Z: max_batch × widest, ping-pong */
@@ -43,50 +43,27 @@ static bool keeps_z(const mlp_net *net, size_t l)
 	return l + 1 == net->n_layers || mlpi_act_needs_z(net->layers[l].act);
 }
 
-/* Carves 64-byte aligned buffers out of one block. With base NULL it only
- * counts, with overflow checks, to size the block; with the block, the same
- * calls in the same order hand out the buffers. */
-struct carver {
-	float *base;
-	size_t used; /* floats */
-	bool ok;
-};
-
-static float *carve(struct carver *c, size_t rows, size_t width)
-{
-	size_t n, padded, end;
-	float *p;
-
-	if (!c->ok || !mlpi_mul(rows, width, &n) ||
-	    !mlpi_round_up(n, MLPI_ALIGN_FLOATS, &padded) ||
-	    !mlpi_add(c->used, padded, &end)) {
-		c->ok = false;
-		return NULL;
-	}
-	p = c->base != NULL ? c->base + c->used : NULL;
-	c->used = end;
-	return p;
-}
-
-/* Every buffer of the trainer, in one place: sizes it or hands it out. */
+/* Every buffer of the trainer, in one place: sizes the block, or hands
+ * the buffers out of it (see struct mlpi_carver). */
 static void layout(mlp_trainer *t, const mlp_net *net, size_t max_batch,
-		   struct carver *c)
+		   struct mlpi_carver *c)
 {
-	size_t widest = 0;
+	size_t widest = 0, F = sizeof(float);
 
 	for (size_t l = 1; l <= net->n_layers; l++)
 		widest = net->sizes[l] > widest ? net->sizes[l] : widest;
-	t->G = carve(c, 1, net->block_floats);
-	t->M = carve(c, 1, net->block_floats);
-	t->V = carve(c, 1, net->block_floats);
-	t->D[0] = carve(c, max_batch, widest);
-	t->D[1] = carve(c, max_batch, widest);
-	t->ones = carve(c, 1, max_batch);
+	t->G = mlpi_carve(c, net->block_floats, F);
+	t->M = mlpi_carve(c, net->block_floats, F);
+	t->V = mlpi_carve(c, net->block_floats, F);
+	t->D[0] = mlpi_carve(c, max_batch * widest, F);
+	t->D[1] = mlpi_carve(c, max_batch * widest, F);
+	t->ones = mlpi_carve(c, max_batch, F);
 	t->A[0] = NULL; /* the batch's X, per step */
 	for (size_t l = 0; l < net->n_layers; l++) {
-		t->A[l + 1] = carve(c, max_batch, net->sizes[l + 1]);
-		t->Z[l] = keeps_z(net, l) ? carve(c, max_batch, net->sizes[l + 1])
-					  : NULL;
+		size_t count = max_batch * net->sizes[l + 1];
+
+		t->A[l + 1] = mlpi_carve(c, count, F);
+		t->Z[l] = keeps_z(net, l) ? mlpi_carve(c, count, F) : NULL;
 	}
 	t->Z[net->n_layers] = NULL;
 }
@@ -94,8 +71,8 @@ static void layout(mlp_trainer *t, const mlp_net *net, size_t max_batch,
 mlp_status mlp_trainer_create(mlp_trainer **out, mlp_net *net,
 			      const mlp_train_opts *opts, size_t max_batch)
 {
-	struct carver c = { NULL, 0, true };
-	size_t L;
+	struct mlpi_carver c = MLPI_CARVER(NULL);
+	size_t L, bytes;
 	mlp_trainer *t;
 	mlp_status st;
 
@@ -105,7 +82,7 @@ mlp_status mlp_trainer_create(mlp_trainer **out, mlp_net *net,
 		return MLP_ESIZE;
 	if (max_batch > MLP_MAX_BATCH)
 		return MLP_ETOOBIG;
-	st = mlpi_check_opts(net, opts);
+	st = mlpi_check_opts(net, opts, false, NULL);
 	if (st != MLP_OK)
 		return st;
 
@@ -116,18 +93,18 @@ mlp_status mlp_trainer_create(mlp_trainer **out, mlp_net *net,
 	t->A = (float **)(void *)(t + 1);
 	t->Z = t->A + L + 1;
 	layout(t, net, max_batch, &c);
-	if (!c.ok || c.used > SIZE_MAX / sizeof(float)) {
+	if (!mlpi_carved_size(&c, &bytes)) {
 		free(t);
 		return MLP_ETOOBIG;
 	}
-	t->mem = mlpi_alloc_aligned(c.used * sizeof(float));
+	t->mem = mlpi_alloc_aligned(bytes);
 	if (t->mem == NULL) {
 		free(t);
 		return MLP_ENOMEM;
 	}
 	/* Gradients of the padding must stay zero, and so must the state. */
-	memset(t->mem, 0, c.used * sizeof(float));
-	c = (struct carver){ t->mem, 0, true };
+	memset(t->mem, 0, bytes);
+	c = MLPI_CARVER(t->mem);
 	layout(t, net, max_batch, &c);
 	t->net = net;
 	t->opts = *opts;
@@ -238,25 +215,22 @@ mlp_status mlpi_trainer_grad(mlp_trainer *t, size_t batch, const float *X,
 			     const float *Y, double *loss, double *norm)
 {
 	const mlp_net *net;
-	size_t L, n_in, n_out;
+	size_t L, n_out;
 	mlp_act out_act;
 	mlp_status st;
 	double sum;
 
-	if (t == NULL || X == NULL || Y == NULL)
+	if (t == NULL)
 		return MLP_ENULL;
-	if (batch == 0 || batch > t->max_batch)
+	if (batch > t->max_batch)
 		return MLP_ESIZE;
-	net = t->net;
-	L = net->n_layers;
-	n_in = net->sizes[0];
-	n_out = net->sizes[L];
-	out_act = net->layers[L - 1].act;
-	if (!mlpi_all_finite(batch * n_in, X) || !mlpi_all_finite(batch * n_out, Y))
-		return MLP_ENONFINITE;
-	st = mlpi_check_targets(t->opts.loss, out_act, batch, n_out, Y);
+	st = mlpi_check_data(t->net, t->opts.loss, batch, X, Y);
 	if (st != MLP_OK)
 		return st;
+	net = t->net;
+	L = net->n_layers;
+	n_out = net->sizes[L];
+	out_act = net->layers[L - 1].act;
 
 	forward(t, batch, X);
 	sum = mlpi_loss_sum(t->opts.loss, out_act, batch, n_out, t->Z[L - 1],
@@ -311,116 +285,175 @@ static size_t uniform_below(struct mlpi_rng *rng, size_t n)
 	return (size_t)(x % limit);
 }
 
-/* Everything mlp_train needs beyond a trainer, in one allocation. */
-struct train_bufs {
-	size_t *order;  /* a permutation of the rows */
-	float *Xb, *Yb; /* the gathered batch */
-	float *backup;  /* the parameters at the start of the epoch */
+/* A run of mlp_train: its inputs, its trainer, and everything else it
+ * needs, carved from one block. */
+struct train_run {
+	const mlp_train_opts *o;
+	mlp_net *net;
+	size_t n, batch, steps; /* rows, rows a step, steps an epoch */
+	const float *X, *Y;
+	mlp_trainer *t;
+	struct mlpi_rng rng;
 	void *mem;
+	size_t *order;          /* a permutation of the rows */
+	float *Xb, *Yb;         /* the gathered batch */
+	float *backup;          /* the parameters at the start of the epoch */
+	void *eval_mem;         /* the held-out rows' workspace */
+	size_t eval_mem_size;
+	float *eval_scratch;
 };
 
-static mlp_status train_bufs_alloc(struct train_bufs *b, const mlp_net *net,
-				   size_t n, size_t batch)
+static void run_layout(struct train_run *r, struct mlpi_carver *c)
 {
+	const mlp_net *net = r->net;
 	size_t n_in = net->sizes[0], n_out = net->sizes[net->n_layers];
-	size_t bytes[4], total = 0;
+	size_t eval_rows = mlpi_eval_rows(r->o->eval_n);
 
-	if (!mlpi_mul(n, sizeof(size_t), &bytes[0]) ||
-	    !mlpi_mul(batch, n_in * sizeof(float), &bytes[1]) ||
-	    !mlpi_mul(batch, n_out * sizeof(float), &bytes[2]) ||
-	    !mlpi_mul(net->block_floats, sizeof(float), &bytes[3]))
+	/* batch ≤ n, whose rows mlpi_check_data found to fit a size_t. */
+	r->order = mlpi_carve(c, r->n, sizeof(size_t));
+	r->Xb = mlpi_carve(c, r->batch * n_in, sizeof(float));
+	r->Yb = mlpi_carve(c, r->batch * n_out, sizeof(float));
+	r->backup = mlpi_carve(c, net->block_floats, sizeof(float));
+	if (eval_rows > 0) {
+		r->eval_mem_size = mlp_workspace_size(net, eval_rows);
+		r->eval_mem = mlpi_carve(c, r->eval_mem_size, 1);
+		r->eval_scratch = mlpi_carve(c, mlpi_eval_scratch(net, eval_rows),
+					     sizeof(float));
+	}
+}
+
+/* The trainer and the block of a run whose options and rows are checked. */
+static mlp_status run_open(struct train_run *r)
+{
+	struct mlpi_carver c = MLPI_CARVER(NULL);
+	size_t bytes;
+	mlp_status st;
+
+	r->batch = r->o->batch_size < r->n ? r->o->batch_size : r->n;
+	r->steps = r->o->drop_last ? r->n / r->batch
+				   : r->n / r->batch + (r->n % r->batch != 0);
+	run_layout(r, &c);
+	if (!mlpi_carved_size(&c, &bytes))
 		return MLP_ETOOBIG;
-	for (int i = 0; i < 4; i++)
-		if (!mlpi_round_up(bytes[i], MLPI_ALIGN, &bytes[i]) ||
-		    !mlpi_add(total, bytes[i], &total))
-			return MLP_ETOOBIG;
-	b->mem = mlpi_alloc_aligned(total);
-	if (b->mem == NULL)
+	st = mlp_trainer_create(&r->t, r->net, r->o, r->batch);
+	if (st != MLP_OK)
+		return st;
+	r->mem = mlpi_alloc_aligned(bytes);
+	if (r->mem == NULL) {
+		mlp_trainer_free(r->t);
 		return MLP_ENOMEM;
-	b->order = b->mem;
-	b->Xb = (float *)(void *)((char *)b->mem + bytes[0]);
-	b->Yb = (float *)(void *)((char *)b->Xb + bytes[1]);
-	b->backup = (float *)(void *)((char *)b->Yb + bytes[2]);
+	}
+	c = MLPI_CARVER(r->mem);
+	run_layout(r, &c);
+	mlpi_rng_seed(&r->rng, r->o->seed);
+	for (size_t i = 0; i < r->n; i++)
+		r->order[i] = i;
+	return MLP_OK;
+}
+
+static void run_close(struct train_run *r)
+{
+	mlpi_free_aligned(r->mem);
+	mlp_trainer_free(r->t);
+}
+
+/* A fresh order of the rows: Fisher–Yates. */
+static void shuffle(struct train_run *r)
+{
+	for (size_t i = r->n - 1; i > 0; i--) {
+		size_t j = uniform_below(&r->rng, i + 1), k = r->order[i];
+
+		r->order[i] = r->order[j];
+		r->order[j] = k;
+	}
+}
+
+/* Rows order[first .. first + rows) of X and Y into the batch. */
+static void gather(struct train_run *r, size_t first, size_t rows)
+{
+	size_t n_in = r->net->sizes[0], n_out = r->net->sizes[r->net->n_layers];
+
+	for (size_t i = 0; i < rows; i++) {
+		size_t row = r->order[first + i];
+
+		memcpy(r->Xb + i * n_in, r->X + row * n_in, n_in * sizeof(float));
+		memcpy(r->Yb + i * n_out, r->Y + row * n_out, n_out * sizeof(float));
+	}
+}
+
+/* One epoch: its steps, then the held-out rows and the callback. *stop is
+ * set when a callback asks to stop. */
+static mlp_status run_epoch(struct train_run *r, size_t epoch, bool *stop)
+{
+	const mlp_train_opts *o = r->o;
+	mlp_train_progress p = { epoch, o->epochs, 0, r->steps, 0, 0.0, NAN, NAN,
+				 r->t };
+	double sum = 0;
+
+	shuffle(r);
+	for (size_t k = 0; k < r->steps; k++) {
+		size_t first = k * r->batch;
+		size_t rows = r->n - first < r->batch ? r->n - first : r->batch;
+		float loss;
+		mlp_status st;
+
+		gather(r, first, rows);
+		st = mlp_trainer_step(r->t, rows, r->Xb, r->Yb, &loss);
+		if (st != MLP_OK)
+			return st;
+		sum += (double)loss * (double)rows;
+		p.step = k + 1;
+		p.rows += rows;
+		p.loss = sum / (double)p.rows;
+		if (o->on_step != NULL && o->on_step(o->user, &p) != 0) {
+			*stop = true;
+			return MLP_OK;
+		}
+	}
+	if (o->eval_n > 0) {
+		mlp_workspace *ws;
+
+		mlp_workspace_place(&ws, r->net, mlpi_eval_rows(o->eval_n),
+				    r->eval_mem, r->eval_mem_size);
+		mlpi_evaluate(r->net, ws, r->eval_scratch, o->loss, o->eval_n,
+			      o->eval_X, o->eval_Y, &p.eval_loss,
+			      &p.eval_accuracy);
+	}
+	*stop = o->on_epoch != NULL && o->on_epoch(o->user, &p) != 0;
 	return MLP_OK;
 }
 
 mlp_status mlp_train(mlp_net *net, const mlp_train_opts *opts, size_t n,
 		     const float *X, const float *Y)
 {
-	struct train_bufs b;
-	struct mlpi_rng rng;
-	mlp_trainer *t = NULL;
-	size_t n_in, n_out, batch, units;
+	struct train_run r = { .o = opts, .net = net, .n = n, .X = X, .Y = Y };
+	size_t block_bytes;
+	bool stop = false;
 	mlp_status st;
 
 	if (net == NULL || opts == NULL || X == NULL || Y == NULL)
 		return MLP_ENULL;
-	if (n == 0)
-		return MLP_ESIZE;
-	st = mlpi_check_opts(net, opts);
-	if (st != MLP_OK)
-		return st;
-	if (opts->epochs == 0)
-		return MLP_EINVAL;
-	n_in = net->sizes[0];
-	n_out = net->sizes[net->n_layers];
-	if (!mlpi_mul(n, n_in * sizeof(float), &units) ||
-	    !mlpi_mul(n, n_out * sizeof(float), &units))
-		return MLP_ETOOBIG;
-	if (!mlpi_all_finite(n * n_in, X) || !mlpi_all_finite(n * n_out, Y))
-		return MLP_ENONFINITE;
-	st = mlpi_check_targets(opts->loss, net->layers[net->n_layers - 1].act, n,
-				n_out, Y);
+	st = mlpi_check_opts(net, opts, true, NULL);
+	if (st == MLP_OK)
+		st = mlpi_check_data(net, opts->loss, n, X, Y);
+	if (st == MLP_OK && opts->eval_n > 0)
+		st = mlpi_check_data(net, opts->loss, opts->eval_n, opts->eval_X,
+				     opts->eval_Y);
+	if (st == MLP_OK)
+		st = run_open(&r);
 	if (st != MLP_OK)
 		return st;
 
-	batch = opts->batch_size < n ? opts->batch_size : n;
-	st = mlp_trainer_create(&t, net, opts, batch);
-	if (st != MLP_OK)
-		return st;
-	st = train_bufs_alloc(&b, net, n, batch);
-	if (st != MLP_OK) {
-		mlp_trainer_free(t);
-		return st;
-	}
-
-	mlpi_rng_seed(&rng, opts->seed);
-	for (size_t i = 0; i < n; i++)
-		b.order[i] = i;
-	for (size_t epoch = 1; epoch <= opts->epochs && st == MLP_OK; epoch++) {
-		double sum = 0;
-
-		memcpy(b.backup, net->block, net->block_floats * sizeof(float));
-		/* Fisher–Yates. */
-		for (size_t i = n - 1; i > 0; i--) {
-			size_t j = uniform_below(&rng, i + 1), k = b.order[i];
-			b.order[i] = b.order[j];
-			b.order[j] = k;
-		}
-		for (size_t r = 0; r < n && st == MLP_OK; r += batch) {
-			size_t rows = n - r < batch ? n - r : batch;
-			float loss;
-
-			for (size_t i = 0; i < rows; i++) {
-				memcpy(b.Xb + i * n_in, X + b.order[r + i] * n_in,
-				       n_in * sizeof(float));
-				memcpy(b.Yb + i * n_out, Y + b.order[r + i] * n_out,
-				       n_out * sizeof(float));
-			}
-			st = mlp_trainer_step(t, rows, b.Xb, b.Yb, &loss);
-			if (st == MLP_OK)
-				sum += (double)loss * (double)rows;
-		}
+	block_bytes = net->block_floats * sizeof(float);
+	for (size_t epoch = 1; epoch <= opts->epochs && !stop; epoch++) {
+		memcpy(r.backup, net->block, block_bytes);
+		st = run_epoch(&r, epoch, &stop);
 		if (st != MLP_OK) {
 			/* Back to the start of the epoch. */
-			memcpy(net->block, b.backup, net->block_floats * sizeof(float));
+			memcpy(net->block, r.backup, block_bytes);
 			break;
 		}
-		if (opts->on_epoch != NULL &&
-		    opts->on_epoch(opts->user, epoch, sum / (double)n) != 0)
-			break;
 	}
-	mlpi_free_aligned(b.mem);
-	mlp_trainer_free(t);
+	run_close(&r);
 	return st;
 }

@@ -261,7 +261,7 @@ void ref_forward(mlp_net *net, size_t batch, const float *X, double *Y,
 	size_t L = mlp_net_layers(net), widest = 0;
 
 	for (size_t i = 0; i <= L; i++)
-		widest = mlp_net_size(net, i) > widest ? mlp_net_size(net, i) : widest;
+		widest = mlp_net_width(net, i) > widest ? mlp_net_width(net, i) : widest;
 	/* In: a layer's exact input and the library's distance from it. */
 	double *in = malloc(batch * widest * sizeof(double));
 	double *in_err = malloc(batch * widest * sizeof(double));
@@ -269,12 +269,12 @@ void ref_forward(mlp_net *net, size_t batch, const float *X, double *Y,
 	double *out_err = malloc(batch * widest * sizeof(double));
 	ck_assert(in && in_err && out && out_err);
 
-	for (size_t i = 0; i < batch * mlp_net_size(net, 0); i++) {
+	for (size_t i = 0; i < batch * mlp_net_width(net, 0); i++) {
 		in[i] = X[i];
 		in_err[i] = 0;
 	}
 	for (size_t l = 0; l < L; l++) {
-		size_t n_in = mlp_net_size(net, l), n_out = mlp_net_size(net, l + 1);
+		size_t n_in = mlp_net_width(net, l), n_out = mlp_net_width(net, l + 1);
 		double *t;
 
 		ref_layer(batch, n_in, n_out, mlp_net_weights(net, l),
@@ -283,7 +283,7 @@ void ref_forward(mlp_net *net, size_t batch, const float *X, double *Y,
 		t = in, in = out, out = t;
 		t = in_err, in_err = out_err, out_err = t;
 	}
-	size_t n_out = mlp_net_size(net, L);
+	size_t n_out = mlp_net_width(net, L);
 	for (size_t i = 0; i < batch * n_out; i++) {
 		Y[i] = in[i];
 		Y_err[i] = in_err[i];

@@ -38,7 +38,7 @@ static mlp_net *make_net(size_t n_layers, const size_t *sizes,
 static void check_by_hand(mlp_net *net, size_t n, const float *X,
 			  const double *want)
 {
-	size_t n_in = mlp_net_size(net, 0);
+	size_t n_in = mlp_net_width(net, 0);
 	mlp_workspace *ws;
 	float y[16];
 
@@ -471,7 +471,7 @@ struct thread_job {
 static void *thread_run(void *arg)
 {
 	struct thread_job *job = arg;
-	size_t n_out = mlp_net_size(job->net, mlp_net_layers(job->net));
+	size_t n_out = mlp_net_width(job->net, mlp_net_layers(job->net));
 	float *Y = malloc(T_BATCH * n_out * sizeof(float));
 	mlp_workspace *ws;
 

@@ -86,15 +86,15 @@ static void assert_same_net(mlp_net *a, mlp_net *b)
 {
 	ck_assert_uint_eq(mlp_net_layers(a), mlp_net_layers(b));
 	for (size_t i = 0; i <= mlp_net_layers(a); i++)
-		ck_assert_uint_eq(mlp_net_size(a, i), mlp_net_size(b, i));
+		ck_assert_uint_eq(mlp_net_width(a, i), mlp_net_width(b, i));
 	for (size_t l = 0; l < mlp_net_layers(a); l++) {
-		size_t nw = mlp_net_size(a, l) * mlp_net_size(a, l + 1);
+		size_t nw = mlp_net_width(a, l) * mlp_net_width(a, l + 1);
 
 		ck_assert_int_eq(mlp_net_act(a, l), mlp_net_act(b, l));
 		ck_assert_mem_eq(mlp_net_weights(a, l), mlp_net_weights(b, l),
 				 nw * sizeof(float));
 		ck_assert_mem_eq(mlp_net_bias(a, l), mlp_net_bias(b, l),
-				 mlp_net_size(a, l + 1) * sizeof(float));
+				 mlp_net_width(a, l + 1) * sizeof(float));
 	}
 }
 
@@ -322,11 +322,11 @@ static const struct bad_file bad_files[] = {
 	{ "too few activations", "{" W0 "," B0 "," W1 "," B1
 	  ",\"__metadata__\":{\"activations\":\"relu\"}}", 52, "name 1 activations for 2" },
 	{ "too many activations", "{" W0 "," B0 "," W1 "," B1
-	  ",\"__metadata__\":{\"activations\":\"relu,relu,relu\"}}", 52, "more than the 2" },
+	  ",\"__metadata__\":{\"activations\":\"relu,relu,relu\"}}", 52, "more than 2 activations" },
 	{ "unknown activation", "{" W0 "," B0 "," W1 "," B1
-	  ",\"__metadata__\":{\"activations\":\"relu,swish\"}}", 52, "'swish' (layer 1)" },
+	  ",\"__metadata__\":{\"activations\":\"relu,swish\"}}", 52, "item 2, 'swish', is not an activation" },
 	{ "trailing comma in activations", "{" W0 "," B0 "," W1 "," B1
-	  ",\"__metadata__\":{\"activations\":\"relu,identity,\"}}", 52, "more than" },
+	  ",\"__metadata__\":{\"activations\":\"relu,identity,\"}}", 52, "item 3, '', is not" },
 	{ "no tensors", "{" META "}", 0, "holds no tensors" },
 	{ "NaN in a weight", NULL, 52, "NaN or infinity" },
 	{ "header length over the limit", NULL, 0, "exceeds the limit" },
@@ -417,9 +417,9 @@ START_TEST(valid_base_file_loads)
 	memcpy(f + 8, header, hl);
 	ck_assert_int_eq(mlp_net_load_memory(&net, f, size, NULL, &msg), MLP_OK);
 	ck_assert_uint_eq(mlp_net_layers(net), 2);
-	ck_assert_uint_eq(mlp_net_size(net, 0), 2);
-	ck_assert_uint_eq(mlp_net_size(net, 1), 3);
-	ck_assert_uint_eq(mlp_net_size(net, 2), 1);
+	ck_assert_uint_eq(mlp_net_width(net, 0), 2);
+	ck_assert_uint_eq(mlp_net_width(net, 1), 3);
+	ck_assert_uint_eq(mlp_net_width(net, 2), 1);
 	ck_assert_int_eq(mlp_net_act(net, 0), MLP_RELU);
 	mlp_net_free(net);
 	free(f);

@@ -27,7 +27,7 @@ START_TEST(mse_value)
 	double loss, acc;
 
 	/* ((1)² + 0 + (−2)² + 1²) / 4 = 1.5 */
-	ck_assert_int_eq(mlp_loss(net, MLP_LOSS_MSE, 2, X, T, &loss, &acc), MLP_OK);
+	ck_assert_int_eq(mlp_evaluate(net, MLP_LOSS_MSE, 2, X, T, &loss, &acc), MLP_OK);
 	ck_assert_double_eq_tol(loss, 1.5, 1e-12);
 	ck_assert(isnan(acc));
 	mlp_net_free(net);
@@ -44,13 +44,13 @@ START_TEST(softmax_xent_value_and_stability)
 	const float T[] = { 1, 0, 0, 1 };
 	double loss, acc;
 
-	ck_assert_int_eq(mlp_loss(net, MLP_LOSS_XENT, 1, X, T, &loss, &acc), MLP_OK);
+	ck_assert_int_eq(mlp_evaluate(net, MLP_LOSS_XENT, 1, X, T, &loss, &acc), MLP_OK);
 	ck_assert_double_eq_tol(loss, log(4.0), 1e-6);
 	ck_assert_double_eq(acc, 0.0);
-	ck_assert_int_eq(mlp_loss(net, MLP_LOSS_XENT, 1, X + 2, T + 2, &loss, &acc),
+	ck_assert_int_eq(mlp_evaluate(net, MLP_LOSS_XENT, 1, X + 2, T + 2, &loss, &acc),
 			 MLP_OK);
 	ck_assert_double_eq_tol(loss, 2000.0, 1e-9);
-	ck_assert_int_eq(mlp_loss(net, MLP_LOSS_XENT, 2, X, T, &loss, &acc), MLP_OK);
+	ck_assert_int_eq(mlp_evaluate(net, MLP_LOSS_XENT, 2, X, T, &loss, &acc), MLP_OK);
 	ck_assert_double_eq_tol(loss, (log(4.0) + 2000) / 2, 1e-6);
 	mlp_net_free(net);
 }
@@ -65,7 +65,7 @@ START_TEST(sigmoid_xent_value_and_stability)
 
 	/* ln 2, 1000, 0, and 2 − 0.5 + log(1 + e^−2), averaged over 4. */
 	want = (log(2.0) + 1000 + 0 + (2 - 0.5 + log1p(exp(-2.0)))) / 4;
-	ck_assert_int_eq(mlp_loss(net, MLP_LOSS_XENT, 2, X, T, &loss, &acc), MLP_OK);
+	ck_assert_int_eq(mlp_evaluate(net, MLP_LOSS_XENT, 2, X, T, &loss, &acc), MLP_OK);
 	ck_assert_double_eq_tol(loss, want, 1e-6);
 	/* z = 0 against t = 1 is wrong (p = ½ is not above ½); −1000 against
 	 * 1 wrong; 1000 against 1 right; 2 against 0.25 wrong. */
@@ -81,7 +81,7 @@ START_TEST(softmax_accuracy)
 	const float T[] = { 0, 0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 0 };
 	double loss, acc;
 
-	ck_assert_int_eq(mlp_loss(net, MLP_LOSS_XENT, 4, X, T, &loss, &acc), MLP_OK);
+	ck_assert_int_eq(mlp_evaluate(net, MLP_LOSS_XENT, 4, X, T, &loss, &acc), MLP_OK);
 	ck_assert_double_eq(acc, 0.75);
 	ck_assert(isfinite(loss));
 	mlp_net_free(net);
@@ -94,19 +94,19 @@ START_TEST(loss_bad_input)
 	float X[] = { 1, 2 }, T[] = { 0, 1 };
 	double loss = 42, acc = 42;
 
-	ck_assert_int_eq(mlp_loss(NULL, MLP_LOSS_XENT, 1, X, T, &loss, &acc), MLP_ENULL);
-	ck_assert_int_eq(mlp_loss(net, MLP_LOSS_XENT, 1, NULL, T, &loss, &acc), MLP_ENULL);
-	ck_assert_int_eq(mlp_loss(net, MLP_LOSS_XENT, 1, X, NULL, &loss, &acc), MLP_ENULL);
-	ck_assert_int_eq(mlp_loss(net, MLP_LOSS_XENT, 1, X, T, NULL, &acc), MLP_ENULL);
-	ck_assert_int_eq(mlp_loss(net, MLP_LOSS_XENT, 0, X, T, &loss, &acc), MLP_ESIZE);
-	ck_assert_int_eq(mlp_loss(net, (mlp_loss_kind)9, 1, X, T, &loss, &acc), MLP_EINVAL);
-	ck_assert_int_eq(mlp_loss(net, MLP_LOSS_XENT, SIZE_MAX / 2, X, T, &loss, &acc),
+	ck_assert_int_eq(mlp_evaluate(NULL, MLP_LOSS_XENT, 1, X, T, &loss, &acc), MLP_ENULL);
+	ck_assert_int_eq(mlp_evaluate(net, MLP_LOSS_XENT, 1, NULL, T, &loss, &acc), MLP_ENULL);
+	ck_assert_int_eq(mlp_evaluate(net, MLP_LOSS_XENT, 1, X, NULL, &loss, &acc), MLP_ENULL);
+	ck_assert_int_eq(mlp_evaluate(net, MLP_LOSS_XENT, 1, X, T, NULL, &acc), MLP_ENULL);
+	ck_assert_int_eq(mlp_evaluate(net, MLP_LOSS_XENT, 0, X, T, &loss, &acc), MLP_ESIZE);
+	ck_assert_int_eq(mlp_evaluate(net, (mlp_loss_kind)9, 1, X, T, &loss, &acc), MLP_EINVAL);
+	ck_assert_int_eq(mlp_evaluate(net, MLP_LOSS_XENT, SIZE_MAX / 2, X, T, &loss, &acc),
 			 MLP_ETOOBIG);
 	X[1] = NAN;
-	ck_assert_int_eq(mlp_loss(net, MLP_LOSS_XENT, 1, X, T, &loss, &acc), MLP_ENONFINITE);
+	ck_assert_int_eq(mlp_evaluate(net, MLP_LOSS_XENT, 1, X, T, &loss, &acc), MLP_ENONFINITE);
 	X[1] = 2;
 	T[0] = 0.5f; /* the row sums to 1.5 */
-	ck_assert_int_eq(mlp_loss(net, MLP_LOSS_XENT, 1, X, T, &loss, &acc), MLP_EINVAL);
+	ck_assert_int_eq(mlp_evaluate(net, MLP_LOSS_XENT, 1, X, T, &loss, &acc), MLP_EINVAL);
 	ck_assert(loss == 42 && acc == 42);
 	mlp_net_free(net);
 }

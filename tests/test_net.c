@@ -21,8 +21,8 @@ START_TEST(create_and_accessors)
 	ck_assert_ptr_nonnull(net);
 	ck_assert_uint_eq(mlp_net_layers(net), 3);
 	for (size_t i = 0; i <= 3; i++)
-		ck_assert_uint_eq(mlp_net_size(net, i), sizes3[i]);
-	ck_assert_uint_eq(mlp_net_size(net, 4), 0);
+		ck_assert_uint_eq(mlp_net_width(net, i), sizes3[i]);
+	ck_assert_uint_eq(mlp_net_width(net, 4), 0);
 	for (size_t l = 0; l < 3; l++)
 		ck_assert_int_eq(mlp_net_act(net, l), acts3[l]);
 	ck_assert_int_eq(mlp_net_act(net, 3), MLP_ACT_COUNT);
@@ -52,7 +52,7 @@ END_TEST
 START_TEST(accessors_on_null)
 {
 	ck_assert_uint_eq(mlp_net_layers(NULL), 0);
-	ck_assert_uint_eq(mlp_net_size(NULL, 0), 0);
+	ck_assert_uint_eq(mlp_net_width(NULL, 0), 0);
 	ck_assert_int_eq(mlp_net_act(NULL, 0), MLP_ACT_COUNT);
 	ck_assert_uint_eq(mlp_net_param_count(NULL), 0);
 	ck_assert_ptr_null(mlp_net_weights(NULL, 0));
@@ -68,7 +68,7 @@ static uint64_t param_hash(mlp_net *net)
 	uint64_t h = 1469598103934665603u;
 
 	for (size_t l = 0; l < mlp_net_layers(net); l++) {
-		size_t n_in = mlp_net_size(net, l), n_out = mlp_net_size(net, l + 1);
+		size_t n_in = mlp_net_width(net, l), n_out = mlp_net_width(net, l + 1);
 		const float *W = mlp_net_weights(net, l), *b = mlp_net_bias(net, l);
 
 		for (size_t i = 0; i < n_in * n_out + n_out; i++) {

@@ -23,7 +23,7 @@
 static double ref_loss(mlp_net *net, mlp_loss_kind kind, size_t batch,
 		       const float *X, const float *T)
 {
-	size_t n = mlp_net_size(net, mlp_net_layers(net));
+	size_t n = mlp_net_width(net, mlp_net_layers(net));
 	mlp_act out = mlp_net_act(net, mlp_net_layers(net) - 1);
 	double *Y = malloc(batch * n * sizeof(double));
 	double *err = malloc(batch * n * sizeof(double));
@@ -209,7 +209,7 @@ START_TEST(learns_xor)
 	o.batch_size = 4;
 	o.epochs = 300;
 	ck_assert_int_eq(mlp_train(net, &o, 4, X, Y), MLP_OK);
-	ck_assert_int_eq(mlp_loss(net, MLP_LOSS_XENT, 4, X, Y, &loss, &acc), MLP_OK);
+	ck_assert_int_eq(mlp_evaluate(net, MLP_LOSS_XENT, 4, X, Y, &loss, &acc), MLP_OK);
 	ck_assert_msg(acc == 1.0, "XOR accuracy %g", acc);
 	ck_assert_msg(loss < 0.01, "XOR loss %g", loss);
 	mlp_net_free(net);
@@ -244,7 +244,7 @@ START_TEST(approximates_sin)
 	o.batch_size = 32;
 	o.epochs = 400;
 	ck_assert_int_eq(mlp_train(net, &o, N, X, Y), MLP_OK);
-	ck_assert_int_eq(mlp_loss(net, MLP_LOSS_MSE, M, Xt, Yt, &mse, NULL), MLP_OK);
+	ck_assert_int_eq(mlp_evaluate(net, MLP_LOSS_MSE, M, Xt, Yt, &mse, NULL), MLP_OK);
 	ck_assert_msg(mse < 1e-3, "sin MSE %g", mse);
 	mlp_net_free(net);
 }
@@ -314,9 +314,9 @@ START_TEST(classifies_digits)
 	o.epochs = 40;
 	o.lr = 2e-3f;
 	ck_assert_int_eq(mlp_train(net, &o, n_train, d.X, d.Y), MLP_OK);
-	ck_assert_int_eq(mlp_loss(net, MLP_LOSS_XENT, n_train, d.X, d.Y, &loss,
+	ck_assert_int_eq(mlp_evaluate(net, MLP_LOSS_XENT, n_train, d.X, d.Y, &loss,
 				  &acc_train), MLP_OK);
-	ck_assert_int_eq(mlp_loss(net, MLP_LOSS_XENT, n_test, d.X + n_train * 64,
+	ck_assert_int_eq(mlp_evaluate(net, MLP_LOSS_XENT, n_test, d.X + n_train * 64,
 				  d.Y + n_train * 10, &loss, &acc_test), MLP_OK);
 	ck_assert_msg(acc_test >= 0.95, "digits: held-out accuracy %.4f (train %.4f)",
 		      acc_test, acc_train);
@@ -372,16 +372,16 @@ struct epochs_seen {
 	double first, last;
 };
 
-static int on_epoch(void *user, size_t epoch, double loss)
+static int on_epoch(void *user, const mlp_train_progress *p)
 {
 	struct epochs_seen *e = user;
 
 	e->count++;
-	ck_assert_uint_eq(epoch, e->count);
-	if (epoch == 1)
-		e->first = loss;
-	e->last = loss;
-	return epoch == e->stop_at;
+	ck_assert_uint_eq(p->epoch, e->count);
+	if (p->epoch == 1)
+		e->first = p->loss;
+	e->last = p->loss;
+	return p->epoch == e->stop_at;
 }
 
 START_TEST(callback_sees_epochs_and_stops)
@@ -420,10 +420,10 @@ static uint64_t net_hash(mlp_net *net)
 	uint64_t h = 1469598103934665603u;
 
 	for (size_t l = 0; l < mlp_net_layers(net); l++) {
-		size_t nw = mlp_net_size(net, l) * mlp_net_size(net, l + 1);
+		size_t nw = mlp_net_width(net, l) * mlp_net_width(net, l + 1);
 		const unsigned char *p[2] = { (void *)mlp_net_weights(net, l),
 					      (void *)mlp_net_bias(net, l) };
-		size_t bytes[2] = { nw * 4, mlp_net_size(net, l + 1) * 4 };
+		size_t bytes[2] = { nw * 4, mlp_net_width(net, l + 1) * 4 };
 
 		for (int k = 0; k < 2; k++)
 			for (size_t i = 0; i < bytes[k]; i++)
@@ -532,7 +532,7 @@ START_TEST(train_rejects_loss_without_fitting_output)
 	ck_assert_int_eq(mlp_train(net, &o, 4, X, Y), MLP_ELOSS);
 	ck_assert_int_eq(mlp_trainer_create(&t, net, &o, 4), MLP_ELOSS);
 	ck_assert_ptr_eq(t, (mlp_trainer *)(uintptr_t)0x1234);
-	ck_assert_int_eq(mlp_loss(net, MLP_LOSS_XENT, 4, X, Y, &loss, NULL), MLP_ELOSS);
+	ck_assert_int_eq(mlp_evaluate(net, MLP_LOSS_XENT, 4, X, Y, &loss, NULL), MLP_ELOSS);
 	ck_assert_uint_eq(net_hash(net), before);
 	mlp_net_free(net);
 }

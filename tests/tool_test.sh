@@ -44,7 +44,7 @@ for cmd in info run train; do
 done
 expect 2 "train without --out" -- "$mlp" train --sizes 2,2 --act relu data.csv
 expect 2 "train with a bad activation" -- "$mlp" train --sizes 2,2 --act swish --out m.st x
-contains err "unknown activation 'swish'" "bad activation named"
+contains err "'swish', is not an activation" "bad activation named"
 expect 2 "train with activations not matching layers" -- \
 	"$mlp" train --sizes 2,3,2 --act relu --out m.st x
 expect 2 "run with an unknown option" -- "$mlp" run --bogus m.st

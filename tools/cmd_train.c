@@ -2,7 +2,6 @@
 #include "tool.h"
 
 #include <getopt.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +23,8 @@ static const char help[] =
 	"  --clip X        clip gradients to this global norm (default: off)\n"
 	"  --epochs N      passes over the data (default 10)\n"
 	"  --batch N       rows a step (default 32)\n"
-	"  --seed N        initial weights and shuffling (default 1)\n"
+	"  --seed N        initial weights and shuffling (default 0): the network\n"
+	"                  of mlp_net_init(net, N), then mlp_train with seed N\n"
 	"  --test DATA     held-out data: its loss and accuracy after each epoch\n"
 	"  --labels FILE, --test-labels FILE   IDX labels, when not beside the images\n"
 	"  --header        skip the first line of CSV files\n"
@@ -36,37 +36,8 @@ static const char help[] =
 	"(\"...labels-idx1-ubyte[.gz]\" beside it, or --labels): pixels are\n"
 	"scaled to [0, 1].\n"
 	"\n"
-	"Progress goes to standard error: a bar on a terminal, a line an epoch\n"
-	"otherwise.\n";
-
-/* A size_t list "784,256,10" into sizes; the count, 0 when wrong. */
-static size_t parse_sizes(const char *s, size_t *sizes, size_t max)
-{
-	size_t n = 0;
-	char *end;
-
-	while (n < max) {
-		unsigned long long v = strtoull(s, &end, 10);
-		if (end == s || v == 0 || v > MLP_MAX_WIDTH || (*end != ',' && *end))
-			return 0;
-		sizes[n++] = (size_t)v;
-		if (*end == '\0')
-			return n;
-		s = end + 1;
-	}
-	return 0;
-}
-
-static bool parse_float(const char *s, float *out)
-{
-	char *end;
-	float v = strtof(s, &end);
-
-	if (end == s || *end != '\0' || !isfinite(v))
-		return false;
-	*out = v;
-	return true;
-}
+	"Progress goes to standard error: a line an epoch, and a bar redrawn\n"
+	"during the epoch on a terminal.\n";
 
 struct train_args {
 	size_t sizes[MLP_MAX_LAYERS + 1], n_sizes;
@@ -74,9 +45,49 @@ struct train_args {
 	size_t n_acts;
 	mlp_train_opts opts;
 	const char *out, *data, *labels, *test, *test_labels;
-	bool header;
+	bool header, help;
 };
 
+/* A training option parsed in full, then checked by the library as
+ * mlp_train will check it: the options before it passed, so a failure is
+ * this option's. */
+static int train_option(struct train_args *a, const char *name,
+			const char *text, float *field)
+{
+	mlp_msg msg;
+	int rc = option_float(name, text, field);
+
+	if (rc == EXIT_OK && mlp_train_check(NULL, &a->opts, &msg) != MLP_OK)
+		rc = report_error(EXIT_USAGE, "--%s %s: %s", name, text, msg.text);
+	return rc;
+}
+
+static int train_option_size(struct train_args *a, const char *name,
+			     const char *text, size_t *field)
+{
+	mlp_msg msg;
+	int rc = option_size(name, text, 0, SIZE_MAX, field);
+
+	if (rc == EXIT_OK && mlp_train_check(NULL, &a->opts, &msg) != MLP_OK)
+		rc = report_error(EXIT_USAGE, "--%s %s: %s", name, text, msg.text);
+	return rc;
+}
+
+static int choice(const char *name, const char *text, const char *a,
+		  const char *b, int *out)
+{
+	if (strcmp(text, a) == 0)
+		*out = 0;
+	else if (strcmp(text, b) == 0)
+		*out = 1;
+	else
+		return report_error(EXIT_USAGE, "--%s '%s': want %s or %s", name,
+				    text, a, b);
+	return EXIT_OK;
+}
+
+/* Everything on the command line into *a; an exit code. After --help,
+ * EXIT_OK with a->help set. */
 static int parse_args(int argc, char **argv, struct train_args *a)
 {
 	static const struct option opts[] = {
@@ -103,211 +114,167 @@ static int parse_args(int argc, char **argv, struct train_args *a)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c;
+	mlp_train_opts *o = &a->opts;
+	int c, rc = EXIT_OK, pick = 0;
 
 	memset(a, 0, sizeof(*a));
-	a->opts = mlp_train_defaults();
-	a->opts.seed = 1;
+	*o = mlp_train_defaults();
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		float *f = NULL;
-		long long v;
-
+	while (rc == EXIT_OK && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 's':
-			a->n_sizes = parse_sizes(optarg, a->sizes, MLP_MAX_LAYERS + 1);
-			if (a->n_sizes < 2)
-				return die(EXIT_USAGE, "--sizes wants at least two positive "
-					   "widths: 784,256,10");
-			break;
+		case 's': rc = option_widths("sizes", optarg, a->sizes, &a->n_sizes); break;
 		case 'a':
-			a->n_acts = parse_acts(optarg, a->acts, MLP_MAX_LAYERS);
-			if (a->n_acts == 0)
-				return EXIT_USAGE;
+			rc = option_acts("act", optarg, a->acts, MLP_MAX_LAYERS,
+					 &a->n_acts);
 			break;
 		case 'o': a->out = optarg; break;
 		case 't': a->test = optarg; break;
 		case 'l': a->labels = optarg; break;
 		case 'T': a->test_labels = optarg; break;
 		case 'H': a->header = true; break;
-		case 'n': a->opts.nesterov = 1; break;
+		case 'n': o->nesterov = 1; break;
 		case 'L':
-			if (!strcmp(optarg, "mse"))
-				a->opts.loss = MLP_LOSS_MSE;
-			else if (!strcmp(optarg, "xent"))
-				a->opts.loss = MLP_LOSS_XENT;
-			else
-				return die(EXIT_USAGE, "--loss is mse or xent");
+			rc = choice("loss", optarg, "mse", "xent", &pick);
+			o->loss = pick ? MLP_LOSS_XENT : MLP_LOSS_MSE;
 			break;
 		case 'O':
-			if (!strcmp(optarg, "adam"))
-				a->opts.optim = MLP_OPTIM_ADAM;
-			else if (!strcmp(optarg, "sgd"))
-				a->opts.optim = MLP_OPTIM_SGD;
-			else
-				return die(EXIT_USAGE, "--optim is adam or sgd");
+			rc = choice("optim", optarg, "adam", "sgd", &pick);
+			o->optim = pick ? MLP_OPTIM_SGD : MLP_OPTIM_ADAM;
 			break;
-		case 'r': f = &a->opts.lr; break;
-		case 'm': f = &a->opts.momentum; break;
-		case '1': f = &a->opts.beta1; break;
-		case '2': f = &a->opts.beta2; break;
-		case 'e': f = &a->opts.eps; break;
-		case 'w': f = &a->opts.weight_decay; break;
-		case 'c': f = &a->opts.clip_norm; break;
-		case 'E':
-		case 'b':
-		case 'S':
-			v = strtoll(optarg, NULL, 10);
-			if (v < (c == 'S' ? 0 : 1))
-				return die(EXIT_USAGE, "--%s wants a whole number%s",
-					   c == 'E' ? "epochs" : c == 'b' ? "batch" : "seed",
-					   c == 'S' ? "" : " above 0");
-			if (c == 'E')
-				a->opts.epochs = (size_t)v;
-			else if (c == 'b')
-				a->opts.batch_size = (size_t)v;
-			else
-				a->opts.seed = (uint64_t)v;
-			break;
+		case 'r': rc = train_option(a, "lr", optarg, &o->lr); break;
+		case 'm': rc = train_option(a, "momentum", optarg, &o->momentum); break;
+		case '1': rc = train_option(a, "beta1", optarg, &o->beta1); break;
+		case '2': rc = train_option(a, "beta2", optarg, &o->beta2); break;
+		case 'e': rc = train_option(a, "eps", optarg, &o->eps); break;
+		case 'w': rc = train_option(a, "wd", optarg, &o->weight_decay); break;
+		case 'c': rc = train_option(a, "clip", optarg, &o->clip_norm); break;
+		case 'E': rc = train_option_size(a, "epochs", optarg, &o->epochs); break;
+		case 'b': rc = train_option_size(a, "batch", optarg, &o->batch_size); break;
+		case 'S': rc = option_u64("seed", optarg, &o->seed); break;
 		case 'h':
 			fputs(help, stdout);
-			return -1;
+			a->help = true;
+			return EXIT_OK;
 		default:
 			fputs(help, stderr);
 			return EXIT_USAGE;
 		}
-		if (f != NULL && !parse_float(optarg, f))
-			return die(EXIT_USAGE, "'%s' is not a number", optarg);
 	}
+	if (rc != EXIT_OK)
+		return rc;
 	if (argc - optind != 1)
-		return die(EXIT_USAGE, "give one DATA file (mlp train --help)");
+		return report_error(EXIT_USAGE, "give one DATA file (mlp train --help)");
 	a->data = argv[optind];
 	if (a->n_sizes == 0 || a->out == NULL)
-		return die(EXIT_USAGE, "--sizes and --out are needed (mlp train --help)");
+		return report_error(EXIT_USAGE, "--sizes and --out are needed "
+				    "(mlp train --help)");
 	if (a->n_acts != a->n_sizes - 1)
-		return die(EXIT_USAGE, "--act names %zu activations for %zu layers",
-			   a->n_acts, a->n_sizes - 1);
+		return report_error(EXIT_USAGE, "--act names %zu activations for "
+				    "the %zu layers of --sizes", a->n_acts,
+				    a->n_sizes - 1);
 	return EXIT_OK;
 }
 
-/* Loss and accuracy of net on d, printed after "label". */
-static void report(const mlp_net *net, mlp_loss_kind loss, const struct dataset *d,
-		   const char *label)
-{
-	double mean, acc;
+/* What the callbacks of mlp_train draw on. */
+struct train_view {
+	struct progress progress;
+	size_t epoch; /* the last one that began */
+};
 
-	if (mlp_loss(net, loss, d->n, d->X, d->Y, &mean, &acc) != MLP_OK)
-		return;
-	fprintf(stderr, ", %s loss %.4f", label, mean);
-	if (!isnan(acc))
-		fprintf(stderr, ", %s accuracy %.4f", label, acc);
+static int on_step(void *user, const mlp_train_progress *p)
+{
+	struct train_view *v = user;
+
+	v->epoch = p->epoch;
+	progress_step(&v->progress, p);
+	return 0;
+}
+
+static int on_epoch(void *user, const mlp_train_progress *p)
+{
+	struct train_view *v = user;
+
+	progress_epoch(&v->progress, p);
+	v->epoch = p->epoch + 1;
+	return 0;
+}
+
+/* The exit code for a status of mlp_train. */
+static int train_failed(mlp_status st, const struct train_view *v)
+{
+	switch (st) {
+	case MLP_EDIVERGED:
+		return report_error(EXIT_TRAIN, "epoch %zu: %s (try a smaller --lr)",
+				    v->epoch, mlp_strerror(st));
+	case MLP_EINVAL:
+		return report_error(EXIT_DATA, "a target does not fit cross-entropy: "
+				    "targets lie in [0, 1], and a softmax "
+				    "output's targets sum to 1 in each row");
+	case MLP_ENOMEM:
+		return report_error(EXIT_FAIL, "out of memory");
+	default:
+		return report_error(EXIT_FAIL, "training failed: %s", mlp_strerror(st));
+	}
+}
+
+/* Creates the network the arguments describe, checked against the
+ * options, and initialises it from the seed. */
+static int make_net(const struct train_args *a, mlp_net **out)
+{
+	mlp_msg msg;
+	mlp_status st = mlp_net_create(out, a->n_acts, a->sizes, a->acts);
+
+	if (st != MLP_OK)
+		return report_error(EXIT_FAIL, "cannot create the network: %s",
+				    mlp_strerror(st));
+	if (mlp_train_check(*out, &a->opts, &msg) != MLP_OK) {
+		mlp_net_free(*out);
+		return report_error(EXIT_USAGE, "--loss %s: %s",
+				    a->opts.loss == MLP_LOSS_XENT ? "xent" : "mse",
+				    msg.text);
+	}
+	mlp_net_init(*out, a->opts.seed);
+	return EXIT_OK;
 }
 
 int cmd_train(int argc, char **argv)
 {
 	struct train_args a;
 	struct dataset train = { 0 }, test = { 0 };
-	struct progress prog;
-	mlp_trainer *t = NULL;
+	struct train_view view = { .epoch = 1 };
 	mlp_net *net = NULL;
-	mlp_msg msg = { { 0 } };
+	mlp_msg msg;
 	mlp_status st;
-	size_t *order = NULL, n_in, n_out, batch;
-	float *Xb = NULL, *Yb = NULL;
-	uint64_t rng;
 	bool labels;
 	int rc = parse_args(argc, argv, &a);
 
+	if (rc != EXIT_OK || a.help)
+		return rc;
+	rc = make_net(&a, &net);
 	if (rc != EXIT_OK)
-		return rc < 0 ? EXIT_OK : rc;
-	n_in = a.sizes[0];
-	n_out = a.sizes[a.n_sizes - 1];
+		return rc;
 	labels = a.opts.loss == MLP_LOSS_XENT && a.acts[a.n_acts - 1] == MLP_SOFTMAX;
-	st = mlp_net_create(&net, a.n_acts, a.sizes, a.acts);
-	if (st != MLP_OK)
-		return die(st == MLP_ENOMEM ? EXIT_FAIL : EXIT_USAGE, "cannot create "
-			   "the network: %s", mlp_strerror(st));
-	mlp_net_init(net, a.opts.seed);
-	st = mlp_trainer_create(&t, net, &a.opts, a.opts.batch_size);
-	if (st != MLP_OK) {
-		rc = die(st == MLP_ENOMEM ? EXIT_FAIL : EXIT_USAGE, "%s",
-			 st == MLP_ELOSS ? "cross-entropy (--loss xent) needs a softmax "
-					   "or sigmoid output"
-					 : mlp_strerror(st));
-		goto done;
-	}
-	rc = dataset_load(&train, a.data, a.labels, n_in, n_out, labels, a.header);
+	rc = dataset_load(&train, a.data, a.labels, a.sizes[0],
+			  a.sizes[a.n_sizes - 1], labels, a.header);
 	if (rc == EXIT_OK && a.test != NULL)
-		rc = dataset_load(&test, a.test, a.test_labels, n_in, n_out, labels,
-				  a.header);
-	if (rc != EXIT_OK)
-		goto done;
-	batch = a.opts.batch_size < train.n ? a.opts.batch_size : train.n;
-	order = malloc(train.n * sizeof(size_t));
-	Xb = malloc(batch * n_in * sizeof(float));
-	Yb = malloc(batch * n_out * sizeof(float));
-	if (order == NULL || Xb == NULL || Yb == NULL) {
-		rc = die(EXIT_FAIL, "out of memory");
-		goto done;
+		rc = dataset_load(&test, a.test, a.test_labels, a.sizes[0],
+				  a.sizes[a.n_sizes - 1], labels, a.header);
+	if (rc == EXIT_OK) {
+		a.opts.eval_n = test.n;
+		a.opts.eval_X = test.X;
+		a.opts.eval_Y = test.Y;
+		a.opts.on_step = on_step;
+		a.opts.on_epoch = on_epoch;
+		a.opts.user = &view;
+		progress_init(&view.progress);
+		st = mlp_train(net, &a.opts, train.n, train.X, train.Y);
+		if (st != MLP_OK)
+			rc = train_failed(st, &view);
 	}
-	for (size_t i = 0; i < train.n; i++)
-		order[i] = i;
-	rng = a.opts.seed * 0x9e3779b97f4a7c15u + 1;
-
-	for (size_t e = 1; e <= a.opts.epochs; e++) {
-		size_t steps = (train.n + batch - 1) / batch, b = 0;
-		double sum = 0, t0;
-
-		/* Fisher–Yates with a xorshift generator. */
-		for (size_t i = train.n - 1; i > 0; i--) {
-			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-			size_t j = (size_t)(rng % (i + 1)), k = order[i];
-			order[i] = order[j], order[j] = k;
-		}
-		progress_begin(&prog);
-		t0 = prog.start;
-		for (size_t r = 0; r < train.n; r += batch, b++) {
-			size_t rows = train.n - r < batch ? train.n - r : batch;
-			float loss;
-
-			for (size_t i = 0; i < rows; i++) {
-				memcpy(Xb + i * n_in, train.X + order[r + i] * n_in,
-				       n_in * sizeof(float));
-				memcpy(Yb + i * n_out, train.Y + order[r + i] * n_out,
-				       n_out * sizeof(float));
-			}
-			st = mlp_trainer_step(t, rows, Xb, Yb, &loss);
-			if (st != MLP_OK) {
-				progress_end(&prog);
-				rc = die(st == MLP_EDIVERGED ? EXIT_TRAIN : EXIT_DATA,
-					 "epoch %zu, batch %zu: %s%s", e, b + 1,
-					 mlp_strerror(st),
-					 st == MLP_EDIVERGED ? " (try a smaller --lr)" : "");
-				goto done;
-			}
-			sum += (double)loss * (double)rows;
-			progress_draw(&prog, e, a.opts.epochs, b + 1, steps,
-				      sum / (double)(r + rows),
-				      (double)(r + rows) / (now_seconds() - t0));
-		}
-		progress_end(&prog);
-		fprintf(stderr, "epoch %zu/%zu: loss %.4f, %.0f samples/s, %.1f s",
-			e, a.opts.epochs, sum / (double)train.n,
-			(double)train.n / (now_seconds() - t0), now_seconds() - t0);
-		if (test.n > 0)
-			report(net, a.opts.loss, &test, "test");
-		fputc('\n', stderr);
-	}
-	st = mlp_net_save(net, a.out, &msg);
-	if (st != MLP_OK)
-		rc = die(EXIT_FAIL, "%s", msg.text);
-done:
-	mlp_trainer_free(t);
+	if (rc == EXIT_OK && mlp_net_save(net, a.out, &msg) != MLP_OK)
+		rc = report_error(EXIT_FAIL, "%s", msg.text);
 	mlp_net_free(net);
 	dataset_free(&train);
 	dataset_free(&test);
-	free(order);
-	free(Xb);
-	free(Yb);
 	return rc;
 }

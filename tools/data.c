@@ -26,7 +26,8 @@ int rows_open(struct rows *r, const char *path, bool skip_header)
 		r->name = path;
 		r->close = true;
 		if (r->f == NULL)
-			return die(EXIT_FAIL, "cannot open %s: %s", path, strerror(errno));
+			return report_error(EXIT_FAIL, "cannot open %s: %s", path,
+					    strerror(errno));
 	}
 	if (skip_header) {
 		ssize_t n = getline(&r->buf, &r->cap, r->f);
@@ -45,52 +46,70 @@ void rows_close(struct rows *r)
 	r->buf = NULL;
 }
 
-int rows_next(struct rows *r, float *row, size_t want, size_t max, size_t *got)
+/* The numbers of one line into row (room for n); how many the line holds,
+ * or -1 after reporting a value that is not a finite number. */
+static long parse_line(struct rows *r, char *s, float *row, size_t n)
+{
+	size_t count = 0;
+	char *end;
+
+	for (;;) {
+		float v;
+
+		s += strspn(s, " \t\r\n");
+		if (*s == '\0')
+			return (long)count;
+		v = strtof(s, &end);
+		if (end == s || (*end != '\0' && strchr(", \t\r\n", *end) == NULL)) {
+			size_t bad = strcspn(s, ", \t\r\n");
+
+			r->rc = report_error(EXIT_DATA, "%s:%zu: '%.*s' is not a number",
+					     r->name, r->line,
+					     (int)(bad < 40 ? bad : 40), s);
+			return -1;
+		}
+		if (!isfinite(v)) {
+			r->rc = report_error(EXIT_DATA, "%s:%zu: value %zu is not "
+					     "finite", r->name, r->line, count + 1);
+			return -1;
+		}
+		if (count < n)
+			row[count] = v;
+		count++;
+		s = end;
+		s += strspn(s, " \t\r");
+		if (*s == ',')
+			s++;
+	}
+}
+
+bool rows_next(struct rows *r, float *row, size_t n)
 {
 	for (;;) {
 		ssize_t len = getline(&r->buf, &r->cap, r->f);
-		char *s, *end;
-		size_t n = 0;
+		char *s;
+		long count;
 
-		if (len < 0)
-			return ferror(r->f) ? -die(EXIT_FAIL, "%s: cannot read: %s",
-						   r->name, strerror(errno))
-					    : 0;
+		if (len < 0) {
+			r->rc = ferror(r->f) ? report_error(EXIT_FAIL,
+							    "%s: cannot read: %s",
+							    r->name, strerror(errno))
+					     : EXIT_OK;
+			return false;
+		}
 		r->line++;
-		s = r->buf;
-		s += strspn(s, " \t\r\n");
+		s = r->buf + strspn(r->buf, " \t\r\n");
 		if (*s == '\0' || *s == '#')
 			continue;
-		for (;;) {
-			float v;
-
-			s += strspn(s, " \t\r\n");
-			if (*s == '\0')
-				break;
-			errno = 0;
-			v = strtof(s, &end);
-			if (end == s || (*end != '\0' && strchr(", \t\r\n", *end) == NULL)) {
-				size_t bad = strcspn(s, ", \t\r\n");
-				return -die(EXIT_DATA, "%s:%zu: '%.*s' is not a number",
-					    r->name, r->line, (int)(bad < 40 ? bad : 40), s);
-			}
-			if (!isfinite(v))
-				return -die(EXIT_DATA, "%s:%zu: value %zu is not finite",
-					    r->name, r->line, n + 1);
-			if (n < (want ? want : max))
-				row[n] = v;
-			n++;
-			s = end;
-			s += strspn(s, " \t\r");
-			if (*s == ',')
-				s++;
+		count = parse_line(r, s, row, n);
+		if (count < 0)
+			return false;
+		if ((size_t)count != n) {
+			r->rc = report_error(EXIT_DATA, "%s:%zu: expected %zu numbers, "
+					     "found %ld", r->name, r->line, n, count);
+			return false;
 		}
-		if ((want != 0 && n != want) || (want == 0 && n > max))
-			return -die(EXIT_DATA, "%s:%zu: expected %zu numbers, found %zu",
-				    r->name, r->line, want ? want : max, n);
-		if (got != NULL)
-			*got = n;
-		return 1;
+		return true;
 	}
 }
 
@@ -102,27 +121,27 @@ static int load_csv(struct dataset *d, const char *path, bool labels,
 	size_t cols = d->n_in + (labels ? 1 : d->n_out), cap = 1024;
 	float *row = malloc(cols * sizeof(float));
 	struct rows r;
-	int rc, got;
+	int rc;
 
 	d->X = malloc(cap * d->n_in * sizeof(float));
 	d->Y = malloc(cap * d->n_out * sizeof(float));
 	if (row == NULL || d->X == NULL || d->Y == NULL) {
 		free(row);
-		return die(EXIT_FAIL, "out of memory");
+		return report_error(EXIT_FAIL, "out of memory");
 	}
 	rc = rows_open(&r, path, skip_header);
 	if (rc != EXIT_OK) {
 		free(row);
 		return rc;
 	}
-	while ((got = rows_next(&r, row, cols, cols, NULL)) == 1) {
+	while (rows_next(&r, row, cols)) {
 		if (d->n == cap) {
 			float *X = realloc(d->X, 2 * cap * d->n_in * sizeof(float));
 			float *Y = X ? realloc(d->Y, 2 * cap * d->n_out * sizeof(float)) : NULL;
 			if (X != NULL)
 				d->X = X;
 			if (Y == NULL) {
-				rc = die(EXIT_FAIL, "out of memory");
+				rc = report_error(EXIT_FAIL, "out of memory");
 				break;
 			}
 			d->Y = Y;
@@ -132,7 +151,7 @@ static int load_csv(struct dataset *d, const char *path, bool labels,
 		if (labels) {
 			float c = row[d->n_in];
 			if (c != floorf(c) || c < 0 || c >= (float)d->n_out) {
-				rc = die(EXIT_DATA, "%s:%zu: label %g is not a class in 0..%zu",
+				rc = report_error(EXIT_DATA, "%s:%zu: label %g is not a class in 0..%zu",
 					 r.name, r.line, (double)c, d->n_out - 1);
 				break;
 			}
@@ -144,10 +163,10 @@ static int load_csv(struct dataset *d, const char *path, bool labels,
 		}
 		d->n++;
 	}
-	if (got < 0)
-		rc = -got;
+	if (rc == EXIT_OK)
+		rc = r.rc;
 	if (rc == EXIT_OK && d->n == 0)
-		rc = die(EXIT_DATA, "%s: no rows of data", r.name);
+		rc = report_error(EXIT_DATA, "%s: no rows of data", r.name);
 	rows_close(&r);
 	free(row);
 	return rc;
@@ -180,14 +199,14 @@ static int read_all(read_fn rd, void *src, const char *path,
 	long r;
 
 	if (buf == NULL)
-		return die(EXIT_FAIL, "out of memory");
+		return report_error(EXIT_FAIL, "out of memory");
 	while ((r = rd(src, buf + n, cap - n)) > 0) {
 		n += (size_t)r;
 		if (n == cap) {
 			unsigned char *b = realloc(buf, 2 * cap);
 			if (b == NULL) {
 				free(buf);
-				return die(EXIT_FAIL, "out of memory");
+				return report_error(EXIT_FAIL, "out of memory");
 			}
 			buf = b;
 			cap *= 2;
@@ -195,7 +214,7 @@ static int read_all(read_fn rd, void *src, const char *path,
 	}
 	if (r < 0) {
 		free(buf);
-		return die(EXIT_DATA, "%s: cannot read it (a damaged file?)", path);
+		return report_error(EXIT_DATA, "%s: cannot read it (a damaged file?)", path);
 	}
 	*out = buf;
 	*size = n;
@@ -213,19 +232,19 @@ static int slurp(const char *path, unsigned char **out, size_t *size)
 		gzFile g = gzopen(path, "rb");
 
 		if (g == NULL)
-			return die(EXIT_FAIL, "cannot open %s", path);
+			return report_error(EXIT_FAIL, "cannot open %s", path);
 		rc = read_all(read_gzip, g, path, out, size);
 		gzclose(g);
 		return rc;
 #else
-		return die(EXIT_FAIL, "%s: this mlp was built without zlib; "
+		return report_error(EXIT_FAIL, "%s: this mlp was built without zlib; "
 			   "gunzip the file first", path);
 #endif
 	}
 	FILE *f = fopen(path, "rb");
 
 	if (f == NULL)
-		return die(EXIT_FAIL, "cannot open %s: %s", path, strerror(errno));
+		return report_error(EXIT_FAIL, "cannot open %s: %s", path, strerror(errno));
 	rc = read_all(read_plain, f, path, out, size);
 	fclose(f);
 	return rc;
@@ -245,7 +264,7 @@ static int parse_idx(const char *path, const unsigned char *b, size_t size,
 	uint64_t total = 1;
 
 	if (size < 4 + 4 * (size_t)dims || be32(b) != (0x0800u | dims))
-		return die(EXIT_DATA, "%s: not an IDX file of unsigned bytes with %u "
+		return report_error(EXIT_DATA, "%s: not an IDX file of unsigned bytes with %u "
 			   "dimensions", path, dims);
 	*count = be32(b + 4);
 	*item = 1;
@@ -253,7 +272,7 @@ static int parse_idx(const char *path, const unsigned char *b, size_t size,
 		*item *= be32(b + 4 + 4 * i);
 	total = (uint64_t)*count * *item;
 	if (total != size - 4 - 4 * (size_t)dims)
-		return die(EXIT_DATA, "%s: its sizes say %llu bytes of data, it has %zu",
+		return report_error(EXIT_DATA, "%s: its sizes say %llu bytes of data, it has %zu",
 			   path, (unsigned long long)total, size - 4 - 4 * (size_t)dims);
 	return EXIT_OK;
 }
@@ -267,12 +286,12 @@ int idx_images_load(const char *path, size_t n_in, float **X, size_t *count)
 	if (rc == EXIT_OK)
 		rc = parse_idx(path, img, size, 3, &n, &item);
 	if (rc == EXIT_OK && item != n_in)
-		rc = die(EXIT_DATA, "%s: images of %zu pixels for a network of %zu inputs",
+		rc = report_error(EXIT_DATA, "%s: images of %zu pixels for a network of %zu inputs",
 			 path, item, n_in);
 	if (rc == EXIT_OK) {
 		*X = malloc((n > 0 ? n : 1) * item * sizeof(float));
 		if (*X == NULL)
-			rc = die(EXIT_FAIL, "out of memory");
+			rc = report_error(EXIT_FAIL, "out of memory");
 	}
 	for (size_t i = 0; rc == EXIT_OK && i < n * item; i++)
 		(*X)[i] = img[16 + i] / 255.0f;
@@ -292,7 +311,7 @@ static int load_idx(struct dataset *d, const char *path, const char *labels_path
 	if (labels_path == NULL) {
 		const char *at = strstr(path, "images-idx3");
 		if (at == NULL || strlen(path) >= sizeof(derived))
-			return die(EXIT_USAGE, "%s: give the labels with --labels", path);
+			return report_error(EXIT_USAGE, "%s: give the labels with --labels", path);
 		snprintf(derived, sizeof(derived), "%.*slabels-idx1%s",
 			 (int)(at - path), path, at + strlen("images-idx3"));
 		labels_path = derived;
@@ -303,25 +322,25 @@ static int load_idx(struct dataset *d, const char *path, const char *labels_path
 	if (rc == EXIT_OK)
 		rc = parse_idx(labels_path, lab, lab_size, 1, &n_lab, &one);
 	if (rc == EXIT_OK && n_lab != d->n)
-		rc = die(EXIT_DATA, "%s: %zu labels for %zu images", labels_path, n_lab,
+		rc = report_error(EXIT_DATA, "%s: %zu labels for %zu images", labels_path, n_lab,
 			 d->n);
 	if (rc == EXIT_OK) {
 		d->Y = calloc((d->n > 0 ? d->n : 1) * d->n_out, sizeof(float));
 		if (d->Y == NULL)
-			rc = die(EXIT_FAIL, "out of memory");
+			rc = report_error(EXIT_FAIL, "out of memory");
 	}
 	for (size_t i = 0; rc == EXIT_OK && i < d->n; i++) {
 		unsigned c = lab[8 + i];
 
 		if (c >= d->n_out) {
-			rc = die(EXIT_DATA, "%s: label %u of image %zu is not a class in 0..%zu",
+			rc = report_error(EXIT_DATA, "%s: label %u of image %zu is not a class in 0..%zu",
 				 labels_path, c, i, d->n_out - 1);
 			break;
 		}
 		d->Y[i * d->n_out + c] = 1.0f;
 	}
 	if (rc == EXIT_OK && d->n == 0)
-		rc = die(EXIT_DATA, "%s: no images", path);
+		rc = report_error(EXIT_DATA, "%s: no images", path);
 	free(lab);
 	return rc;
 }
@@ -334,7 +353,7 @@ int dataset_load(struct dataset *d, const char *path, const char *labels_path,
 	d->n_out = n_out;
 	if (strstr(path, "idx3-ubyte") != NULL) {
 		if (!labels)
-			return die(EXIT_USAGE, "%s: IDX data needs a classifier "
+			return report_error(EXIT_USAGE, "%s: IDX data needs a classifier "
 				   "(--loss xent, softmax output)", path);
 		return load_idx(d, path, labels_path);
 	}

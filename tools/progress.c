@@ -1,53 +1,67 @@
-/* progress.c — the training progress line (see tool.h). */
+/* progress.c — the progress of training on standard error (see tool.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "tool.h"
 
-#include <time.h>
+#include "clock.h"
+
+#include <math.h>
 #include <unistd.h>
 
-double now_seconds(void)
+void progress_init(struct progress *pr)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+	pr->tty = isatty(STDERR_FILENO);
+	pr->start = clock_seconds();
+	pr->last_draw = 0;
+	pr->epoch_secs = 0;
 }
 
-void progress_begin(struct progress *p)
-{
-	p->tty = isatty(STDERR_FILENO);
-	p->start = now_seconds();
-	p->last_draw = 0;
-}
-
-void progress_draw(struct progress *p, size_t e, size_t E, size_t b, size_t B,
-		   double loss, double rate)
+/* The bar: epoch, steps done, mean loss so far, samples/s, time left. */
+static void draw(struct progress *pr, const mlp_train_progress *p, double t)
 {
 	enum { WIDTH = 24 };
-	double t = now_seconds(), left;
+	double secs = t - pr->start, left;
+	size_t fill = p->step * WIDTH / p->steps;
 	char bar[WIDTH + 1];
-	size_t fill;
 
-	/* Five redraws a second are enough to read. */
-	if (!p->tty || (t - p->last_draw < 0.2 && b < B))
-		return;
-	p->last_draw = t;
-	fill = B > 0 ? b * WIDTH / B : WIDTH;
 	for (size_t i = 0; i < WIDTH; i++)
 		bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
 	bar[WIDTH] = '\0';
 	/* Time left in this run: the epochs to go at this epoch's pace. */
-	left = b > 0 ? (t - p->start) / (double)b *
-			       ((double)(B - b) + (double)(E - e) * (double)B)
-		     : 0;
+	left = secs / (double)p->step *
+	       ((double)(p->steps - p->step) +
+		(double)(p->epochs - p->epoch) * (double)p->steps);
 	fprintf(stderr, "\repoch %zu/%zu [%s] %3zu%%  loss %.4f  %.0f samples/s  "
-		"%d:%02d left ", e, E, bar, B > 0 ? 100 * b / B : 100, loss, rate,
-		(int)(left / 60), (int)left % 60);
+		"%d:%02d left ", p->epoch, p->epochs, bar, 100 * p->step / p->steps,
+		p->loss, (double)p->rows / secs, (int)(left / 60), (int)left % 60);
 	fflush(stderr);
 }
 
-void progress_end(struct progress *p)
+void progress_step(struct progress *pr, const mlp_train_progress *p)
 {
-	if (p->tty)
-		fputs("\r\033[K", stderr);
+	double t = clock_seconds();
+
+	if (p->step == p->steps) {
+		pr->epoch_secs = t - pr->start;
+		if (pr->tty)
+			fputs("\r\033[K", stderr); /* the epoch's line replaces it */
+		return;
+	}
+	/* Five redraws a second are enough to read. */
+	if (pr->tty && t - pr->last_draw >= 0.2) {
+		pr->last_draw = t;
+		draw(pr, p, t);
+	}
+}
+
+void progress_epoch(struct progress *pr, const mlp_train_progress *p)
+{
+	fprintf(stderr, "epoch %zu/%zu: loss %.4f, %.0f samples/s, %.1f s",
+		p->epoch, p->epochs, p->loss, (double)p->rows / pr->epoch_secs,
+		pr->epoch_secs);
+	if (!isnan(p->eval_loss))
+		fprintf(stderr, ", test loss %.4f", p->eval_loss);
+	if (!isnan(p->eval_accuracy))
+		fprintf(stderr, ", test accuracy %.4f", p->eval_accuracy);
+	fputc('\n', stderr);
+	pr->start = clock_seconds(); /* the next epoch's steps start now */
 }

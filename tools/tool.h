@@ -1,5 +1,9 @@
 /*
  * tool.h — what the parts of the mlp command-line program share.
+ *
+ * mlp.c dispatches to the commands (cmd_info.c, cmd_run.c, cmd_train.c);
+ * the commands use the helpers below (report.c, options.c, model.c, data.c,
+ * progress.c); no helper calls a command or the dispatcher.
  */
 #ifndef MLP_TOOL_H
 #define MLP_TOOL_H
@@ -8,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Exit codes, the same for every command. */
@@ -20,14 +25,35 @@ enum {
 	EXIT_TRAIN = 5,   /* training diverged */
 };
 
-/* Prints "mlp: " and the message to standard error; returns code. */
-int die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* ---- report.c ---- */
 
-/* Parses "relu,tanh,softmax" into acts (at most max); the count, or 0 after
- * printing what is wrong. */
-size_t parse_acts(const char *list, mlp_act *acts, size_t max);
+/* Prints "mlp: ", the message and a newline to standard error, and returns
+ * code, for `return report_error(EXIT_..., ...)`. */
+int report_error(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
-/* Loads a model, with activations from --act when given (NULL: the file's).
+/* ---- options.c: option values, parsed in full ---- */
+/* Each returns EXIT_OK, or prints "mlp: --NAME VALUE: the problem" and
+ * returns EXIT_USAGE. */
+
+/* A finite number. */
+int option_float(const char *name, const char *text, float *out);
+/* A whole number in [min, max]. */
+int option_size(const char *name, const char *text, size_t min, size_t max,
+		size_t *out);
+/* A whole number from 0 to 2⁶⁴ − 1. */
+int option_u64(const char *name, const char *text, uint64_t *out);
+/* Widths "784,256,10": at least two, each 1 to MLP_MAX_WIDTH, at most
+ * MLP_MAX_LAYERS + 1 of them, into sizes (room for MLP_MAX_LAYERS + 1). */
+int option_widths(const char *name, const char *text, size_t *sizes,
+		  size_t *count);
+/* Activations "relu,relu,softmax" into acts (room for max). */
+int option_acts(const char *name, const char *text, mlp_act *acts, size_t max,
+		size_t *count);
+
+/* ---- model.c ---- */
+
+/* Loads a model, with the activations of act_list (NULL: the file's).
  * Returns an exit code. */
 int load_model(const char *path, const char *act_list, mlp_net **out);
 
@@ -42,14 +68,15 @@ struct rows {
 	char *buf;
 	size_t cap;
 	bool close;
+	int rc;           /* after rows_next returned false: EXIT_OK at the
+			   * end, or the exit code of the problem reported */
 };
 
 /* Opens path ("-" or NULL: standard input). Returns an exit code. */
 int rows_open(struct rows *r, const char *path, bool skip_header);
-/* Reads the next row of exactly want numbers into row (want 0: any count,
- * stored up to max, the count into *got). 1 for a row, 0 at the end, and
- * an exit code (negated) after printing FILE:LINE and the problem. */
-int rows_next(struct rows *r, float *row, size_t want, size_t max, size_t *got);
+/* Reads the next row, of exactly n numbers, into row: true for a row;
+ * false at the end, or after reporting FILE:LINE and the problem (r->rc). */
+bool rows_next(struct rows *r, float *row, size_t n);
 void rows_close(struct rows *r);
 
 /* A data set in memory: n rows of inputs and targets. */
@@ -74,21 +101,22 @@ int idx_images_load(const char *path, size_t n_in, float **X, size_t *count);
 
 /* ---- progress.c ---- */
 
-/* A progress line on standard error, redrawn in place on a terminal. */
+/* The progress of training on standard error: a bar redrawn in place on a
+ * terminal, and a line an epoch. */
 struct progress {
 	bool tty;
-	double start, last_draw;
+	double start, last_draw; /* of this epoch */
+	double epoch_secs;       /* of the last epoch's steps */
 };
 
-void progress_begin(struct progress *p);
-/* Epoch e of E, batch b of B, mean loss so far, samples/s. */
-void progress_draw(struct progress *p, size_t e, size_t E, size_t b, size_t B,
-		   double loss, double rate);
-/* Ends the line of an epoch (clears the bar on a terminal). */
-void progress_end(struct progress *p);
-double now_seconds(void);
+void progress_init(struct progress *pr);
+/* After each step of mlp_train. */
+void progress_step(struct progress *pr, const mlp_train_progress *p);
+/* After each epoch: "epoch E/N: loss L, S samples/s, T s", and the test
+ * loss and accuracy when there are held-out rows. */
+void progress_epoch(struct progress *pr, const mlp_train_progress *p);
 
-/* ---- the commands ---- */
+/* ---- the commands: each returns the exit code ---- */
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_train(int argc, char **argv);

@@ -1,4 +1,4 @@
-/* info.c — mlp info: what a model file holds. */
+/* cmd_info.c — mlp info: what a model file holds. */
 #include "tool.h"
 
 #include <getopt.h>
@@ -40,14 +40,16 @@ int cmd_info(int argc, char **argv)
 	rc = load_model(argv[optind], acts, &net);
 	if (rc != EXIT_OK)
 		return rc;
-	stat(argv[optind], &sb);
-	printf("%s: %zu layer%s, %zu parameters, %lld bytes\n", argv[optind],
+	printf("%s: %zu layer%s, %zu parameters", argv[optind],
 	       mlp_net_layers(net), mlp_net_layers(net) == 1 ? "" : "s",
-	       mlp_net_param_count(net), (long long)sb.st_size);
-	printf("  input    %zu\n", mlp_net_size(net, 0));
+	       mlp_net_param_count(net));
+	if (stat(argv[optind], &sb) == 0)
+		printf(", %lld bytes", (long long)sb.st_size);
+	putchar('\n');
+	printf("  input    %zu\n", mlp_net_width(net, 0));
 	for (size_t l = 0; l < mlp_net_layers(net); l++)
-		printf("  layer %zu  %zu -> %zu  %s\n", l, mlp_net_size(net, l),
-		       mlp_net_size(net, l + 1), mlp_act_name(mlp_net_act(net, l)));
+		printf("  layer %zu  %zu -> %zu  %s\n", l, mlp_net_width(net, l),
+		       mlp_net_width(net, l + 1), mlp_act_name(mlp_net_act(net, l)));
 	mlp_net_free(net);
 	return EXIT_OK;
 }

@@ -1,4 +1,4 @@
-/* run.c — mlp run: the network's outputs for rows of inputs. */
+/* cmd_run.c — mlp run: the network's outputs for rows of inputs. */
 #include "tool.h"
 
 #include <getopt.h>
@@ -23,6 +23,9 @@ static const char help[] =
 	"A row of the wrong width, or a value that is not a number, stops with a\n"
 	"message naming the line (exit status 4).\n";
 
+/* The largest --batch: 2²⁰ rows. */
+#define MAX_RUN_BATCH ((size_t)1 << 20)
+
 static void write_rows(const float *Y, size_t rows, size_t n_out, bool argmax)
 {
 	for (size_t r = 0; r < rows; r++) {
@@ -41,6 +44,54 @@ static void write_rows(const float *Y, size_t rows, size_t n_out, bool argmax)
 	}
 }
 
+/* The rows of IDX images, a batch at a time. */
+static int run_images(mlp_net *net, mlp_workspace *ws, const char *path,
+		      float *Y, bool argmax)
+{
+	size_t n_in = mlp_net_width(net, 0), n_out = mlp_net_width(net,
+						mlp_net_layers(net));
+	size_t batch = mlp_workspace_max_batch(ws), n = 0;
+	float *images = NULL;
+	int rc = idx_images_load(path, n_in, &images, &n);
+
+	for (size_t r = 0; rc == EXIT_OK && r < n; r += batch) {
+		size_t k = n - r < batch ? n - r : batch;
+
+		mlp_forward(net, ws, k, images + r * n_in, Y);
+		write_rows(Y, k, n_out, argmax);
+	}
+	free(images);
+	return rc;
+}
+
+/* Rows of text, a batch at a time; at a bad row, the rows before it are
+ * written, then the message comes. */
+static int run_rows(mlp_net *net, mlp_workspace *ws, const char *path,
+		    bool header, float *X, float *Y, bool argmax)
+{
+	size_t n_in = mlp_net_width(net, 0), n_out = mlp_net_width(net,
+						mlp_net_layers(net));
+	size_t batch = mlp_workspace_max_batch(ws), rows = 0;
+	struct rows in;
+	bool more = true;
+	int rc = rows_open(&in, path, header);
+
+	while (rc == EXIT_OK && more) {
+		more = rows_next(&in, X + rows * n_in, n_in);
+		rows += more;
+		if (rows == batch || (!more && rows > 0)) {
+			mlp_forward(net, ws, rows, X, Y);
+			write_rows(Y, rows, n_out, argmax);
+			rows = 0;
+		}
+	}
+	if (rc == EXIT_OK) {
+		rc = in.rc;
+		rows_close(&in);
+	}
+	return rc;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -51,15 +102,13 @@ int cmd_run(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *acts = NULL;
+	const char *acts = NULL, *input;
 	bool argmax = false, header = false;
-	long batch = 256;
-	size_t n_in, n_out, rows = 0;
+	size_t batch = 256, n_in, n_out;
 	mlp_workspace *ws = NULL;
 	mlp_net *net;
-	struct rows in;
 	float *X, *Y;
-	int c, rc, got;
+	int c, rc;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -68,10 +117,9 @@ int cmd_run(int argc, char **argv)
 		case 'H': header = true; break;
 		case 'a': acts = optarg; break;
 		case 'b':
-			batch = strtol(optarg, NULL, 10);
-			if (batch < 1 || batch > 1 << 20)
-				return die(EXIT_USAGE, "--batch wants a number from 1 to %d",
-					   1 << 20);
+			rc = option_size("batch", optarg, 1, MAX_RUN_BATCH, &batch);
+			if (rc != EXIT_OK)
+				return rc;
 			break;
 		case 'h': return fputs(help, stdout), EXIT_OK;
 		default: return fputs(help, stderr), EXIT_USAGE;
@@ -79,54 +127,22 @@ int cmd_run(int argc, char **argv)
 	}
 	if (argc - optind < 1 || argc - optind > 2)
 		return fputs(help, stderr), EXIT_USAGE;
+	input = argc - optind == 2 ? argv[optind + 1] : NULL;
 	rc = load_model(argv[optind], acts, &net);
 	if (rc != EXIT_OK)
 		return rc;
-	n_in = mlp_net_size(net, 0);
-	n_out = mlp_net_size(net, mlp_net_layers(net));
-	X = malloc((size_t)batch * n_in * sizeof(float));
-	Y = malloc((size_t)batch * n_out * sizeof(float));
-	if (X == NULL || Y == NULL || mlp_workspace_create(&ws, net, (size_t)batch) != MLP_OK) {
-		rc = die(EXIT_FAIL, "out of memory");
-		goto done;
-	}
-	if (argc - optind == 2 && strstr(argv[optind + 1], "idx3-ubyte") != NULL) {
-		/* IDX images: all at once, in batches. */
-		float *images = NULL;
-		size_t n = 0;
-
-		rc = idx_images_load(argv[optind + 1], n_in, &images, &n);
-		for (size_t r = 0; rc == EXIT_OK && r < n; r += (size_t)batch) {
-			size_t k = n - r < (size_t)batch ? n - r : (size_t)batch;
-			mlp_forward(net, ws, k, images + r * n_in, Y);
-			write_rows(Y, k, n_out, argmax);
-		}
-		free(images);
-		goto flush;
-	}
-	rc = rows_open(&in, argc - optind == 2 ? argv[optind + 1] : NULL, header);
-	if (rc != EXIT_OK)
-		goto done;
-	/* Rows go out a batch at a time; at a bad row, the rows before it
-	 * are written, then the message comes. */
-	while ((got = rows_next(&in, X + rows * n_in, n_in, n_in, NULL)) == 1) {
-		if (++rows == (size_t)batch) {
-			mlp_forward(net, ws, rows, X, Y);
-			write_rows(Y, rows, n_out, argmax);
-			rows = 0;
-		}
-	}
-	if (rows > 0) {
-		mlp_forward(net, ws, rows, X, Y);
-		write_rows(Y, rows, n_out, argmax);
-	}
-	if (got < 0)
-		rc = -got;
-	rows_close(&in);
-flush:
+	n_in = mlp_net_width(net, 0);
+	n_out = mlp_net_width(net, mlp_net_layers(net));
+	X = malloc(batch * n_in * sizeof(float));
+	Y = malloc(batch * n_out * sizeof(float));
+	if (X == NULL || Y == NULL || mlp_workspace_create(&ws, net, batch) != MLP_OK)
+		rc = report_error(EXIT_FAIL, "out of memory");
+	else if (input != NULL && strstr(input, "idx3-ubyte") != NULL)
+		rc = run_images(net, ws, input, Y, argmax);
+	else
+		rc = run_rows(net, ws, input, header, X, Y, argmax);
 	if (rc == EXIT_OK && fflush(stdout) != 0)
-		rc = die(EXIT_FAIL, "cannot write the outputs");
-done:
+		rc = report_error(EXIT_FAIL, "cannot write the outputs");
 	mlp_workspace_free(ws);
 	free(X);
 	free(Y);
