@@ -1,9 +1,12 @@
 /* support.c — see support.h. */
+#define _POSIX_C_SOURCE 200809L
 #include "support.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 int run_suite(Suite *s)
 {
@@ -77,6 +80,32 @@ void __wrap_free(void *p);
 void *__wrap_malloc(size_t n)
 {
 	return next_fails() ? NULL : counted(__real_malloc(n));
+}
+
+/* ---- reads ---------------------------------------------------------------- */
+
+static atomic_int read_armed, read_errno;
+
+void read_fail_next(int err)
+{
+	atomic_store(&read_errno, err);
+	atomic_store(&read_armed, 1);
+}
+
+ssize_t __real_read(int fd, void *buf, size_t n);
+ssize_t __wrap_read(int fd, void *buf, size_t n);
+
+ssize_t __wrap_read(int fd, void *buf, size_t n)
+{
+	int err;
+
+	if (!atomic_exchange(&read_armed, 0))
+		return __real_read(fd, buf, n);
+	err = atomic_load(&read_errno);
+	if (err == 0)
+		return 0;
+	errno = err;
+	return -1;
 }
 
 void *__wrap_calloc(size_t k, size_t n)

@@ -27,6 +27,11 @@ void alloc_disarm(void);
 long alloc_calls(void);       /* allocations attempted while armed */
 long alloc_live(void);        /* successful allocations minus frees */
 
+/* ---- reads made by the library --------------------------------------- */
+/* read() is wrapped too: read_fail_next(e) makes the next read fail with
+ * errno e, or (e = 0) return 0 as at the end of a file that shrank. */
+void read_fail_next(int err);
+
 /* ---- a random generator for test data (independent of the library's) -- */
 struct trng {
 	uint64_t s;

@@ -1,7 +1,8 @@
 /*
- * test_forward.c — workspaces and the forward pass: the seed's networks by
- * hand, random networks against the double reference, the batch-1 path,
- * placed workspaces, bad input, allocation, and threads sharing a network.
+ * test_forward.c — workspaces and the forward pass: the classic small
+ * networks computed by hand, random networks against the double reference,
+ * the batch-1 path, placed workspaces, bad input, allocation, and threads
+ * sharing a network.
  */
 #include "support.h"
 
@@ -14,23 +15,18 @@
 
 #define U 0x1.0p-24 /* unit roundoff of float */
 
-/* A network from its shape, with the given parameters (row-major, layer by
- * layer, each W then b). */
+/* A network from its shape and its parameters, listed W₀ b₀ W₁ b₁ …. */
 static mlp_net *make_net(size_t n_layers, const size_t *sizes,
-			 const mlp_act *acts, const float *params)
+			 const mlp_act *acts, const float *params, size_t count)
 {
 	mlp_net *net;
 
 	ck_assert_int_eq(mlp_net_create(&net, n_layers, sizes, acts), MLP_OK);
-	for (size_t l = 0; l < n_layers; l++) {
-		size_t nw = sizes[l] * sizes[l + 1], nb = sizes[l + 1];
-
-		memcpy(mlp_net_weights(net, l), params, nw * sizeof(float));
-		memcpy(mlp_net_bias(net, l), params + nw, nb * sizeof(float));
-		params += nw + nb;
-	}
+	ck_assert_int_eq(mlp_net_set_params(net, params, count), MLP_OK);
 	return net;
 }
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Runs n inputs through net one at a time and as one batch, and compares
  * both with the hand-computed outputs (one output per input), within 8 ulp:
@@ -59,14 +55,14 @@ static void check_by_hand(mlp_net *net, size_t n, const float *X,
 }
 
 /* One neuron: f(x) = w·x + b = 2x + 1. */
-START_TEST(seed_one_neuron)
+START_TEST(hand_one_neuron)
 {
 	static const size_t sizes[] = { 1, 1 };
 	static const mlp_act acts[] = { MLP_IDENTITY };
 	static const float params[] = { 2, 1 };
 	static const float X[] = { -1, 0, 0.5f, 3 };
 	static const double want[] = { -1, 1, 2, 7 };
-	mlp_net *net = make_net(1, sizes, acts, params);
+	mlp_net *net = make_net(1, sizes, acts, params, COUNT(params));
 
 	check_by_hand(net, 4, X, want);
 	mlp_net_free(net);
@@ -75,14 +71,14 @@ END_TEST
 
 /* One input into three ReLU neurons (weights 1, 2, 3, biases 0, 1, -1) whose
  * outputs are summed: f(2) = 2 + 5 + 5, f(-1) = 0, f(0.25) = 0.25 + 1.5. */
-START_TEST(seed_three_summed)
+START_TEST(hand_three_summed)
 {
 	static const size_t sizes[] = { 1, 3, 1 };
 	static const mlp_act acts[] = { MLP_RELU, MLP_IDENTITY };
 	static const float params[] = { 1, 2, 3, 0, 1, -1, 1, 1, 1, 0 };
 	static const float X[] = { 2, -1, 0.25f };
 	static const double want[] = { 12, 0, 1.75 };
-	mlp_net *net = make_net(2, sizes, acts, params);
+	mlp_net *net = make_net(2, sizes, acts, params, COUNT(params));
 
 	check_by_hand(net, 3, X, want);
 	mlp_net_free(net);
@@ -91,7 +87,7 @@ END_TEST
 
 /* Two inputs, three hidden ReLU neurons h = relu(x₁, x₂, x₁ + x₂ − 1), one
  * output h₁ − h₂ + 2h₃ + 0.5. */
-START_TEST(seed_two_three_one)
+START_TEST(hand_two_three_one)
 {
 	static const size_t sizes[] = { 2, 3, 1 };
 	static const mlp_act acts[] = { MLP_RELU, MLP_IDENTITY };
@@ -101,7 +97,7 @@ START_TEST(seed_two_three_one)
 	/* (2, 3): h = (2, 3, 4) → 7.5; (−1, ½): h = (0, ½, 0) → 0;
 	 * (1, 1): h = (1, 1, 1) → 2.5. */
 	static const double want[] = { 7.5, 0, 2.5 };
-	mlp_net *net = make_net(2, sizes, acts, params);
+	mlp_net *net = make_net(2, sizes, acts, params, COUNT(params));
 
 	check_by_hand(net, 3, X, want);
 	mlp_net_free(net);
@@ -113,7 +109,7 @@ END_TEST
  *   h₂ = (s/2 + 1, s/2, s/2)             W = I/2, b = (1, 0, 0), relu
  *   h₃ = (1.5s + 1, 1, s)                identity
  *   y  = sigmoid(h₃₁ + h₃₂ + h₃₃ − 1) = sigmoid(2.5s + 1). */
-START_TEST(seed_three_hidden)
+START_TEST(hand_three_hidden)
 {
 	static const size_t sizes[] = { 2, 3, 3, 3, 1 };
 	static const mlp_act acts[] = { MLP_RELU, MLP_RELU, MLP_IDENTITY,
@@ -126,7 +122,7 @@ START_TEST(seed_three_hidden)
 	};
 	static const float X[] = { 0, 0, 1, 1, -3, 1, 0.5f, -0.1f };
 	double want[4];
-	mlp_net *net = make_net(4, sizes, acts, params);
+	mlp_net *net = make_net(4, sizes, acts, params, COUNT(params));
 
 	for (size_t i = 0; i < 4; i++) {
 		double s = fmax(0.0, (double)X[2 * i] + X[2 * i + 1]);
@@ -527,16 +523,16 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("forward");
-	TCase *seed = tcase_create("seed networks");
+	TCase *hand = tcase_create("networks by hand");
 	TCase *rnd = tcase_create("random networks");
 	TCase *ws = tcase_create("workspaces");
 	TCase *thr = tcase_create("threads");
 
-	tcase_add_test(seed, seed_one_neuron);
-	tcase_add_test(seed, seed_three_summed);
-	tcase_add_test(seed, seed_two_three_one);
-	tcase_add_test(seed, seed_three_hidden);
-	suite_add_tcase(s, seed);
+	tcase_add_test(hand, hand_one_neuron);
+	tcase_add_test(hand, hand_three_summed);
+	tcase_add_test(hand, hand_two_three_one);
+	tcase_add_test(hand, hand_three_hidden);
+	suite_add_tcase(s, hand);
 	tcase_set_timeout(rnd, 120);
 	tcase_add_loop_test(rnd, random_nets_match_reference, 0, N_NETS);
 	tcase_add_test(rnd, batch1_agrees_with_batched);

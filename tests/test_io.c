@@ -7,6 +7,7 @@
 #include "support.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdint.h>
@@ -84,18 +85,20 @@ static unsigned char *read_file(const char *path, size_t *size)
 /* The same shape, activations and parameter bits. */
 static void assert_same_net(mlp_net *a, mlp_net *b)
 {
+	size_t n = mlp_net_param_count(a);
+	float *pa = malloc(n * sizeof(float)), *pb = malloc(n * sizeof(float));
+
 	ck_assert_uint_eq(mlp_net_layers(a), mlp_net_layers(b));
 	for (size_t i = 0; i <= mlp_net_layers(a); i++)
 		ck_assert_uint_eq(mlp_net_width(a, i), mlp_net_width(b, i));
-	for (size_t l = 0; l < mlp_net_layers(a); l++) {
-		size_t nw = mlp_net_width(a, l) * mlp_net_width(a, l + 1);
-
+	for (size_t l = 0; l < mlp_net_layers(a); l++)
 		ck_assert_int_eq(mlp_net_act(a, l), mlp_net_act(b, l));
-		ck_assert_mem_eq(mlp_net_weights(a, l), mlp_net_weights(b, l),
-				 nw * sizeof(float));
-		ck_assert_mem_eq(mlp_net_bias(a, l), mlp_net_bias(b, l),
-				 mlp_net_width(a, l + 1) * sizeof(float));
-	}
+	ck_assert(pa != NULL && pb != NULL);
+	ck_assert_int_eq(mlp_net_get_params(a, pa, n), MLP_OK);
+	ck_assert_int_eq(mlp_net_get_params(b, pb, n), MLP_OK);
+	ck_assert_mem_eq(pa, pb, n * sizeof(float));
+	free(pa);
+	free(pb);
 }
 
 /* ---- round trips ------------------------------------------------------------ */
@@ -222,6 +225,192 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+/* ---- messages: written on every path ----------------------------------------- */
+
+/* A message full of garbage, as an uninitialised one may be. */
+static void garbage(mlp_msg *msg)
+{
+	memset(msg->text, 'X', sizeof(msg->text));
+}
+
+/* The message of a failure: written, terminated, and saying `want`. */
+static void assert_msg(const mlp_msg *msg, const char *want, const char *what)
+{
+	ck_assert_msg(memchr(msg->text, '\0', sizeof(msg->text)) != NULL,
+		      "%s: the message is not terminated", what);
+	ck_assert_msg(msg->text[0] != '\0' && msg->text[0] != 'X',
+		      "%s: no message", what);
+	ck_assert_msg(strstr(msg->text, want) != NULL,
+		      "%s: message \"%s\" does not say \"%s\"", what, msg->text,
+		      want);
+}
+
+/* A small network saved in a fresh directory. */
+static mlp_net *saved_net(const char *dir, char *path, size_t path_size)
+{
+	static const size_t sizes[] = { 2, 3, 1 };
+	static const mlp_act acts[] = { MLP_RELU, MLP_IDENTITY };
+	mlp_net *net;
+
+	snprintf(path, path_size, "%s/model.safetensors", dir);
+	ck_assert_int_eq(mlp_net_create(&net, 2, sizes, acts), MLP_OK);
+	ck_assert_int_eq(mlp_net_init(net, 1), MLP_OK);
+	ck_assert_int_eq(mlp_net_save(net, path, NULL), MLP_OK);
+	return net;
+}
+
+/* Every status of save, load and load_memory leaves a message naming the
+ * problem; a success leaves an empty one. */
+START_TEST(message_on_every_path)
+{
+	static const mlp_act bad_acts[] = { MLP_RELU, MLP_ACT_COUNT };
+	const char *dir = tmpdir();
+	char path[256];
+	mlp_net *net = saved_net(dir, path, sizeof(path)), *back;
+	mlp_load_opts opts = { bad_acts, 3 };
+	unsigned char *buf, byte = 0;
+	mlp_msg msg;
+	size_t size;
+
+	buf = read_file(path, &size);
+	garbage(&msg);
+	ck_assert_int_eq(mlp_net_save(net, path, &msg), MLP_OK);
+	ck_assert_str_eq(msg.text, "");
+	garbage(&msg);
+	ck_assert_int_eq(mlp_net_load(&back, path, NULL, &msg), MLP_OK);
+	ck_assert_str_eq(msg.text, "");
+	mlp_net_free(back);
+	garbage(&msg);
+	ck_assert_int_eq(mlp_net_load_memory(&back, buf, size, NULL, &msg), MLP_OK);
+	ck_assert_str_eq(msg.text, "");
+	mlp_net_free(back);
+
+	garbage(&msg);
+	ck_assert_int_eq(mlp_net_save(NULL, path, &msg), MLP_ENULL);
+	assert_msg(&msg, "net is NULL", "save, NULL net");
+	garbage(&msg);
+	ck_assert_int_eq(mlp_net_save(net, NULL, &msg), MLP_ENULL);
+	assert_msg(&msg, "path is NULL", "save, NULL path");
+	garbage(&msg);
+	ck_assert_int_eq(mlp_net_load(NULL, path, NULL, &msg), MLP_ENULL);
+	assert_msg(&msg, "out is NULL", "load, NULL out");
+	garbage(&msg);
+	ck_assert_int_eq(mlp_net_load(&back, NULL, NULL, &msg), MLP_ENULL);
+	assert_msg(&msg, "path is NULL", "load, NULL path");
+	garbage(&msg);
+	ck_assert_int_eq(mlp_net_load_memory(NULL, buf, size, NULL, &msg), MLP_ENULL);
+	assert_msg(&msg, "out is NULL", "load_memory, NULL out");
+	garbage(&msg);
+	ck_assert_int_eq(mlp_net_load_memory(&back, NULL, size, NULL, &msg), MLP_ENULL);
+	assert_msg(&msg, "data is NULL", "load_memory, NULL data");
+
+	garbage(&msg);
+	ck_assert_int_eq(mlp_net_save(net, "/nonexistent/m.safetensors", &msg), MLP_EIO);
+	assert_msg(&msg, "No such file or directory", "save, missing directory");
+	garbage(&msg);
+	ck_assert_int_eq(mlp_net_load(&back, "/nonexistent.st", NULL, &msg), MLP_EIO);
+	assert_msg(&msg, "cannot open /nonexistent.st", "load, missing file");
+	garbage(&msg);
+	ck_assert_int_eq(mlp_net_load(&back, dir, NULL, &msg), MLP_EIO);
+	assert_msg(&msg, "is not a regular file", "load, a directory");
+	garbage(&msg);
+	ck_assert_int_eq(mlp_net_load_memory(&back, &byte, 1, NULL, &msg), MLP_EFORMAT);
+	assert_msg(&msg, "too short", "load_memory, one byte");
+	garbage(&msg);
+	ck_assert_int_eq(mlp_net_load(&back, path, &opts, &msg), MLP_ESIZE);
+	assert_msg(&msg, "3 activations given for 2 layers", "load, acts of 3");
+	opts.n_acts = 2;
+	garbage(&msg);
+	ck_assert_int_eq(mlp_net_load(&back, path, &opts, &msg), MLP_EACT);
+	assert_msg(&msg, "activation 1 given is not an activation", "load, bad act");
+	free(buf);
+	mlp_net_free(net);
+	rmdir_all(dir);
+}
+END_TEST
+
+/* A read that fails is reported as such, with its reason; a file that
+ * ends early, as having shrunk. */
+START_TEST(read_errors_reported)
+{
+	const char *dir = tmpdir();
+	char path[256];
+	mlp_net *net = saved_net(dir, path, sizeof(path)), *back = NULL;
+	mlp_msg msg;
+	mlp_status st;
+
+	if (!TEST_WRAP) {
+		mlp_net_free(net);
+		rmdir_all(dir);
+		return;
+	}
+	garbage(&msg);
+	read_fail_next(EIO);
+	st = mlp_net_load(&back, path, NULL, &msg);
+	ck_assert_int_eq(st, MLP_EIO);
+	assert_msg(&msg, strerror(EIO), "a failed read");
+	ck_assert_msg(strstr(msg.text, "shrank") == NULL, "%s", msg.text);
+	ck_assert_ptr_null(back);
+	garbage(&msg);
+	read_fail_next(0);
+	st = mlp_net_load(&back, path, NULL, &msg);
+	ck_assert_int_eq(st, MLP_EIO);
+	assert_msg(&msg, "shrank", "a file that ends early");
+	ck_assert_ptr_null(back);
+	mlp_net_free(net);
+	rmdir_all(dir);
+}
+END_TEST
+
+/* A failure at each allocation of a save and of a load leaves a message
+ * (jansson reports its own failures as bad JSON). */
+START_TEST(message_on_allocation_failure)
+{
+	const char *dir = tmpdir();
+	char path[256], copy[300];
+	mlp_net *net = saved_net(dir, path, sizeof(path)), *back = NULL;
+	mlp_status st;
+	mlp_msg msg;
+	long k;
+
+	if (!TEST_WRAP) {
+		mlp_net_free(net);
+		rmdir_all(dir);
+		return;
+	}
+	snprintf(copy, sizeof(copy), "%s/copy.safetensors", dir);
+	for (k = 1;; k++) {
+		garbage(&msg);
+		alloc_arm(k);
+		st = mlp_net_save(net, copy, &msg);
+		alloc_disarm();
+		if (st == MLP_OK)
+			break;
+		ck_assert_int_eq(st, MLP_ENOMEM);
+		assert_msg(&msg, "out of memory", "a failed allocation in save");
+	}
+	ck_assert_int_ge(k, 3);
+	ck_assert_str_eq(msg.text, "");
+	for (k = 1;; k++) {
+		garbage(&msg);
+		alloc_arm(k);
+		st = mlp_net_load(&back, path, NULL, &msg);
+		alloc_disarm();
+		if (st == MLP_OK)
+			break;
+		ck_assert_msg(st == MLP_ENOMEM || st == MLP_EFORMAT,
+			      "allocation %ld: %s", k, mlp_strerror(st));
+		assert_msg(&msg, st == MLP_ENOMEM ? "out of memory" : "JSON",
+			   "a failed allocation in load");
+	}
+	ck_assert_int_ge(k, 4);
+	ck_assert_str_eq(msg.text, "");
+	mlp_net_free(back);
+	mlp_net_free(net);
+	rmdir_all(dir);
+}
+END_TEST
+
 /* ---- malformed files ------------------------------------------------------- */
 
 /* A valid 2-3-1 file: W0 [3,2], b0 [3], W1 [1,3], b1 [1], 52 bytes. */
@@ -235,101 +424,107 @@ END_TEST
 	"\"" name "\":{\"dtype\":\"F32\",\"shape\":" shape ",\"data_offsets\":[" \
 	#begin "," #end "]}"
 
+/* Files that a header and finite data cannot make. */
+enum special { PLAIN, SHORT, LENGTH_PAST_END, NAN_WEIGHT, HEADER_OVER_LIMIT };
+
 struct bad_file {
 	const char *rule;
-	const char *header; /* NULL: special, see make_bad */
+	const char *header; /* NULL: the valid file's */
 	size_t data;        /* bytes of data (finite floats) */
 	const char *expect; /* in the message */
+	enum special special;
 };
 
 static const struct bad_file bad_files[] = {
-	{ "file shorter than 8 bytes", NULL, 0, "too short" },
-	{ "header length past the end", NULL, 0, "runs past the end of the file" },
-	{ "header not starting with {", "[1,2]   ", 52, "does not start with '{'" },
-	{ "header of length 0", "", 52, "does not start with '{'" },
-	{ "invalid JSON", "{\"a\":}  ", 52, "not valid JSON" },
-	{ "duplicate key", "{" W0 "," W0 "," B0 "," W1 "," B1 "," META "}", 52, "duplicate" },
-	{ "bytes after the object", VALID "x", 52, "other than spaces" },
-	{ "newline padding", VALID "\n", 52, "other than spaces" },
-	{ "entry not an object", "{\"layers.0.weight\":[1,2]}", 52, "not an object" },
+	{ "file shorter than 8 bytes", NULL, 0, "too short", SHORT },
+	{ "header length past the end", NULL, 0, "runs past the end of the file",
+	  LENGTH_PAST_END },
+	{ "header not starting with {", "[1,2]   ", 52, "does not start with '{'", PLAIN },
+	{ "header of length 0", "", 52, "does not start with '{'", PLAIN },
+	{ "invalid JSON", "{\"a\":}  ", 52, "not valid JSON", PLAIN },
+	{ "duplicate key", "{" W0 "," W0 "," B0 "," W1 "," B1 "," META "}", 52, "duplicate", PLAIN },
+	{ "bytes after the object", VALID "x", 52, "other than spaces", PLAIN },
+	{ "newline padding", VALID "\n", 52, "other than spaces", PLAIN },
+	{ "entry not an object", "{\"layers.0.weight\":[1,2]}", 52, "not an object", PLAIN },
 	{ "unknown key", "{\"layers.0.weight\":{\"dtype\":\"F32\",\"shape\":[3,2],"
-	  "\"data_offsets\":[0,24],\"x\":1}}", 52, "unknown key 'x'" },
+	  "\"data_offsets\":[0,24],\"x\":1}}", 52, "unknown key 'x'", PLAIN },
 	{ "missing dtype", "{\"layers.0.weight\":{\"shape\":[3,2],\"data_offsets\":[0,24]}}",
-	  24, "missing dtype" },
+	  24, "missing dtype", PLAIN },
 	{ "missing shape", "{\"layers.0.weight\":{\"dtype\":\"F32\",\"data_offsets\":[0,24]}}",
-	  24, "missing shape" },
+	  24, "missing shape", PLAIN },
 	{ "missing data_offsets", "{\"layers.0.weight\":{\"dtype\":\"F32\",\"shape\":[3,2]}}",
-	  24, "missing data_offsets" },
+	  24, "missing data_offsets", PLAIN },
 	{ "dtype not a string", "{\"layers.0.weight\":{\"dtype\":32,\"shape\":[3,2],"
-	  "\"data_offsets\":[0,24]}}", 24, "dtype is not a string" },
+	  "\"data_offsets\":[0,24]}}", 24, "dtype is not a string", PLAIN },
 	{ "dtype F16", "{\"layers.0.weight\":{\"dtype\":\"F16\",\"shape\":[3,2],"
-	  "\"data_offsets\":[0,12]}}", 12, "dtype 'F16' is not supported" },
+	  "\"data_offsets\":[0,12]}}", 12, "dtype 'F16' is not supported", PLAIN },
 	{ "shape not a list", "{" T("layers.0.weight", "3", 0, 24) "}", 24,
-	  "shape is not a non-empty list" },
+	  "shape is not a non-empty list", PLAIN },
 	{ "shape empty", "{" T("layers.0.weight", "[]", 0, 4) "}", 4,
-	  "shape is not a non-empty list" },
-	{ "shape with 0", "{" T("layers.0.weight", "[3,0]", 0, 0) "}", 0, "positive integers" },
+	  "shape is not a non-empty list", PLAIN },
+	{ "shape with 0", "{" T("layers.0.weight", "[3,0]", 0, 0) "}", 0, "positive integers", PLAIN },
 	{ "shape negative", "{" T("layers.0.weight", "[3,-2]", 0, 24) "}", 24,
-	  "positive integers" },
+	  "positive integers", PLAIN },
 	{ "shape not integers", "{" T("layers.0.weight", "[3,2.0]", 0, 24) "}", 24,
-	  "positive integers" },
+	  "positive integers", PLAIN },
 	{ "shape overflowing", "{" T("layers.0.weight", "[4294967296,4294967296]", 0, 24) "}",
-	  24, "overflows" },
+	  24, "overflows", PLAIN },
 	{ "data_offsets not a pair", "{\"layers.0.weight\":{\"dtype\":\"F32\",\"shape\":[3,2],"
-	  "\"data_offsets\":[24]}}", 24, "not [begin, end]" },
+	  "\"data_offsets\":[24]}}", 24, "not [begin, end]", PLAIN },
 	{ "data_offsets negative", "{" T("layers.0.weight", "[3,2]", -24, 0) "}", 24,
-	  "not [begin, end]" },
+	  "not [begin, end]", PLAIN },
 	{ "data_offsets reversed", "{" T("layers.0.weight", "[3,2]", 24, 0) "}", 24,
-	  "end before they begin" },
+	  "end before they begin", PLAIN },
 	{ "size and range differ", "{" T("layers.0.weight", "[3,2]", 0, 20) "}", 20,
-	  "span 20" },
+	  "span 20", PLAIN },
 	{ "range past the data", "{" W0 "," B0 "," W1 "," B1 "," META "}", 48,
-	  "run past the end of the data" },
+	  "run past the end of the data", PLAIN },
 	{ "overlapping ranges", "{" W0 "," T("layers.0.bias", "[3]", 20, 32) ","
 	  T("layers.1.weight", "[1,3]", 32, 44) "," T("layers.1.bias", "[1]", 44, 48) ","
-	  META "}", 48, "overlap" },
+	  META "}", 48, "overlap", PLAIN },
 	{ "hole in the data", "{" W0 "," T("layers.0.bias", "[3]", 28, 40) ","
 	  T("layers.1.weight", "[1,3]", 40, 52) "," T("layers.1.bias", "[1]", 52, 56) ","
-	  META "}", 56, "hole of 4 bytes" },
-	{ "bytes after the last tensor", VALID, 60, "8 bytes after its last tensor" },
+	  META "}", 56, "hole of 4 bytes", PLAIN },
+	{ "bytes after the last tensor", VALID, 60, "8 bytes after its last tensor", PLAIN },
 	{ "name without a layer number", "{" T("layers.weight", "[3,2]", 0, 24) "}", 24,
-	  "name is not" },
+	  "name is not", PLAIN },
 	{ "name of another kind", "{" T("layers.0.kernel", "[3,2]", 0, 24) "}", 24,
-	  "name is not" },
+	  "name is not", PLAIN },
 	{ "weight of rank 1", "{" T("layers.0.weight", "[6]", 0, 24) "}", 24,
-	  "a weight has 2 dimensions" },
+	  "a weight has 2 dimensions", PLAIN },
 	{ "bias of rank 2", "{" W0 "," T("layers.0.bias", "[3,1]", 24, 36) "}", 36,
-	  "a bias has 1 dimension" },
+	  "a bias has 1 dimension", PLAIN },
 	{ "two prefixes", "{" W0 "," B0 "," T("net.1.weight", "[1,3]", 36, 48) ","
-	  T("net.1.bias", "[1]", 48, 52) "," META "}", 52, "prefix differs" },
+	  T("net.1.bias", "[1]", 48, 52) "," META "}", 52, "prefix differs", PLAIN },
 	{ "weight without bias", "{" W0 "," T("layers.1.weight", "[1,3]", 24, 36) ","
-	  T("layers.1.bias", "[1]", 36, 40) "," META "}", 40, "no bias" },
+	  T("layers.1.bias", "[1]", 36, 40) "," META "}", 40, "no bias", PLAIN },
 	{ "bias without weight", "{" T("layers.0.bias", "[3]", 0, 12) ","
 	  T("layers.1.weight", "[1,3]", 12, 24) "," T("layers.1.bias", "[1]", 24, 28) "}",
-	  28, "no weight" },
+	  28, "no weight", PLAIN },
 	{ "two weights for a layer", "{" W0 "," B0 "," W1 "," T("layers.01.weight", "[1,3]", 52, 64)
-	  "," B1 "," META "}", 64, "two weights" },
+	  "," B1 "," META "}", 64, "two weights", PLAIN },
 	{ "bias not matching weight", "{" W0 "," T("layers.0.bias", "[2]", 24, 32) ","
 	  T("layers.1.weight", "[1,3]", 32, 44) "," T("layers.1.bias", "[1]", 44, 48) ","
-	  META "}", 48, "does not match" },
+	  META "}", 48, "does not match", PLAIN },
 	{ "shapes not chaining", "{" W0 "," B0 "," T("layers.1.weight", "[1,4]", 36, 52) ","
-	  T("layers.1.bias", "[1]", 52, 56) "," META "}", 56, "does not take the 3 outputs" },
+	  T("layers.1.bias", "[1]", 52, 56) "," META "}", 56, "does not take the 3 outputs", PLAIN },
 	{ "metadata not an object", "{" W0 "," B0 "," W1 "," B1 ",\"__metadata__\":[1]}",
-	  52, "__metadata__ is not an object" },
+	  52, "__metadata__ is not an object", PLAIN },
 	{ "metadata value not a string", "{" W0 "," B0 "," W1 "," B1
-	  ",\"__metadata__\":{\"activations\":3}}", 52, "is not a string" },
-	{ "no activations", "{" W0 "," B0 "," W1 "," B1 "}", 52, "no activations" },
+	  ",\"__metadata__\":{\"activations\":3}}", 52, "is not a string", PLAIN },
+	{ "no activations", "{" W0 "," B0 "," W1 "," B1 "}", 52, "no activations", PLAIN },
 	{ "too few activations", "{" W0 "," B0 "," W1 "," B1
-	  ",\"__metadata__\":{\"activations\":\"relu\"}}", 52, "name 1 activations for 2" },
+	  ",\"__metadata__\":{\"activations\":\"relu\"}}", 52, "name 1 activations for 2", PLAIN },
 	{ "too many activations", "{" W0 "," B0 "," W1 "," B1
-	  ",\"__metadata__\":{\"activations\":\"relu,relu,relu\"}}", 52, "more than 2 activations" },
+	  ",\"__metadata__\":{\"activations\":\"relu,relu,relu\"}}", 52, "more than 2 activations", PLAIN },
 	{ "unknown activation", "{" W0 "," B0 "," W1 "," B1
-	  ",\"__metadata__\":{\"activations\":\"relu,swish\"}}", 52, "item 2, 'swish', is not an activation" },
+	  ",\"__metadata__\":{\"activations\":\"relu,swish\"}}", 52, "item 2, 'swish', is not an activation", PLAIN },
 	{ "trailing comma in activations", "{" W0 "," B0 "," W1 "," B1
-	  ",\"__metadata__\":{\"activations\":\"relu,identity,\"}}", 52, "item 3, '', is not" },
-	{ "no tensors", "{" META "}", 0, "holds no tensors" },
-	{ "NaN in a weight", NULL, 52, "NaN or infinity" },
-	{ "header length over the limit", NULL, 0, "exceeds the limit" },
+	  ",\"__metadata__\":{\"activations\":\"relu,identity,\"}}", 52, "item 3, '', is not", PLAIN },
+	{ "no tensors", "{" META "}", 0, "holds no tensors", PLAIN },
+	{ "NaN in a weight", NULL, 52, "NaN or infinity", NAN_WEIGHT },
+	{ "header length over the limit", NULL, 0, "exceeds the limit",
+	  HEADER_OVER_LIMIT },
 };
 #define N_BAD (sizeof(bad_files) / sizeof(bad_files[0]))
 
@@ -341,7 +536,7 @@ static unsigned char *make_bad(size_t i, size_t *size)
 	size_t hl = strlen(header), data = b->data;
 	unsigned char *f;
 
-	if (strcmp(b->rule, "header length over the limit") == 0) {
+	if (b->special == HEADER_OVER_LIMIT) {
 		/* A file long enough for a header past 100 MB. */
 		size_t n = 100000001;
 		f = malloc(8 + n);
@@ -363,15 +558,22 @@ static unsigned char *make_bad(size_t i, size_t *size)
 		float v = 0.25f * (float)(k / 4 % 5) - 0.5f;
 		memcpy(f + 8 + hl + k, &v, 4);
 	}
-	if (strcmp(b->rule, "file shorter than 8 bytes") == 0)
+	switch (b->special) {
+	case SHORT:
 		*size = 5;
-	if (strcmp(b->rule, "header length past the end") == 0) {
+		break;
+	case LENGTH_PAST_END:
 		for (int k = 0; k < 8; k++)
 			f[k] = (unsigned char)((uint64_t)(hl + data + 1) >> (8 * k));
-	}
-	if (strcmp(b->rule, "NaN in a weight") == 0) {
+		break;
+	case NAN_WEIGHT: {
 		float nan = NAN;
 		memcpy(f + 8 + hl + 8, &nan, 4);
+		break;
+	}
+	case PLAIN:
+	case HEADER_OVER_LIMIT:
+		break;
 	}
 	return f;
 }
@@ -611,6 +813,9 @@ int main(void)
 	tcase_add_test(tc, bad_arguments);
 	tcase_add_test(tc, caller_activations);
 	tcase_add_test(tc, load_allocation_failure);
+	tcase_add_test(tc, message_on_every_path);
+	tcase_add_test(tc, read_errors_reported);
+	tcase_add_test(tc, message_on_allocation_failure);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(bad, 60);
 	tcase_add_test(bad, valid_base_file_loads);

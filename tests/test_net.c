@@ -140,6 +140,137 @@ START_TEST(init_scales)
 }
 END_TEST
 
+/* ---- the flat parameter list and clones ------------------------------------ */
+
+/* The flat list is W₀ b₀ W₁ b₁ … without padding, and set puts it back. */
+START_TEST(params_flat_order)
+{
+	mlp_net *net;
+	size_t n = 7 * 5 + 7 + 3 * 7 + 3 + 2 * 3 + 2, at = 0;
+	float flat[74], back[74];
+	struct trng g = { 3 };
+
+	ck_assert_int_eq(mlp_net_create(&net, 3, sizes3, acts3), MLP_OK);
+	ck_assert_uint_eq(mlp_net_param_count(net), n);
+	ck_assert_uint_eq(n, 74);
+	for (size_t i = 0; i <= 3; i++)
+		ck_assert_uint_eq(mlp_net_width(net, i), sizes3[i]);
+	ck_assert_uint_eq(mlp_net_width(net, 4), 0);
+	ck_assert_uint_eq(mlp_net_width(NULL, 0), 0);
+	trng_fill(&g, flat, n, -1, 1);
+	ck_assert_int_eq(mlp_net_set_params(net, flat, n), MLP_OK);
+	for (size_t l = 0; l < 3; l++) {
+		size_t nw = sizes3[l + 1] * sizes3[l], nb = sizes3[l + 1];
+
+		ck_assert_mem_eq(mlp_net_weights(net, l), flat + at, nw * sizeof(float));
+		at += nw;
+		ck_assert_mem_eq(mlp_net_bias(net, l), flat + at, nb * sizeof(float));
+		at += nb;
+	}
+	ck_assert_uint_eq(at, n);
+	ck_assert_int_eq(mlp_net_get_params(net, back, n), MLP_OK);
+	ck_assert_mem_eq(back, flat, sizeof(flat));
+	mlp_net_free(net);
+}
+END_TEST
+
+/* Bad input to get and set: a status each, and nothing changed. */
+START_TEST(params_bad_input)
+{
+	mlp_net *net;
+	float flat[74], out[74];
+	uint64_t before;
+
+	ck_assert_int_eq(mlp_net_create(&net, 3, sizes3, acts3), MLP_OK);
+	ck_assert_int_eq(mlp_net_init(net, 5), MLP_OK);
+	before = param_hash(net);
+	for (size_t i = 0; i < 74; i++)
+		flat[i] = out[i] = 0.5f;
+	ck_assert_int_eq(mlp_net_set_params(NULL, flat, 74), MLP_ENULL);
+	ck_assert_int_eq(mlp_net_set_params(net, NULL, 74), MLP_ENULL);
+	ck_assert_int_eq(mlp_net_set_params(net, flat, 73), MLP_ESIZE);
+	ck_assert_int_eq(mlp_net_set_params(net, flat, 75), MLP_ESIZE);
+	flat[68] = NAN;
+	ck_assert_int_eq(mlp_net_set_params(net, flat, 74), MLP_ENONFINITE);
+	flat[68] = -INFINITY;
+	ck_assert_int_eq(mlp_net_set_params(net, flat, 74), MLP_ENONFINITE);
+	/* The network's own parameters as the list: they overlap. */
+	ck_assert_int_eq(mlp_net_set_params(net, mlp_net_weights(net, 0), 74),
+			 MLP_EINVAL);
+	ck_assert_uint_eq(param_hash(net), before);
+	ck_assert_int_eq(mlp_net_get_params(NULL, out, 74), MLP_ENULL);
+	ck_assert_int_eq(mlp_net_get_params(net, NULL, 74), MLP_ENULL);
+	ck_assert_int_eq(mlp_net_get_params(net, out, 0), MLP_ESIZE);
+	ck_assert_int_eq(mlp_net_get_params(net, mlp_net_bias(net, 2), 74),
+			 MLP_EINVAL);
+	ck_assert_uint_eq(param_hash(net), before);
+	for (size_t i = 0; i < 74; i++)
+		ck_assert(out[i] == 0.5f);
+	mlp_net_free(net);
+}
+END_TEST
+
+/* A clone has the shape, activations and bits of its network, and memory
+ * of its own. */
+START_TEST(clone_copies_everything)
+{
+	mlp_net *net, *copy;
+	float a[74], b[74];
+
+	ck_assert_int_eq(mlp_net_create(&net, 3, sizes3, acts3), MLP_OK);
+	ck_assert_int_eq(mlp_net_init(net, 8), MLP_OK);
+	mlp_net_bias(net, 1)[2] = 0.25f;
+	ck_assert_int_eq(mlp_net_clone(&copy, net), MLP_OK);
+	ck_assert_uint_eq(mlp_net_layers(copy), 3);
+	for (size_t i = 0; i <= 3; i++)
+		ck_assert_uint_eq(mlp_net_width(copy, i), sizes3[i]);
+	for (size_t l = 0; l < 3; l++) {
+		ck_assert_int_eq(mlp_net_act(copy, l), acts3[l]);
+		ck_assert_uint_eq((uintptr_t)mlp_net_weights(copy, l) % 64, 0);
+		ck_assert_ptr_ne(mlp_net_weights(copy, l), mlp_net_weights(net, l));
+	}
+	ck_assert_uint_eq(param_hash(copy), param_hash(net));
+	ck_assert_int_eq(mlp_net_get_params(net, a, 74), MLP_OK);
+	ck_assert_int_eq(mlp_net_get_params(copy, b, 74), MLP_OK);
+	ck_assert_mem_eq(a, b, sizeof(a));
+	mlp_net_weights(copy, 0)[0] += 1.0f;
+	ck_assert_uint_ne(param_hash(copy), param_hash(net));
+	mlp_net_free(copy);
+	mlp_net_free(net);
+}
+END_TEST
+
+START_TEST(clone_bad_input_and_allocation_failure)
+{
+	mlp_net *net, *sentinel = (mlp_net *)(uintptr_t)0x1234, *copy = sentinel;
+	long k;
+
+	ck_assert_int_eq(mlp_net_create(&net, 3, sizes3, acts3), MLP_OK);
+	ck_assert_int_eq(mlp_net_clone(NULL, net), MLP_ENULL);
+	ck_assert_int_eq(mlp_net_clone(&copy, NULL), MLP_ENULL);
+	ck_assert_ptr_eq(copy, sentinel);
+	for (k = 1; TEST_WRAP; k++) {
+		mlp_status st;
+		long live;
+
+		alloc_arm(k);
+		st = mlp_net_clone(&copy, net);
+		live = alloc_live();
+		alloc_disarm();
+		if (st == MLP_OK) {
+			mlp_net_free(copy);
+			break;
+		}
+		ck_assert_int_eq(st, MLP_ENOMEM);
+		ck_assert_ptr_eq(copy, sentinel);
+		ck_assert_int_eq(live, 0);
+	}
+	if (TEST_WRAP)
+		ck_assert_int_ge(k, 3);
+	mlp_net_free(net);
+}
+END_TEST
+
 /* ---- bad input: a status each, *out untouched, nothing allocated ---------- */
 
 static void expect_create(size_t n_layers, const size_t *sizes,
@@ -270,6 +401,10 @@ int main(void)
 	tcase_add_test(tc, accessors_on_null);
 	tcase_add_test(tc, init_is_seeded);
 	tcase_add_test(tc, init_scales);
+	tcase_add_test(tc, params_flat_order);
+	tcase_add_test(tc, params_bad_input);
+	tcase_add_test(tc, clone_copies_everything);
+	tcase_add_test(tc, clone_bad_input_and_allocation_failure);
 	suite_add_tcase(s, tc);
 	tcase_add_test(bad, create_null);
 	tcase_add_test(bad, create_zero_sizes);

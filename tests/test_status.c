@@ -71,6 +71,60 @@ START_TEST(act_parse_rejects)
 }
 END_TEST
 
+/* Lists of names: every item checked before anything is written, and a
+ * message naming the item that breaks a rule. */
+START_TEST(act_parse_list_rules)
+{
+	static const struct {
+		const char *list;
+		size_t max;
+		mlp_status want;
+		const char *says; /* in the message */
+	} bad[] = {
+		{ "relu,swish", 4, MLP_EACT, "item 2, 'swish', is not an activation" },
+		{ "", 4, MLP_EACT, "item 1, '', is not" },
+		{ "relu,", 4, MLP_EACT, "item 2, '', is not" },
+		{ ",relu", 4, MLP_EACT, "item 1, '', is not" },
+		{ "relu, tanh", 4, MLP_EACT, "item 2, ' tanh'" },
+		{ "ReLU", 4, MLP_EACT, "item 1, 'ReLU'" },
+		{ "relu,relu,relu", 2, MLP_ESIZE, "more than 2 activations" },
+		{ "relu", 0, MLP_ESIZE, "more than 0 activations" },
+	};
+	mlp_act acts[4];
+	mlp_msg msg;
+	size_t count;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		for (int k = 0; k < 4; k++)
+			acts[k] = MLP_ACT_COUNT;
+		count = 99;
+		memset(msg.text, 'X', sizeof(msg.text));
+		ck_assert_int_eq(mlp_act_parse_list(bad[i].list, acts, bad[i].max,
+						    &count, &msg), bad[i].want);
+		ck_assert_msg(strstr(msg.text, bad[i].says) != NULL,
+			      "'%s': \"%s\" does not say \"%s\"", bad[i].list,
+			      msg.text, bad[i].says);
+		ck_assert_uint_eq(count, 99);
+		for (int k = 0; k < 4; k++)
+			ck_assert_int_eq(acts[k], MLP_ACT_COUNT);
+	}
+	memset(msg.text, 'X', sizeof(msg.text));
+	ck_assert_int_eq(mlp_act_parse_list("gelu_tanh,identity,softmax", acts, 3,
+					    &count, &msg), MLP_OK);
+	ck_assert_str_eq(msg.text, "");
+	ck_assert_uint_eq(count, 3);
+	ck_assert_int_eq(acts[0], MLP_GELU_TANH);
+	ck_assert_int_eq(acts[1], MLP_IDENTITY);
+	ck_assert_int_eq(acts[2], MLP_SOFTMAX);
+	ck_assert_int_eq(acts[3], MLP_ACT_COUNT);
+	ck_assert_int_eq(mlp_act_parse_list("relu", acts, 4, &count, NULL), MLP_OK);
+	ck_assert_int_eq(mlp_act_parse_list(NULL, acts, 4, &count, &msg), MLP_ENULL);
+	ck_assert_str_eq(msg.text, "list is NULL");
+	ck_assert_int_eq(mlp_act_parse_list("relu", NULL, 4, &count, &msg), MLP_ENULL);
+	ck_assert_int_eq(mlp_act_parse_list("relu", acts, 4, NULL, &msg), MLP_ENULL);
+}
+END_TEST
+
 START_TEST(blas_threads)
 {
 	const char *name = mlp_blas_name();
@@ -93,6 +147,7 @@ int main(void)
 	tcase_add_test(tc, version_matches_header);
 	tcase_add_test(tc, act_names_round_trip);
 	tcase_add_test(tc, act_parse_rejects);
+	tcase_add_test(tc, act_parse_list_rules);
 	tcase_add_test(tc, blas_threads);
 	suite_add_tcase(s, tc);
 	return run_suite(s);

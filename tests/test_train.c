@@ -345,11 +345,7 @@ static void train_copy(uint64_t seed, float *params, size_t n_floats)
 	o.epochs = 5;
 	o.seed = seed;
 	ck_assert_int_eq(mlp_train(net, &o, N, X, Y), MLP_OK);
-	ck_assert_uint_eq(mlp_net_param_count(net), n_floats);
-	memcpy(params, mlp_net_weights(net, 0), 16 * 4 * sizeof(float));
-	memcpy(params + 64, mlp_net_bias(net, 0), 16 * sizeof(float));
-	memcpy(params + 80, mlp_net_weights(net, 1), 3 * 16 * sizeof(float));
-	memcpy(params + 128, mlp_net_bias(net, 1), 3 * sizeof(float));
+	ck_assert_int_eq(mlp_net_get_params(net, params, n_floats), MLP_OK);
 	mlp_net_free(net);
 }
 
@@ -615,6 +611,367 @@ START_TEST(divergence_is_caught)
 }
 END_TEST
 
+/* ---- mlp_train_check ------------------------------------------------------------ */
+
+/* Each option out of range: its status, and a message naming the field, its
+ * value and the rule; the options alone with net NULL. */
+START_TEST(train_check_names_each_rule)
+{
+	static const struct {
+		const char *field;
+		float value;
+		const char *says;
+	} bad[] = {
+		{ "lr", 0.0f, "lr must be finite and above 0, not 0" },
+		{ "lr", INFINITY, "lr must be finite and above 0, not inf" },
+		{ "momentum", 1.0f, "momentum must be in [0, 1), not 1" },
+		{ "beta1", -0.5f, "beta1 must be in [0, 1), not -0.5" },
+		{ "beta2", NAN, "beta2 must be in [0, 1), not nan" },
+		{ "eps", 0.0f, "eps must be finite and above 0, not 0" },
+		{ "weight_decay", -1.0f, "weight_decay must be finite and at least 0, not -1" },
+		{ "clip_norm", -2.0f, "clip_norm must be finite and at least 0, not -2" },
+	};
+	static const mlp_act relu_out[] = { MLP_RELU, MLP_RELU };
+	mlp_train_opts o;
+	mlp_net *net;
+	mlp_msg msg;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o = mlp_train_defaults();
+		*(!strcmp(bad[i].field, "lr") ? &o.lr
+		  : !strcmp(bad[i].field, "momentum") ? &o.momentum
+		  : !strcmp(bad[i].field, "beta1") ? &o.beta1
+		  : !strcmp(bad[i].field, "beta2") ? &o.beta2
+		  : !strcmp(bad[i].field, "eps") ? &o.eps
+		  : !strcmp(bad[i].field, "weight_decay") ? &o.weight_decay
+						       : &o.clip_norm) = bad[i].value;
+		ck_assert_int_eq(mlp_train_check(NULL, &o, &msg), MLP_EINVAL);
+		ck_assert_str_eq(msg.text, bad[i].says);
+	}
+	o = mlp_train_defaults();
+	o.batch_size = 0;
+	ck_assert_int_eq(mlp_train_check(NULL, &o, &msg), MLP_EINVAL);
+	ck_assert_str_eq(msg.text, "batch_size must be at least 1");
+	o = mlp_train_defaults();
+	o.epochs = 0;
+	ck_assert_int_eq(mlp_train_check(NULL, &o, &msg), MLP_EINVAL);
+	ck_assert_str_eq(msg.text, "epochs must be at least 1");
+	o = mlp_train_defaults();
+	o.optim = (mlp_optim_kind)9;
+	ck_assert_int_eq(mlp_train_check(NULL, &o, &msg), MLP_EINVAL);
+	ck_assert_str_eq(msg.text, "optim 9 is not an optimizer");
+	o = mlp_train_defaults();
+	o.loss = (mlp_loss_kind)-1;
+	ck_assert_int_eq(mlp_train_check(NULL, &o, &msg), MLP_EINVAL);
+	ck_assert_str_eq(msg.text, "loss -1 is not a loss");
+	/* The fit of the loss to the network's output needs the network. */
+	ck_assert_int_eq(mlp_net_create(&net, 2, bsizes, relu_out), MLP_OK);
+	o = mlp_train_defaults();
+	o.loss = MLP_LOSS_XENT;
+	ck_assert_int_eq(mlp_train_check(NULL, &o, &msg), MLP_OK);
+	ck_assert_str_eq(msg.text, "");
+	ck_assert_int_eq(mlp_train_check(net, &o, &msg), MLP_ELOSS);
+	ck_assert_str_eq(msg.text, "cross-entropy needs a softmax or sigmoid "
+				   "output layer, not relu");
+	ck_assert_int_eq(mlp_train_check(net, NULL, &msg), MLP_ENULL);
+	ck_assert_str_eq(msg.text, "opts is NULL");
+	o.loss = MLP_LOSS_MSE;
+	ck_assert_int_eq(mlp_train_check(net, &o, NULL), MLP_OK);
+	mlp_net_free(net);
+}
+END_TEST
+
+/* ---- mlp_train against its own description ------------------------------------ */
+
+/* A uniform draw below n as mlp_train documents it: xoshiro256** draws
+ * below 2⁶⁴ mod n rejected, then the remainder. */
+static size_t ref_below(struct mlpi_rng *rng, size_t n)
+{
+	uint64_t limit = n, threshold = (0 - limit) % limit, x;
+
+	do {
+		x = mlpi_rng_next(rng);
+	} while (x < threshold);
+	return (size_t)(x % limit);
+}
+
+/* The learning rate of a schedule after epoch e: lr₀ / (e + 1). */
+static float schedule(float lr0, size_t epoch)
+{
+	return lr0 / (float)(epoch + 1);
+}
+
+/* mlp_train written out on a trainer, from its description: each epoch a
+ * Fisher–Yates shuffle of a running permutation, then steps of
+ * min(batch_size, n) rows in that order (the last partial step left out
+ * with drop_last); with a schedule, the rate changed after each epoch. */
+static void ref_train(mlp_net *net, const mlp_train_opts *o, size_t n,
+		      const float *X, const float *Y, bool scheduled)
+{
+	size_t n_in = mlp_net_width(net, 0), n_out = mlp_net_width(net, 2);
+	size_t batch = o->batch_size < n ? o->batch_size : n;
+	size_t *order = malloc(n * sizeof(size_t));
+	float *Xb = malloc(batch * n_in * sizeof(float));
+	float *Yb = malloc(batch * n_out * sizeof(float));
+	struct mlpi_rng rng;
+	mlp_trainer *t;
+
+	ck_assert(order && Xb && Yb);
+	ck_assert_int_eq(mlp_trainer_create(&t, net, o, batch), MLP_OK);
+	mlpi_rng_seed(&rng, o->seed);
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	for (size_t e = 1; e <= o->epochs; e++) {
+		for (size_t i = n - 1; i > 0; i--) {
+			size_t j = ref_below(&rng, i + 1), k = order[i];
+			order[i] = order[j];
+			order[j] = k;
+		}
+		for (size_t r = 0; r < n; r += batch) {
+			size_t rows = n - r < batch ? n - r : batch;
+
+			if (rows < batch && o->drop_last)
+				break;
+			for (size_t i = 0; i < rows; i++) {
+				memcpy(Xb + i * n_in, X + order[r + i] * n_in,
+				       n_in * sizeof(float));
+				memcpy(Yb + i * n_out, Y + order[r + i] * n_out,
+				       n_out * sizeof(float));
+			}
+			ck_assert_int_eq(mlp_trainer_step(t, rows, Xb, Yb, NULL), MLP_OK);
+		}
+		if (scheduled)
+			ck_assert_int_eq(mlp_trainer_set_lr(t, schedule(o->lr, e)),
+					 MLP_OK);
+	}
+	mlp_trainer_free(t);
+	free(order), free(Xb), free(Yb);
+}
+
+static int on_epoch_schedule(void *user, const mlp_train_progress *p)
+{
+	const mlp_train_opts *o = user;
+
+	ck_assert_int_eq(mlp_trainer_set_lr(p->trainer, schedule(o->lr, p->epoch)),
+			 MLP_OK);
+	return 0;
+}
+
+/* mlp_train gives the bits of the loop above: with and without the last
+ * partial batch, with and without a schedule set from the callback. */
+START_TEST(train_is_the_documented_loop)
+{
+	static const size_t sizes[] = { 3, 9, 4 };
+	static const mlp_act acts[] = { MLP_TANH, MLP_SOFTMAX };
+	enum { N = 37 };
+	float X[N * 3], Y[N * 4], got[9 * 3 + 9 + 4 * 9 + 4], want[sizeof(got) / 4];
+	size_t count = sizeof(got) / sizeof(got[0]);
+	struct trng g = { 12 };
+	mlp_train_opts o = mlp_train_defaults();
+	mlp_net *a, *b;
+
+	trng_fill(&g, X, N * 3, -1, 1);
+	make_targets(&g, MLP_LOSS_XENT, MLP_SOFTMAX, N, 4, Y);
+	o.loss = MLP_LOSS_XENT;
+	o.batch_size = 8;
+	o.epochs = 4;
+	o.seed = 1234567;
+	o.drop_last = _i & 1;
+	o.lr = 0.01f;
+	if (_i & 2) {
+		o.on_epoch = on_epoch_schedule;
+		o.user = &o;
+	}
+	ck_assert_int_eq(mlp_net_create(&a, 2, sizes, acts), MLP_OK);
+	ck_assert_int_eq(mlp_net_init(a, 3), MLP_OK);
+	ck_assert_int_eq(mlp_net_clone(&b, a), MLP_OK);
+	ck_assert_int_eq(mlp_train(a, &o, N, X, Y), MLP_OK);
+	ref_train(b, &o, N, X, Y, _i & 2);
+	ck_assert_int_eq(mlp_net_get_params(a, got, count), MLP_OK);
+	ck_assert_int_eq(mlp_net_get_params(b, want, count), MLP_OK);
+	ck_assert_mem_eq(got, want, sizeof(got));
+	mlp_net_free(a);
+	mlp_net_free(b);
+}
+END_TEST
+
+/* ---- what the callbacks see ------------------------------------------------------ */
+
+struct seen {
+	size_t steps, epochs, stop_step;
+	size_t rows_in_epoch;
+	size_t n, batch; /* rows, rows a step */
+	const mlp_net *net;
+	const float *eval_X, *eval_Y;
+	size_t eval_n;
+	int failures;
+};
+
+static int on_step_record(void *user, const mlp_train_progress *p)
+{
+	struct seen *s = user;
+
+	s->steps++;
+	s->rows_in_epoch = p->rows;
+	s->failures += p->rows != (p->step * s->batch < s->n ? p->step * s->batch
+							      : s->n);
+	s->failures += !(p->loss > 0) || p->epoch < 1 || p->epoch > p->epochs;
+	s->failures += !isnan(p->eval_loss) || !isnan(p->eval_accuracy);
+	s->failures += p->trainer == NULL ||
+		       mlp_trainer_steps(p->trainer) != s->steps;
+	return s->steps == s->stop_step;
+}
+
+static int on_epoch_record(void *user, const mlp_train_progress *p)
+{
+	struct seen *s = user;
+	double loss, acc;
+
+	s->epochs++;
+	s->failures += p->epoch != s->epochs || p->step != p->steps ||
+		       p->rows != s->rows_in_epoch;
+	if (s->eval_n > 0) {
+		/* The held-out figures are mlp_evaluate's, bit for bit. */
+		ck_assert_int_eq(mlp_evaluate(s->net, MLP_LOSS_XENT, s->eval_n,
+					      s->eval_X, s->eval_Y, &loss, &acc),
+				 MLP_OK);
+		s->failures += p->eval_loss != loss || p->eval_accuracy != acc;
+	} else {
+		s->failures += !isnan(p->eval_loss) || !isnan(p->eval_accuracy);
+	}
+	return 0;
+}
+
+/* Steps, rows and epochs as counted; the held-out rows evaluated after each
+ * epoch; the last partial batch kept or dropped; a stop from on_step. */
+START_TEST(callbacks_see_progress)
+{
+	static const size_t sizes[] = { 4, 6, 3 };
+	static const mlp_act acts[] = { MLP_RELU, MLP_SOFTMAX };
+	enum { N = 50, M = 300 };
+	static float X[N * 4], Y[N * 3], Xe[M * 4], Ye[M * 3];
+	struct trng g = { 21 };
+	mlp_train_opts o = mlp_train_defaults();
+	struct seen s = { 0 };
+	mlp_net *net;
+
+	trng_fill(&g, X, N * 4, -1, 1);
+	make_targets(&g, MLP_LOSS_XENT, MLP_SOFTMAX, N, 3, Y);
+	trng_fill(&g, Xe, M * 4, -1, 1);
+	make_targets(&g, MLP_LOSS_XENT, MLP_SOFTMAX, M, 3, Ye);
+	ck_assert_int_eq(mlp_net_create(&net, 2, sizes, acts), MLP_OK);
+	ck_assert_int_eq(mlp_net_init(net, 2), MLP_OK);
+	o.loss = MLP_LOSS_XENT;
+	o.batch_size = 16;
+	o.epochs = 3;
+	o.on_step = on_step_record;
+	o.on_epoch = on_epoch_record;
+	o.user = &s;
+	s = (struct seen){ .net = net, .n = N, .batch = 16 };
+
+	/* 50 rows in steps of 16: 4 steps, the last of 2 rows. */
+	ck_assert_int_eq(mlp_train(net, &o, N, X, Y), MLP_OK);
+	ck_assert_uint_eq(s.steps, 12);
+	ck_assert_uint_eq(s.epochs, 3);
+	ck_assert_uint_eq(s.rows_in_epoch, 50);
+	ck_assert_int_eq(s.failures, 0);
+	/* drop_last: 3 steps of 16; and held-out rows (more than one chunk
+	 * of the evaluation's 256). */
+	s = (struct seen){ .net = net, .n = N, .batch = 16, .eval_X = Xe,
+			   .eval_Y = Ye, .eval_n = M };
+	o.drop_last = 1;
+	o.eval_n = M;
+	o.eval_X = Xe;
+	o.eval_Y = Ye;
+	ck_assert_int_eq(mlp_train(net, &o, N, X, Y), MLP_OK);
+	ck_assert_uint_eq(s.steps, 9);
+	ck_assert_uint_eq(s.rows_in_epoch, 48);
+	ck_assert_int_eq(s.failures, 0);
+	/* Stopped by on_step in the middle of epoch 2: no more steps, and
+	 * no callback for the epoch it stopped in. */
+	s = (struct seen){ .net = net, .n = N, .batch = 16, .eval_X = Xe,
+			   .eval_Y = Ye, .eval_n = M, .stop_step = 5 };
+	ck_assert_int_eq(mlp_train(net, &o, N, X, Y), MLP_OK);
+	ck_assert_uint_eq(s.steps, 5);
+	ck_assert_uint_eq(s.epochs, 1);
+	ck_assert_int_eq(s.failures, 0);
+	mlp_net_free(net);
+}
+END_TEST
+
+/* The held-out rows are checked as the training rows are, before any
+ * step. */
+START_TEST(train_rejects_bad_eval_rows)
+{
+	mlp_net *net = bad_net();
+	uint64_t before = net_hash(net);
+	float X[12] = { 0 }, Y[8] = { 1, 0, 0, 1, 1, 0, 0, 1 };
+	float Xe[6] = { 0 }, Ye[4] = { 1, 0, 0, 1 };
+
+	EXPECT_TRAIN((o.eval_n = 2, o.eval_X = NULL, o.eval_Y = Ye), MLP_ENULL);
+	EXPECT_TRAIN((o.eval_n = 2, o.eval_X = Xe, o.eval_Y = NULL), MLP_ENULL);
+	Xe[4] = NAN;
+	EXPECT_TRAIN((o.eval_n = 2, o.eval_X = Xe, o.eval_Y = Ye), MLP_ENONFINITE);
+	Xe[4] = 0;
+	Ye[3] = 0.5f;
+	EXPECT_TRAIN((o.eval_n = 2, o.eval_X = Xe, o.eval_Y = Ye), MLP_EINVAL);
+	EXPECT_TRAIN((o.eval_n = SIZE_MAX / 2, o.eval_X = Xe, o.eval_Y = Ye),
+		     MLP_ETOOBIG);
+	/* No held-out rows: their pointers are not read. */
+	EXPECT_TRAIN((o.eval_n = 0, o.eval_X = Xe, o.eval_Y = Ye, o.lr = 0),
+		     MLP_EINVAL);
+	mlp_net_free(net);
+}
+END_TEST
+
+/* After epoch 2, a rate that makes the loss of epoch 3 overflow. */
+static int on_epoch_blow_up(void *user, const mlp_train_progress *p)
+{
+	size_t *last_epoch = user;
+
+	*last_epoch = p->epoch;
+	if (p->epoch == 2)
+		ck_assert_int_eq(mlp_trainer_set_lr(p->trainer, 1e18f), MLP_OK);
+	return 0;
+}
+
+/* The exception the header states: MLP_EDIVERGED in epoch 3 undoes epoch
+ * 3 and keeps epochs 1 and 2. */
+START_TEST(diverged_keeps_earlier_epochs)
+{
+	static const size_t sizes[] = { 2, 16, 2 };
+	static const mlp_act acts[] = { MLP_RELU, MLP_IDENTITY };
+	enum { N = 32 };
+	float X[N * 2], Y[N * 2];
+	struct trng g = { 31 };
+	size_t last_epoch = 0;
+	mlp_train_opts o = mlp_train_defaults();
+	mlp_net *net, *two;
+
+	trng_fill(&g, X, N * 2, -1, 1);
+	trng_fill(&g, Y, N * 2, -1, 1);
+	ck_assert_int_eq(mlp_net_create(&net, 2, sizes, acts), MLP_OK);
+	ck_assert_int_eq(mlp_net_init(net, 6), MLP_OK);
+	ck_assert_int_eq(mlp_net_clone(&two, net), MLP_OK);
+	o.optim = MLP_OPTIM_SGD;
+	o.momentum = 0;
+	o.lr = 0.01f;
+	o.batch_size = 8;
+	o.epochs = 5;
+	o.on_epoch = on_epoch_blow_up;
+	o.user = &last_epoch;
+	ck_assert_int_eq(mlp_train(net, &o, N, X, Y), MLP_EDIVERGED);
+	ck_assert_uint_eq(last_epoch, 2); /* epoch 3 never ended */
+	/* The same two epochs without the callback: the same bits. */
+	o.epochs = 2;
+	o.on_epoch = NULL;
+	ck_assert_int_eq(mlp_train(two, &o, N, X, Y), MLP_OK);
+	ck_assert_uint_eq(net_hash(net), net_hash(two));
+	mlp_net_free(net);
+	mlp_net_free(two);
+}
+END_TEST
+
 /* ---- allocation ---------------------------------------------------------------- */
 
 START_TEST(step_allocates_nothing)
@@ -709,12 +1066,17 @@ int main(void)
 	tcase_add_test(learn, classifies_digits);
 	tcase_add_test(learn, same_seed_same_bits);
 	tcase_add_test(learn, callback_sees_epochs_and_stops);
+	tcase_add_loop_test(learn, train_is_the_documented_loop, 0, 4);
+	tcase_add_test(learn, callbacks_see_progress);
 	suite_add_tcase(s, learn);
 	tcase_add_test(bad, train_rejects_bad_options);
 	tcase_add_test(bad, train_rejects_bad_data);
 	tcase_add_test(bad, train_rejects_loss_without_fitting_output);
 	tcase_add_test(bad, step_rejects_bad_input);
 	tcase_add_test(bad, divergence_is_caught);
+	tcase_add_test(bad, diverged_keeps_earlier_epochs);
+	tcase_add_test(bad, train_rejects_bad_eval_rows);
+	tcase_add_test(bad, train_check_names_each_rule);
 	tcase_add_test(bad, step_allocates_nothing);
 	tcase_add_test(bad, allocation_failures);
 	suite_add_tcase(s, bad);

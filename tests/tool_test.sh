@@ -2,9 +2,10 @@
 # The mlp command-line program on small files: every command, the exit
 # codes, and messages that name the line of a bad row.
 #
-#   tests/tool_test.sh path/to/mlp
+#   tests/tool_test.sh path/to/mlp path/to/train_like_tool
 set -u
-mlp=$(readlink -f "${1:?usage: tool_test.sh path/to/mlp}")
+mlp=$(readlink -f "${1:?usage: tool_test.sh path/to/mlp path/to/train_like_tool}")
+like_tool=$(readlink -f "${2:?usage: tool_test.sh path/to/mlp path/to/train_like_tool}")
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 failures=0
@@ -49,8 +50,79 @@ expect 2 "train with activations not matching layers" -- \
 	"$mlp" train --sizes 2,3,2 --act relu --out m.st x
 expect 2 "run with an unknown option" -- "$mlp" run --bogus m.st
 
-# ---- train a classifier on XOR (CSV, label last), inspect it, run it
+# ---- every number option parsed in full and range-checked: exit 2, and a
+# message that names the option and the value; no model written
 printf '0,0,0\n0,1,1\n1,0,1\n1,1,0\n' > xor.csv
+refused() { # OPTION VALUE MESSAGE
+	rm -f refused.st
+	expect 2 "train $1 '$2'" -- "$mlp" train --sizes 2,4,2 --act tanh,softmax \
+		--loss xent --epochs 1 --out refused.st "$1" "$2" xor.csv
+	contains err "mlp: $1" "train $1 '$2': the option named"
+	contains err "$2" "train $1 '$2': the value named"
+	contains err "$3" "train $1 '$2': the rule named"
+	if [ -e refused.st ]; then
+		echo "FAIL: train $1 '$2' wrote a model"; failures=$((failures + 1))
+	fi
+}
+refused --epochs 2x "not a whole number"
+refused --epochs -1 "not a whole number"
+refused --epochs 0 "epochs must be at least 1"
+refused --epochs "" "not a whole number"
+refused --epochs 99999999999999999999 "not a whole number"
+refused --batch 0 "batch_size must be at least 1"
+refused --batch 1.5 "not a whole number"
+refused --batch " 4" "not a whole number"
+refused --seed banana "not a whole number from 0 to 18446744073709551615"
+refused --seed -1 "not a whole number"
+refused --seed 18446744073709551616 "not a whole number"
+refused --lr 0 "lr must be finite and above 0"
+refused --lr -0.1 "lr must be finite and above 0"
+refused --lr abc "not a number"
+refused --lr 0.1x "not a number"
+refused --lr 1e39 "not a finite number"
+refused --lr nan "not a finite number"
+refused --lr inf "not a finite number"
+refused --momentum 1 "momentum must be in [0, 1)"
+refused --momentum -0.5 "momentum must be in [0, 1)"
+refused --beta1 1 "beta1 must be in [0, 1)"
+refused --beta2 2 "beta2 must be in [0, 1)"
+refused --eps 0 "eps must be finite and above 0"
+refused --wd -1 "weight_decay must be finite and at least 0"
+refused --clip -1 "clip_norm must be finite and at least 0"
+refused --clip x "not a number"
+refused --sizes 2 "at least two widths"
+refused --sizes 2,0,2 "width 2 is 0; widths are 1 to 16777216"
+refused --sizes 2,100000000,2 "width 2 is 100000000; widths are 1 to 16777216"
+refused --sizes 2,,2 "width 2, '', is not a whole number"
+refused --sizes 2,x,2 "width 2, 'x', is not a whole number"
+refused --act relu,swish "item 2, 'swish', is not an activation"
+refused --loss hinge "want mse or xent"
+refused --optim lbfgs "want adam or sgd"
+expect 2 "cross-entropy without a softmax or sigmoid output" -- "$mlp" train \
+	--sizes 2,4,2 --act tanh,identity --loss xent --out refused.st xor.csv
+contains err "cross-entropy needs a softmax or sigmoid output layer, not identity" \
+	"the loss that does not fit named"
+
+# ---- the tool trains as the library does: mlp_net_init(net, seed), then
+# mlp_train with the same options and seed, gives the same file, byte for
+# byte (for a classifier, a regression, and the default seed)
+awk 'BEGIN { for (i = 0; i < 64; i++) { x = i / 32 - 1; print x "," x * x } }' > sq.csv
+"$mlp" train --sizes 2,8,2 --act tanh,softmax --loss xent --lr 0.05 --epochs 30 \
+	--batch 3 --seed 99 --out tool_xor.st xor.csv 2>/dev/null
+"$like_tool" xor.csv lib_xor.st 2,8,2 tanh,softmax xent 30 3 0.05 99
+if ! cmp -s tool_xor.st lib_xor.st; then
+	echo "FAIL: mlp train and mlp_train differ (classifier, seed 99)"
+	failures=$((failures + 1))
+fi
+"$mlp" train --sizes 1,16,1 --act tanh,identity --lr 0.01 --epochs 20 --batch 16 \
+	--out tool_sq.st sq.csv 2>/dev/null
+"$like_tool" sq.csv lib_sq.st 1,16,1 tanh,identity mse 20 16 0.01 0
+if ! cmp -s tool_sq.st lib_sq.st; then
+	echo "FAIL: mlp train and mlp_train differ (regression, default seed)"
+	failures=$((failures + 1))
+fi
+
+# ---- train a classifier on XOR (CSV, label last), inspect it, run it
 expect 0 "train XOR" -- "$mlp" train --sizes 2,8,2 --act tanh,softmax --loss xent \
 	--lr 0.05 --epochs 300 --batch 4 --out xor.safetensors --test xor.csv xor.csv
 contains err "epoch 300/300" "a line an epoch when not on a terminal"
@@ -82,6 +154,14 @@ printf '0,0,0\n0,1,7\n' > bad_label.csv
 expect 4 "a label out of range" -- "$mlp" train --sizes 2,4,2 --act relu,softmax \
 	--loss xent --out m.st bad_label.csv
 contains err "bad_label.csv:2: label 7 is not a class in 0..1" "the bad label named"
+expect 2 "run --batch 0" -- "$mlp" run --batch 0 xor.safetensors xor_in.txt
+contains err "mlp: --batch 0: not from 1 to 1048576" "run --batch 0 refused"
+expect 2 "run --batch 2x" -- "$mlp" run --batch 2x xor.safetensors xor_in.txt
+contains err "mlp: --batch '2x': not a whole number" "run --batch 2x refused"
+expect 2 "run --batch 1048577" -- "$mlp" run --batch 1048577 xor.safetensors xor_in.txt
+expect 2 "run --act for the wrong number of layers" -- "$mlp" run --act relu \
+	xor.safetensors xor_in.txt
+contains err "1 activations given for 2 layers" "the count mismatch named"
 expect 1 "missing input" -- "$mlp" run xor.safetensors missing.txt
 expect 1 "missing model" -- "$mlp" info missing.safetensors
 printf 'not a model' > junk.safetensors
@@ -89,7 +169,6 @@ expect 3 "a file that is not a model" -- "$mlp" info junk.safetensors
 contains err "runs past the end of the file" "the model's problem named"
 
 # ---- regression: MSE, targets in the last columns
-awk 'BEGIN { for (i = 0; i < 64; i++) { x = i / 32 - 1; print x "," x * x } }' > sq.csv
 expect 0 "train a regression" -- "$mlp" train --sizes 1,16,1 --act tanh,identity \
 	--lr 0.01 --epochs 200 --batch 16 --out sq.safetensors --test sq.csv sq.csv
 expect 0 "run the regression" -- sh -c "printf '0.5\n' | '$mlp' run sq.safetensors"
