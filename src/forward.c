@@ -44,10 +44,14 @@ static mlp_status ws_bytes(const mlp_net *net, size_t max_batch, size_t *bytes)
 	return mlpi_carved_size(&c, bytes) ? MLP_OK : MLP_ETOOBIG;
 }
 
-/* The block at the first 64-byte boundary of mem. */
+/* The block at the first 64-byte boundary of mem, which the caller's
+ * mem_size bytes reach (so the address rounds up without overflow). */
 static void *aligned_start(void *mem)
 {
-	return (unsigned char *)mem + (-(uintptr_t)mem & (MLPI_ALIGN - 1));
+	size_t at = (size_t)(uintptr_t)mem, up = at;
+
+	mlpi_round_up(at, MLPI_ALIGN, &up);
+	return (unsigned char *)mem + (up - at);
 }
 
 size_t mlp_workspace_size(const mlp_net *net, size_t max_batch)

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 int run_suite(Suite *s)
@@ -80,6 +81,26 @@ void __wrap_free(void *p);
 void *__wrap_malloc(size_t n)
 {
 	return next_fails() ? NULL : counted(__real_malloc(n));
+}
+
+/* ---- parameters ----------------------------------------------------------- */
+
+uint64_t param_hash(const mlp_net *net)
+{
+	size_t n = mlp_net_param_count(net);
+	float *p = malloc(n * sizeof(float));
+	uint64_t h = 1469598103934665603u;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(mlp_net_get_params(net, p, n), MLP_OK);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t bits;
+
+		memcpy(&bits, &p[i], sizeof(bits));
+		h = (h ^ bits) * 1099511628211u;
+	}
+	free(p);
+	return h;
 }
 
 /* ---- reads ---------------------------------------------------------------- */

@@ -40,6 +40,10 @@ uint64_t trng_next(struct trng *g);
 double trng_uniform(struct trng *g, double lo, double hi);
 void trng_fill(struct trng *g, float *v, size_t n, double lo, double hi);
 
+/* A hash of the bits of every parameter of net, in the order of
+ * mlp_net_get_params (FNV-1a over 32-bit words). */
+uint64_t param_hash(const mlp_net *net);
+
 /* ---- the double-precision reference -------------------------------------
  * act(z) in double, from the textbook formulas. */
 double ref_act(mlp_act act, double z);

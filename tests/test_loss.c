@@ -1,6 +1,6 @@
 /*
  * test_loss.c — loss values against their definitions, stability at extreme
- * logits, accuracy, and mlp_loss on bad input.
+ * logits, accuracy, and mlp_evaluate on bad input.
  */
 #include "support.h"
 

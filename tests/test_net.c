@@ -62,24 +62,6 @@ START_TEST(accessors_on_null)
 }
 END_TEST
 
-/* A hash of the bits of every parameter. */
-static uint64_t param_hash(mlp_net *net)
-{
-	uint64_t h = 1469598103934665603u;
-
-	for (size_t l = 0; l < mlp_net_layers(net); l++) {
-		size_t n_in = mlp_net_width(net, l), n_out = mlp_net_width(net, l + 1);
-		const float *W = mlp_net_weights(net, l), *b = mlp_net_bias(net, l);
-
-		for (size_t i = 0; i < n_in * n_out + n_out; i++) {
-			uint32_t bits;
-			memcpy(&bits, i < n_in * n_out ? &W[i] : &b[i - n_in * n_out], 4);
-			h = (h ^ bits) * 1099511628211u;
-		}
-	}
-	return h;
-}
-
 START_TEST(init_is_seeded)
 {
 	mlp_net *a, *b;

@@ -25,8 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * more and slows the fuzzer. */
 	if (mlp_net_param_count(net) <= 100000 &&
 	    mlp_workspace_create(&ws, net, 2) == MLP_OK) {
-		size_t n_in = mlp_net_size(net, 0);
-		size_t n_out = mlp_net_size(net, mlp_net_layers(net));
+		size_t n_in = mlp_net_width(net, 0);
+		size_t n_out = mlp_net_width(net, mlp_net_layers(net));
 		float *X = calloc(2 * n_in, sizeof(float));
 		float *Y = malloc(2 * n_out * sizeof(float));
 
