@@ -74,43 +74,44 @@ static void sync_dir(const char *path)
 	free(copy);
 }
 
-mlp_status mlp_net_save(const mlp_net *net, const char *path, mlp_msg *msg)
+/* A new file beside path, "<path>.<pid>.<n>.tmp", created exclusively with
+ * the permissions a new file gets (umask): its descriptor, and its name in
+ * *tmp (malloc'd); -1 with the reason in *st. */
+static int create_temp(const char *path, char **tmp, mlp_status *st,
+		       mlp_msg *msg)
 {
-	char *header = NULL, *tmp = NULL;
-	size_t header_len, tmp_size;
-	unsigned char len8[8];
-	mlp_status st;
+	size_t size = strlen(path) + 48;
 	int fd = -1;
-	bool ok;
 
-	if (net == NULL || path == NULL)
-		return mlpi_fail(msg, MLP_ENULL, "%s is NULL",
-				 net == NULL ? "net" : "path");
-	st = mlpi_st_header(net, &header, &header_len, msg);
-	if (st != MLP_OK)
-		return st;
-	/* A new file beside the target: "<path>.<pid>.<n>.tmp", created
-	 * exclusively, with the permissions a new file gets (umask). */
-	tmp_size = strlen(path) + 48;
-	tmp = malloc(tmp_size);
-	if (tmp == NULL) {
-		free(header);
-		return mlpi_fail(msg, MLP_ENOMEM,
-				 "out of memory for the name of a temporary file");
+	*tmp = malloc(size);
+	if (*tmp == NULL) {
+		*st = mlpi_fail(msg, MLP_ENOMEM,
+				"out of memory for the name of a temporary file");
+		return -1;
 	}
 	for (int i = 0; i < 1000 && fd < 0; i++) {
-		snprintf(tmp, tmp_size, "%s.%ld.%d.tmp", path, (long)getpid(), i);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		snprintf(*tmp, size, "%s.%ld.%d.tmp", path, (long)getpid(), i);
+		fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 		if (fd < 0 && errno != EEXIST)
 			break;
 	}
 	if (fd < 0) {
-		st = io_fail(msg, "cannot create a temporary file beside %s: %s", path,
-			     strerror(errno));
-		free(tmp);
-		free(header);
-		return st;
+		*st = io_fail(msg, "cannot create a temporary file beside %s: %s",
+			      path, strerror(errno));
+		free(*tmp);
+		*tmp = NULL;
 	}
+	return fd;
+}
+
+/* The whole file to fd and to the disk: the header's length, the header,
+ * the data. false on error (errno set). */
+static bool write_model(int fd, const mlp_net *net, const char *header,
+			size_t header_len)
+{
+	unsigned char len8[8];
+	bool ok;
+
 	for (int i = 0; i < 8; i++)
 		len8[i] = (unsigned char)((uint64_t)header_len >> (8 * i));
 	ok = write_all(fd, len8, 8) && write_all(fd, header, header_len);
@@ -119,7 +120,29 @@ mlp_status mlp_net_save(const mlp_net *net, const char *path, mlp_msg *msg)
 		ok = write_floats(fd, layer->W, layer->n_out * layer->n_in) &&
 		     write_floats(fd, layer->b, layer->n_out);
 	}
-	ok = ok && fsync(fd) == 0;
+	return ok && fsync(fd) == 0;
+}
+
+mlp_status mlp_net_save(const mlp_net *net, const char *path, mlp_msg *msg)
+{
+	char *header = NULL, *tmp = NULL;
+	size_t header_len;
+	mlp_status st;
+	int fd;
+	bool ok;
+
+	if (net == NULL || path == NULL)
+		return mlpi_fail(msg, MLP_ENULL, "%s is NULL",
+				 net == NULL ? "net" : "path");
+	st = mlpi_st_header(net, &header, &header_len, msg);
+	if (st != MLP_OK)
+		return st;
+	fd = create_temp(path, &tmp, &st, msg);
+	if (fd < 0) {
+		free(header);
+		return st;
+	}
+	ok = write_model(fd, net, header, header_len);
 	if (!ok)
 		st = io_fail(msg, "cannot write %s: %s", tmp, strerror(errno));
 	if (close(fd) != 0 && ok) {

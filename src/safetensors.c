@@ -359,18 +359,15 @@ static mlp_status check_layers(struct entry *e, size_t n, size_t *n_layers,
 	return MLP_OK;
 }
 
-mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
-			const mlp_load_opts *opts, mlp_msg *msg)
+/* The framing of a file: the header length, the header's JSON object
+ * (followed only by spaces) into *root, and where the data is. */
+static mlp_status read_header(const unsigned char *file, size_t size,
+			      json_t **root, const unsigned char **data,
+			      size_t *data_size, mlp_msg *msg)
 {
 	uint64_t header_len = 0;
-	const unsigned char *header, *data;
-	size_t data_size, n = 0, n_layers = 0, used;
-	json_t *root, *meta = NULL, *v;
+	const unsigned char *header = file + 8;
 	json_error_t jerr;
-	struct entry *e = NULL;
-	mlp_act *acts = NULL;
-	const char *key;
-	mlp_status st = MLP_OK;
 
 	if (size < 8)
 		return mlpi_fail(msg, MLP_EFORMAT,
@@ -386,75 +383,99 @@ mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
 		return mlpi_fail(msg, MLP_EFORMAT,
 			    "the header length %" PRIu64 " exceeds the limit of %u bytes",
 			    header_len, MAX_HEADER_BYTES);
-	header = file + 8;
-	data = header + header_len;
-	data_size = size - 8 - (size_t)header_len;
 	if (header_len == 0 || header[0] != '{')
 		return mlpi_fail(msg, MLP_EFORMAT, "the header does not start with '{'");
-
-	root = json_loadb((const char *)header, (size_t)header_len,
-			  JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &jerr);
-	if (root == NULL)
+	*root = json_loadb((const char *)header, (size_t)header_len,
+			   JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &jerr);
+	if (*root == NULL)
 		return mlpi_fail(msg, MLP_EFORMAT,
 			    "the header is not valid JSON: %s (byte %d)", jerr.text,
 			    jerr.position);
-	used = (size_t)jerr.position;
-	for (size_t i = used; i < header_len; i++) {
-		if (header[i] != ' ') {
-			st = mlpi_fail(msg, MLP_EFORMAT,
-				  "the header has something other than spaces after "
-				  "its JSON object (byte %zu)", i);
-			goto done;
-		}
+	for (size_t i = (size_t)jerr.position; i < header_len; i++) {
+		if (header[i] != ' ')
+			return mlpi_fail(msg, MLP_EFORMAT,
+				    "the header has something other than spaces "
+				    "after its JSON object (byte %zu)", i);
 	}
-	if (!json_is_object(root)) {
-		st = mlpi_fail(msg, MLP_EFORMAT, "the header is not a JSON object");
-		goto done;
+	if (!json_is_object(*root))
+		return mlpi_fail(msg, MLP_EFORMAT, "the header is not a JSON object");
+	*data = header + header_len;
+	*data_size = size - 8 - (size_t)header_len;
+	return MLP_OK;
+}
+
+/* __metadata__: an object of strings. */
+static mlp_status check_meta(const json_t *v, mlp_msg *msg)
+{
+	const char *key;
+	json_t *item;
+
+	if (!json_is_object(v))
+		return mlpi_fail(msg, MLP_EFORMAT, "__metadata__ is not an object");
+	json_object_foreach((json_t *)v, key, item) {
+		if (!json_is_string(item))
+			return mlpi_fail(msg, MLP_EFORMAT,
+				    "__metadata__ %s is not a string", show(key).s);
 	}
-	e = malloc((json_object_size(root) + 1) * sizeof(*e));
-	acts = malloc((json_object_size(root) / 2 + 1) * sizeof(*acts));
-	if (e == NULL || acts == NULL) {
-		st = mlpi_fail(msg, MLP_ENOMEM, "out of memory");
-		goto done;
-	}
+	return MLP_OK;
+}
+
+/* Every tensor's entry of the header, checked, into e (room for every
+ * key), their number into *n; the metadata into *meta (NULL: none). */
+static mlp_status read_entries(json_t *root, size_t data_size,
+			       struct entry *e, size_t *n, const json_t **meta,
+			       mlp_msg *msg)
+{
+	const char *key;
+	json_t *v;
+	mlp_status st;
+
+	*n = 0;
+	*meta = NULL;
 	json_object_foreach(root, key, v) {
 		if (strcmp(key, "__metadata__") == 0) {
-			const char *mk;
-			json_t *mv;
-
-			if (!json_is_object(v)) {
-				st = mlpi_fail(msg, MLP_EFORMAT,
-					  "__metadata__ is not an object");
-				goto done;
-			}
-			json_object_foreach(v, mk, mv) {
-				if (!json_is_string(mv)) {
-					st = mlpi_fail(msg, MLP_EFORMAT,
-						  "__metadata__ %s is not a string",
-						  show(mk).s);
-					goto done;
-				}
-			}
-			meta = v;
-			continue;
+			st = check_meta(v, msg);
+			*meta = v;
+		} else {
+			st = check_entry(key, v, data_size, &e[*n], msg);
+			*n += st == MLP_OK;
 		}
-		st = check_entry(key, v, data_size, &e[n], msg);
 		if (st != MLP_OK)
-			goto done;
-		n++;
+			return st;
 	}
-	if (n == 0) {
-		st = mlpi_fail(msg, MLP_EFORMAT, "the file holds no tensors");
-		goto done;
+	if (*n == 0)
+		return mlpi_fail(msg, MLP_EFORMAT, "the file holds no tensors");
+	return MLP_OK;
+}
+
+mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
+			const mlp_load_opts *opts, mlp_msg *msg)
+{
+	const unsigned char *data = NULL;
+	const json_t *meta = NULL;
+	size_t data_size = 0, n = 0, n_layers = 0;
+	json_t *root = NULL;
+	struct entry *e = NULL;
+	mlp_act *acts = NULL;
+	mlp_status st = read_header(file, size, &root, &data, &data_size, msg);
+
+	if (st == MLP_OK) {
+		e = malloc((json_object_size(root) + 1) * sizeof(*e));
+		acts = malloc((json_object_size(root) / 2 + 1) * sizeof(*acts));
+		if (e == NULL || acts == NULL)
+			st = mlpi_fail(msg, MLP_ENOMEM,
+				       "out of memory for the header's tensors");
 	}
-	st = check_ranges(e, n, data_size, msg);
+	if (st == MLP_OK)
+		st = read_entries(root, data_size, e, &n, &meta, msg);
+	if (st == MLP_OK)
+		st = check_ranges(e, n, data_size, msg);
 	if (st == MLP_OK)
 		st = check_layers(e, n, &n_layers, msg);
 	if (st == MLP_OK)
 		st = read_acts(meta, opts, n_layers, acts, msg);
 	if (st == MLP_OK)
 		st = build(e, n_layers, acts, data, out, msg);
-done:
 	free(e);
 	free(acts);
 	json_decref(root);

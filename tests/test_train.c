@@ -9,6 +9,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -601,18 +602,20 @@ END_TEST
 START_TEST(train_check_names_each_rule)
 {
 	static const struct {
-		const char *field;
+		size_t field; /* its offset in mlp_train_opts */
 		float value;
 		const char *says;
 	} bad[] = {
-		{ "lr", 0.0f, "lr must be finite and above 0, not 0" },
-		{ "lr", INFINITY, "lr must be finite and above 0, not inf" },
-		{ "momentum", 1.0f, "momentum must be in [0, 1), not 1" },
-		{ "beta1", -0.5f, "beta1 must be in [0, 1), not -0.5" },
-		{ "beta2", NAN, "beta2 must be in [0, 1), not nan" },
-		{ "eps", 0.0f, "eps must be finite and above 0, not 0" },
-		{ "weight_decay", -1.0f, "weight_decay must be finite and at least 0, not -1" },
-		{ "clip_norm", -2.0f, "clip_norm must be finite and at least 0, not -2" },
+		{ offsetof(mlp_train_opts, lr), 0.0f, "lr must be finite and above 0, not 0" },
+		{ offsetof(mlp_train_opts, lr), INFINITY, "lr must be finite and above 0, not inf" },
+		{ offsetof(mlp_train_opts, momentum), 1.0f, "momentum must be in [0, 1), not 1" },
+		{ offsetof(mlp_train_opts, beta1), -0.5f, "beta1 must be in [0, 1), not -0.5" },
+		{ offsetof(mlp_train_opts, beta2), NAN, "beta2 must be in [0, 1), not nan" },
+		{ offsetof(mlp_train_opts, eps), 0.0f, "eps must be finite and above 0, not 0" },
+		{ offsetof(mlp_train_opts, weight_decay), -1.0f,
+		  "weight_decay must be finite and at least 0, not -1" },
+		{ offsetof(mlp_train_opts, clip_norm), -2.0f,
+		  "clip_norm must be finite and at least 0, not -2" },
 	};
 	static const mlp_act relu_out[] = { MLP_RELU, MLP_RELU };
 	mlp_train_opts o;
@@ -621,13 +624,7 @@ START_TEST(train_check_names_each_rule)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		o = mlp_train_defaults();
-		*(!strcmp(bad[i].field, "lr") ? &o.lr
-		  : !strcmp(bad[i].field, "momentum") ? &o.momentum
-		  : !strcmp(bad[i].field, "beta1") ? &o.beta1
-		  : !strcmp(bad[i].field, "beta2") ? &o.beta2
-		  : !strcmp(bad[i].field, "eps") ? &o.eps
-		  : !strcmp(bad[i].field, "weight_decay") ? &o.weight_decay
-						       : &o.clip_norm) = bad[i].value;
+		memcpy((char *)&o + bad[i].field, &bad[i].value, sizeof(float));
 		ck_assert_int_eq(mlp_train_check(NULL, &o, &msg), MLP_EINVAL);
 		ck_assert_str_eq(msg.text, bad[i].says);
 	}

@@ -48,29 +48,30 @@ struct train_args {
 	bool header, help;
 };
 
-/* A training option parsed in full, then checked by the library as
- * mlp_train will check it: the options before it passed, so a failure is
- * this option's. */
-static int train_option(struct train_args *a, const char *name,
-			const char *text, float *field)
+/* After an option's value is parsed (rc), the library checks the options
+ * as mlp_train will check them: the options before this one passed, so a
+ * failure is this one's. */
+static int check_option(const mlp_train_opts *o, const char *name,
+			const char *text, int rc)
 {
 	mlp_msg msg;
-	int rc = option_float(name, text, field);
 
-	if (rc == EXIT_OK && mlp_train_check(NULL, &a->opts, &msg) != MLP_OK)
+	if (rc == EXIT_OK && mlp_train_check(NULL, o, &msg) != MLP_OK)
 		rc = report_error(EXIT_USAGE, "--%s %s: %s", name, text, msg.text);
 	return rc;
 }
 
-static int train_option_size(struct train_args *a, const char *name,
-			     const char *text, size_t *field)
+static int train_float(mlp_train_opts *o, const char *name, const char *text,
+		       float *field)
 {
-	mlp_msg msg;
-	int rc = option_size(name, text, 0, SIZE_MAX, field);
+	return check_option(o, name, text, option_float(name, text, field));
+}
 
-	if (rc == EXIT_OK && mlp_train_check(NULL, &a->opts, &msg) != MLP_OK)
-		rc = report_error(EXIT_USAGE, "--%s %s: %s", name, text, msg.text);
-	return rc;
+static int train_size(mlp_train_opts *o, const char *name, const char *text,
+		      size_t *field)
+{
+	return check_option(o, name, text,
+			    option_size(name, text, 0, SIZE_MAX, field));
 }
 
 static int choice(const char *name, const char *text, const char *a,
@@ -141,15 +142,15 @@ static int parse_args(int argc, char **argv, struct train_args *a)
 			rc = choice("optim", optarg, "adam", "sgd", &pick);
 			o->optim = pick ? MLP_OPTIM_SGD : MLP_OPTIM_ADAM;
 			break;
-		case 'r': rc = train_option(a, "lr", optarg, &o->lr); break;
-		case 'm': rc = train_option(a, "momentum", optarg, &o->momentum); break;
-		case '1': rc = train_option(a, "beta1", optarg, &o->beta1); break;
-		case '2': rc = train_option(a, "beta2", optarg, &o->beta2); break;
-		case 'e': rc = train_option(a, "eps", optarg, &o->eps); break;
-		case 'w': rc = train_option(a, "wd", optarg, &o->weight_decay); break;
-		case 'c': rc = train_option(a, "clip", optarg, &o->clip_norm); break;
-		case 'E': rc = train_option_size(a, "epochs", optarg, &o->epochs); break;
-		case 'b': rc = train_option_size(a, "batch", optarg, &o->batch_size); break;
+		case 'r': rc = train_float(o, "lr", optarg, &o->lr); break;
+		case 'm': rc = train_float(o, "momentum", optarg, &o->momentum); break;
+		case '1': rc = train_float(o, "beta1", optarg, &o->beta1); break;
+		case '2': rc = train_float(o, "beta2", optarg, &o->beta2); break;
+		case 'e': rc = train_float(o, "eps", optarg, &o->eps); break;
+		case 'w': rc = train_float(o, "wd", optarg, &o->weight_decay); break;
+		case 'c': rc = train_float(o, "clip", optarg, &o->clip_norm); break;
+		case 'E': rc = train_size(o, "epochs", optarg, &o->epochs); break;
+		case 'b': rc = train_size(o, "batch", optarg, &o->batch_size); break;
 		case 'S': rc = option_u64("seed", optarg, &o->seed); break;
 		case 'h':
 			fputs(help, stdout);
