@@ -377,9 +377,9 @@ MLP_API mlp_train_opts mlp_train_defaults(void);
 /* Checks opts as mlp_train does, without training: MLP_OK, or the status
  * mlp_train would return (MLP_EINVAL for a value out of range, MLP_ELOSS
  * for cross-entropy on an output that is neither softmax nor sigmoid), with
- * *msg naming the field, its value and the rule (msg may be NULL). net may
- * be NULL to check the values alone. The rows (training and held out) are
- * checked by mlp_train itself. */
+ * *msg naming the field, its value and the rule (msg may be NULL);
+ * MLP_ENULL for NULL opts. net may be NULL to check the values alone. The
+ * rows (training and held out) are checked by mlp_train itself. */
 MLP_API mlp_status mlp_train_check(const mlp_net *net,
 				   const mlp_train_opts *opts, mlp_msg *msg);
 
