@@ -250,9 +250,17 @@ static double gamma_u(size_t k)
 	return (double)k * U / (1.0 - (double)k * U);
 }
 
-void ref_layer(size_t batch, size_t n_in, size_t n_out, const float *W,
-	       const float *b, mlp_act act, const double *X,
-	       const double *X_err, double *Y, double *Y_err)
+/* Rounding of what a layer reads and writes: inputs and weights rounded
+ * with unit roundoff u_in and u_w before the products, outputs rounded
+ * with u_out after the activation (0: not rounded beyond float). */
+struct rounding {
+	double u_in, u_w, u_out;
+};
+
+static void layer_bound(size_t batch, size_t n_in, size_t n_out,
+			const float *W, const float *b, mlp_act act,
+			const double *X, const double *X_err,
+			const struct rounding *rd, double *Y, double *Y_err)
 {
 	double g = gamma_u(n_in + 1);
 	double L = lipschitz(act);
@@ -269,13 +277,17 @@ void ref_layer(size_t batch, size_t n_in, size_t n_out, const float *W,
 			double mag = b != NULL ? fabs(b[i]) : 0.0, prop = 0;
 
 			for (size_t j = 0; j < n_in; j++) {
+				double aw = fabs((double)w[j]), ax = fabs(x[j]);
+				/* How far the input the library used is from x. */
+				double ex = (xe != NULL ? xe[j] : 0) +
+					    rd->u_in * (ax + (xe != NULL ? xe[j] : 0));
+
 				z += w[j] * x[j];
-				mag += fabs(w[j] * x[j]);
-				if (xe != NULL)
-					prop += fabs((double)w[j]) * xe[j];
+				mag += aw * (1 + rd->u_w) * (ax + ex);
+				prop += aw * (1 + rd->u_w) * ex + rd->u_w * aw * ax;
 			}
 			/* dz: error of the float z the library computed. */
-			double dz = prop + g * (mag + prop);
+			double dz = prop + g * mag;
 			y[i] = z;
 			ye[i] = dz;
 			if (act == MLP_SOFTMAX) {
@@ -285,6 +297,7 @@ void ref_layer(size_t batch, size_t n_in, size_t n_out, const float *W,
 				double a = ref_act(act, z);
 				y[i] = a;
 				ye[i] = L * dz + 16 * U * (fabs(a) + fabs(z) + dz);
+				ye[i] += rd->u_out * (fabs(a) + ye[i]);
 			}
 		}
 		if (act != MLP_SOFTMAX)
@@ -301,13 +314,27 @@ void ref_layer(size_t batch, size_t n_in, size_t n_out, const float *W,
 
 			ye[i] = (isinf(spread) ? 1.0 : fmin(1.0, y[i] * spread)) +
 				(double)(n_out + 16) * U * y[i];
+			ye[i] += rd->u_out * (y[i] + ye[i]);
 		}
 	}
 }
 
-void ref_forward(mlp_net *net, size_t batch, const float *X, double *Y,
-		 double *Y_err)
+void ref_layer(size_t batch, size_t n_in, size_t n_out, const float *W,
+	       const float *b, mlp_act act, const double *X,
+	       const double *X_err, double *Y, double *Y_err)
 {
+	static const struct rounding none = { 0, 0, 0 };
+
+	layer_bound(batch, n_in, n_out, W, b, act, X, X_err, &none, Y, Y_err);
+}
+
+/* The network in double with the rounding of a precision: float (nothing
+ * beyond the sums'), or bf16 (the input and every weight rounded to bf16,
+ * every layer's output but the last rounded to bf16). */
+static void forward_bound(mlp_net *net, bool bf16, size_t batch,
+			  const float *X, double *Y, double *Y_err)
+{
+	const double u_bf16 = 0x1.0p-8;
 	size_t L = mlp_net_layers(net), widest = 0;
 
 	for (size_t i = 0; i <= L; i++)
@@ -325,11 +352,17 @@ void ref_forward(mlp_net *net, size_t batch, const float *X, double *Y,
 	}
 	for (size_t l = 0; l < L; l++) {
 		size_t n_in = mlp_net_width(net, l), n_out = mlp_net_width(net, l + 1);
+		struct rounding rd = { 0, 0, 0 };
 		double *t;
 
-		ref_layer(batch, n_in, n_out, mlp_net_weights(net, l),
-			  mlp_net_bias(net, l), mlp_net_act(net, l), in, in_err,
-			  out, out_err);
+		if (bf16) {
+			rd.u_in = l == 0 ? u_bf16 : 0; /* later ones: rounded as outputs */
+			rd.u_w = u_bf16;
+			rd.u_out = l + 1 < L ? u_bf16 : 0;
+		}
+		layer_bound(batch, n_in, n_out, mlp_net_weights(net, l),
+			    mlp_net_bias(net, l), mlp_net_act(net, l), in, in_err,
+			    &rd, out, out_err);
 		t = in, in = out, out = t;
 		t = in_err, in_err = out_err, out_err = t;
 	}
@@ -342,6 +375,18 @@ void ref_forward(mlp_net *net, size_t batch, const float *X, double *Y,
 	free(in_err);
 	free(out);
 	free(out_err);
+}
+
+void ref_forward(mlp_net *net, size_t batch, const float *X, double *Y,
+		 double *Y_err)
+{
+	forward_bound(net, false, batch, X, Y, Y_err);
+}
+
+void ref_forward_bf16(mlp_net *net, size_t batch, const float *X, double *Y,
+		      double *Y_err)
+{
+	forward_bound(net, true, batch, X, Y, Y_err);
 }
 
 double ref_worst(size_t n, const float *got, const double *want,

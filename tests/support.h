@@ -69,6 +69,13 @@ void ref_layer(size_t batch, size_t n_in, size_t n_out, const float *W,
 void ref_forward(mlp_net *net, size_t batch, const float *X, double *Y,
 		 double *Y_err);
 
+/* The same for a bf16 plan: the input and every weight rounded to bf16
+ * (unit roundoff 2⁻⁸), products summed in float, every layer's output but
+ * the last rounded to bf16; the bound carries each rounding through the
+ * layers as it carries the float errors. */
+void ref_forward_bf16(mlp_net *net, size_t batch, const float *X, double *Y,
+		      double *Y_err);
+
 /* The largest ratio |got − want| / err over n outputs (≤ 1 passes), and
  * the index where it occurs. */
 double ref_worst(size_t n, const float *got, const double *want,

@@ -1,0 +1,520 @@
+/*
+ * engine_onednn.c — the oneDNN engine: each layer one matmul primitive,
+ * Y = X·Wᵀ + b, with the activation fused as a post-op where oneDNN has it,
+ * in float or in bf16.
+ *
+ * A primitive serves one batch size, and oneDNN's fastest kernels (brgemm,
+ * on AMX for bf16) want it fixed. So each layer has a ladder of primitives
+ * for 1, 2, 4, ... rows up to max_batch (and max_batch itself), all taking
+ * the same packed weights, and a chunk of rows runs as a sum of rungs
+ * (100 rows: 64 + 32 + 4), each through the whole network.
+ *
+ * bf16: the input is converted once, each layer's output leaves in bf16 for
+ * the next, the last in float. An activation oneDNN does not fuse (softmax)
+ * is mlp's own pass over a float output.
+ */
+#include "engine.h"
+#include "elementwise.h"
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MAX_RUNGS = 32 };
+
+struct od_rung {
+	dnnl_primitive_t prim;
+	dnnl_memory_desc_t src, dst, scratch;
+};
+
+struct od_layer {
+	size_t n_in, n_out;
+	mlp_act act;
+	bool fused;         /* the activation is a post-op, or identity */
+	bool bf16_out;      /* the output leaves in bf16 */
+	dnnl_memory_t weights; /* packed */
+	dnnl_memory_t bias;
+	float *bias_data;
+	struct od_rung rung[MAX_RUNGS];
+};
+
+struct od_packed {
+	dnnl_engine_t engine;
+	mlp_precision precision;
+	size_t n_layers, max_batch, n_rungs, rows[MAX_RUNGS];
+	size_t scratch_bytes; /* the largest scratchpad */
+	size_t widest;        /* the widest input or output of a layer */
+	char describe[256];
+	struct od_layer layers[];
+};
+
+struct od_context {
+	dnnl_stream_t stream;
+	void *block;          /* everything below, one allocation */
+	unsigned char *scratchpad;
+	void *buf[2];         /* a layer's output: max_batch × widest floats */
+	float *tmp;           /* a bf16 plan's float output before its pass */
+	uint16_t *xb;         /* the input in bf16 */
+	dnnl_memory_t *mem;   /* layer × rung × (src, dst, scratchpad) */
+	size_t n_mem;
+};
+
+bool mlpi_onednn_has_bf16(void)
+{
+	dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+
+	return ((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) ==
+	       (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+}
+
+/* The post-op of an activation; false for one oneDNN does not have. */
+static bool post_op(mlp_act act, dnnl_alg_kind_t *alg, float *alpha)
+{
+	*alpha = 0.0f;
+	switch (act) {
+	case MLP_RELU:
+		*alg = dnnl_eltwise_relu;
+		return true;
+	case MLP_LEAKY_RELU:
+		*alg = dnnl_eltwise_relu;
+		*alpha = MLP_LEAKY_RELU_SLOPE;
+		return true;
+	case MLP_SIGMOID:
+		*alg = dnnl_eltwise_logistic;
+		return true;
+	case MLP_TANH:
+		*alg = dnnl_eltwise_tanh;
+		return true;
+	case MLP_GELU:
+		*alg = dnnl_eltwise_gelu_erf;
+		return true;
+	case MLP_GELU_TANH:
+		*alg = dnnl_eltwise_gelu_tanh;
+		return true;
+	case MLP_SILU:
+		*alg = dnnl_eltwise_swish;
+		*alpha = 1.0f;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static mlp_status from_dnnl(dnnl_status_t s)
+{
+	return s == dnnl_success ? MLP_OK
+	       : s == dnnl_out_of_memory ? MLP_ENOMEM
+					  : MLP_ENOTSUP;
+}
+
+/* A plain 2-D row-major descriptor. */
+static dnnl_status_t md2(dnnl_memory_desc_t *md, size_t rows, size_t cols,
+			 dnnl_data_type_t dt, dnnl_format_tag_t tag)
+{
+	dnnl_dims_t dims = { (dnnl_dim_t)rows, (dnnl_dim_t)cols };
+
+	return dnnl_memory_desc_init_by_tag(md, 2, dims, dt, tag);
+}
+
+/* The attributes of a layer's primitives: user scratchpad, the post-op. */
+static dnnl_status_t layer_attr(const struct od_layer *ly,
+				dnnl_primitive_attr_t *attr)
+{
+	dnnl_post_ops_t po = NULL;
+	dnnl_alg_kind_t alg;
+	dnnl_status_t s;
+	float alpha;
+
+	s = dnnl_primitive_attr_create(attr);
+	if (s != dnnl_success)
+		return s;
+	s = dnnl_primitive_attr_set_scratchpad_mode(*attr,
+						    dnnl_scratchpad_mode_user);
+	if (s == dnnl_success && post_op(ly->act, &alg, &alpha)) {
+		s = dnnl_post_ops_create(&po);
+		if (s == dnnl_success)
+			s = dnnl_post_ops_append_eltwise(po, 1.0f, alg, alpha, 0.0f);
+		if (s == dnnl_success)
+			s = dnnl_primitive_attr_set_post_ops(*attr, po);
+		dnnl_post_ops_destroy(po);
+	}
+	if (s != dnnl_success) {
+		dnnl_primitive_attr_destroy(*attr);
+		*attr = NULL;
+	}
+	return s;
+}
+
+/* The primitive descriptor of a layer at `rows`, with weights of layout
+ * weights (format_any to let oneDNN choose). */
+static dnnl_status_t layer_pd(const struct od_packed *p, const struct od_layer *ly,
+			      size_t rows, const dnnl_memory_desc_t *weights,
+			      dnnl_primitive_attr_t attr,
+			      dnnl_primitive_desc_t *pd)
+{
+	dnnl_data_type_t dt = p->precision == MLP_BF16 ? dnnl_bf16 : dnnl_f32;
+	dnnl_memory_desc_t src, bias, dst;
+	dnnl_matmul_desc_t desc;
+	dnnl_status_t s;
+
+	s = md2(&src, rows, ly->n_in, dt, dnnl_ab);
+	if (s == dnnl_success)
+		s = md2(&bias, 1, ly->n_out, dnnl_f32, dnnl_ab);
+	if (s == dnnl_success)
+		s = md2(&dst, rows, ly->n_out, ly->bf16_out ? dnnl_bf16 : dnnl_f32,
+			dnnl_ab);
+	if (s == dnnl_success)
+		s = dnnl_matmul_desc_init(&desc, &src, weights, &bias, &dst);
+	if (s == dnnl_success)
+		s = dnnl_primitive_desc_create(pd, &desc, attr, p->engine, NULL);
+	return s;
+}
+
+/* Adds an implementation's name to the description, once. */
+static void describe_impl(struct od_packed *p, dnnl_primitive_desc_t pd)
+{
+	const char *impl = NULL;
+	size_t len = strlen(p->describe);
+
+	if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) !=
+		    dnnl_success || impl == NULL || strstr(p->describe, impl) != NULL)
+		return;
+	snprintf(p->describe + len, sizeof(p->describe) - len, "%s%s",
+		 p->describe[len - 1] == ' ' ? "" : ", ", impl);
+}
+
+/* Reorders W (n_out × n_in, row-major float) into the packed layout. */
+static dnnl_status_t pack_weights(const struct od_packed *p, struct od_layer *ly,
+				  const float *W, const dnnl_memory_desc_t *packed)
+{
+	dnnl_memory_desc_t user_md;
+	dnnl_memory_t user = NULL;
+	dnnl_primitive_desc_t rpd = NULL;
+	dnnl_primitive_t reorder = NULL;
+	dnnl_stream_t stream = NULL;
+	dnnl_status_t s;
+
+	/* W as the K × N matrix of the matmul: n_in × n_out, column-major. */
+	s = md2(&user_md, ly->n_in, ly->n_out, dnnl_f32, dnnl_ba);
+	if (s == dnnl_success)
+		s = dnnl_memory_create(&ly->weights, packed, p->engine,
+				       DNNL_MEMORY_ALLOCATE);
+	if (s == dnnl_success)
+		s = dnnl_memory_create(&user, &user_md, p->engine, (void *)W);
+	if (s == dnnl_success)
+		s = dnnl_reorder_primitive_desc_create(&rpd, &user_md, p->engine,
+						       packed, p->engine, NULL);
+	if (s == dnnl_success)
+		s = dnnl_primitive_create(&reorder, rpd);
+	if (s == dnnl_success)
+		s = dnnl_stream_create(&stream, p->engine, dnnl_stream_default_flags);
+	if (s == dnnl_success) {
+		dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, user },
+					    { DNNL_ARG_TO, ly->weights } };
+		s = dnnl_primitive_execute(reorder, stream, 2, args);
+	}
+	if (s == dnnl_success)
+		s = dnnl_stream_wait(stream);
+	dnnl_stream_destroy(stream);
+	dnnl_primitive_destroy(reorder);
+	dnnl_primitive_desc_destroy(rpd);
+	dnnl_memory_destroy(user);
+	return s;
+}
+
+/* One layer: its ladder of primitives, its packed weights and bias. The
+ * weights layout oneDNN picks for the largest rung is asked of every rung,
+ * so that they share one copy. */
+static mlp_status prepare_layer(struct od_packed *p, struct od_layer *ly,
+				const struct mlp_layer *src)
+{
+	dnnl_memory_desc_t any, packed;
+	dnnl_primitive_attr_t attr = NULL;
+	dnnl_status_t s;
+	dnnl_data_type_t dt = p->precision == MLP_BF16 ? dnnl_bf16 : dnnl_f32;
+	dnnl_memory_desc_t bias_md;
+
+	s = layer_attr(ly, &attr);
+	if (s == dnnl_success)
+		s = md2(&any, ly->n_in, ly->n_out, dt, dnnl_format_tag_any);
+	for (size_t k = p->n_rungs; s == dnnl_success && k-- > 0;) {
+		dnnl_primitive_desc_t pd = NULL;
+		struct od_rung *r = &ly->rung[k];
+
+		s = layer_pd(p, ly, p->rows[k], k + 1 == p->n_rungs ? &any : &packed,
+			     attr, &pd);
+		if (s == dnnl_success && k + 1 == p->n_rungs)
+			packed = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+		if (s == dnnl_success) {
+			size_t bytes;
+
+			r->src = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+			r->dst = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+			r->scratch = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+			bytes = dnnl_memory_desc_get_size(&r->scratch);
+			p->scratch_bytes = bytes > p->scratch_bytes ? bytes : p->scratch_bytes;
+			describe_impl(p, pd);
+			s = dnnl_primitive_create(&r->prim, pd);
+		}
+		dnnl_primitive_desc_destroy(pd);
+	}
+	if (attr != NULL)
+		dnnl_primitive_attr_destroy(attr);
+	if (s == dnnl_success)
+		s = pack_weights(p, ly, src->W, &packed);
+	if (s != dnnl_success)
+		return from_dnnl(s);
+	/* The bias: a copy, so that the plan does not hold the network. */
+	ly->bias_data = malloc(ly->n_out * sizeof(float));
+	if (ly->bias_data == NULL)
+		return MLP_ENOMEM;
+	memcpy(ly->bias_data, src->b, ly->n_out * sizeof(float));
+	s = md2(&bias_md, 1, ly->n_out, dnnl_f32, dnnl_ab);
+	if (s == dnnl_success)
+		s = dnnl_memory_create(&ly->bias, &bias_md, p->engine, ly->bias_data);
+	return from_dnnl(s);
+}
+
+static void free_packed(void *packed)
+{
+	struct od_packed *p = packed;
+
+	if (p == NULL)
+		return;
+	for (size_t l = 0; l < p->n_layers; l++) {
+		struct od_layer *ly = &p->layers[l];
+
+		for (size_t k = 0; k < p->n_rungs; k++)
+			dnnl_primitive_destroy(ly->rung[k].prim);
+		dnnl_memory_destroy(ly->weights);
+		dnnl_memory_destroy(ly->bias);
+		free(ly->bias_data);
+	}
+	dnnl_engine_destroy(p->engine);
+	free(p);
+}
+
+/* 1, 2, 4, ... up to max_batch, and max_batch. */
+static size_t ladder(size_t max_batch, size_t *rows)
+{
+	size_t n = 0;
+
+	for (size_t r = 1; r <= max_batch && n < MAX_RUNGS - 1; r *= 2)
+		rows[n++] = r;
+	if (rows[n - 1] != max_batch)
+		rows[n++] = max_batch;
+	return n;
+}
+
+static mlp_status od_prepare(const mlp_net *net, mlp_precision precision,
+			     size_t max_batch, void **out)
+{
+	struct od_packed *p;
+	mlp_status st = MLP_OK;
+
+	if (precision == MLP_BF16 && !mlpi_onednn_has_bf16())
+		return MLP_ENOTSUP;
+	p = calloc(1, sizeof(*p) + net->n_layers * sizeof(p->layers[0]));
+	if (p == NULL)
+		return MLP_ENOMEM;
+	p->precision = precision;
+	p->n_layers = net->n_layers;
+	p->max_batch = max_batch;
+	p->n_rungs = ladder(max_batch, p->rows);
+	snprintf(p->describe, sizeof(p->describe), "onednn %s: ",
+		 precision == MLP_BF16 ? "bf16" : "fp32");
+	if (dnnl_engine_create(&p->engine, dnnl_cpu, 0) != dnnl_success) {
+		free(p);
+		return MLP_ENOTSUP;
+	}
+	for (size_t l = 0; l < net->n_layers && st == MLP_OK; l++) {
+		const struct mlp_layer *src = &net->layers[l];
+		struct od_layer *ly = &p->layers[l];
+		dnnl_alg_kind_t alg;
+		float alpha;
+
+		ly->n_in = src->n_in;
+		ly->n_out = src->n_out;
+		ly->act = src->act;
+		ly->fused = src->act == MLP_IDENTITY || post_op(src->act, &alg, &alpha);
+		ly->bf16_out = precision == MLP_BF16 && l + 1 < net->n_layers &&
+			       ly->fused;
+		p->widest = ly->n_in > p->widest ? ly->n_in : p->widest;
+		p->widest = ly->n_out > p->widest ? ly->n_out : p->widest;
+		st = prepare_layer(p, ly, src);
+	}
+	/* oneDNN's reference kernels are slower than the BLAS, and in bf16 an
+	 * emulation. */
+	if (st == MLP_OK && strstr(p->describe, "ref") != NULL)
+		st = MLP_ENOTSUP;
+	if (st != MLP_OK) {
+		free_packed(p);
+		return st;
+	}
+	*out = p;
+	return MLP_OK;
+}
+
+static void free_context(void *ctx)
+{
+	struct od_context *c = ctx;
+
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n_mem; i++)
+		dnnl_memory_destroy(c->mem[i]); /* NULL is a no-op */
+	free(c->mem);
+	dnnl_stream_destroy(c->stream);
+	mlpi_free_aligned(c->block);
+	free(c);
+}
+
+/* The memory objects of one rung of one layer; their data is set by each
+ * run. */
+static dnnl_status_t rung_memories(const struct od_packed *p,
+				   struct od_context *c, size_t l, size_t k)
+{
+	const struct od_rung *r = &p->layers[l].rung[k];
+	dnnl_memory_t *m = c->mem + 3 * (l * p->n_rungs + k);
+	dnnl_status_t s;
+
+	s = dnnl_memory_create(&m[0], &r->src, p->engine, DNNL_MEMORY_NONE);
+	if (s == dnnl_success)
+		s = dnnl_memory_create(&m[1], &r->dst, p->engine, DNNL_MEMORY_NONE);
+	/* A primitive without a scratchpad gets none. */
+	if (s == dnnl_success && dnnl_memory_desc_get_size(&r->scratch) > 0)
+		s = dnnl_memory_create(&m[2], &r->scratch, p->engine, c->scratchpad);
+	return s;
+}
+
+static mlp_status od_context(const void *packed, void **out)
+{
+	const struct od_packed *p = packed;
+	struct mlpi_carver cv = MLPI_CARVER(NULL);
+	size_t rows = p->max_batch, count = rows * p->widest, bytes;
+	struct od_context *c = calloc(1, sizeof(*c));
+	dnnl_status_t s = dnnl_success;
+
+	if (c == NULL)
+		return MLP_ENOMEM;
+	for (int pass = 0; pass < 2; pass++) {
+		c->scratchpad = mlpi_carve(&cv, p->scratch_bytes, 1);
+		c->buf[0] = mlpi_carve(&cv, count, sizeof(float));
+		c->buf[1] = mlpi_carve(&cv, count, sizeof(float));
+		c->tmp = mlpi_carve(&cv, count, sizeof(float));
+		c->xb = mlpi_carve(&cv, count, sizeof(uint16_t));
+		if (pass == 0) {
+			if (!mlpi_carved_size(&cv, &bytes)) {
+				free(c);
+				return MLP_ETOOBIG;
+			}
+			c->block = mlpi_alloc_aligned(bytes);
+			c->mem = calloc(3 * p->n_layers * p->n_rungs,
+					sizeof(dnnl_memory_t));
+			if (c->mem != NULL)
+				c->n_mem = 3 * p->n_layers * p->n_rungs;
+			if (c->block == NULL || c->mem == NULL) {
+				free_context(c);
+				return MLP_ENOMEM;
+			}
+			cv = MLPI_CARVER(c->block);
+		}
+	}
+	s = dnnl_stream_create(&c->stream, p->engine, dnnl_stream_default_flags);
+	for (size_t l = 0; l < p->n_layers && s == dnnl_success; l++)
+		for (size_t k = 0; k < p->n_rungs && s == dnnl_success; k++)
+			s = rung_memories(p, c, l, k);
+	if (s != dnnl_success) {
+		free_context(c);
+		return from_dnnl(s);
+	}
+	*out = c;
+	return MLP_OK;
+}
+
+/* Float to bf16, rounding to nearest even; a NaN stays a (quiet) NaN. */
+MLPI_CLONES
+static void to_bf16(size_t n, const float *restrict src, uint16_t *restrict dst)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u, rounded;
+
+		memcpy(&u, &src[i], sizeof(u));
+		rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+		dst[i] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u
+					    ? (u >> 16) | 0x40u
+					    : rounded);
+	}
+}
+
+/* `rows`, one rung's worth, through every layer. */
+static void run_rung(const struct od_packed *p, struct od_context *c, size_t k,
+		     const float *X, float *Y)
+{
+	size_t rows = p->rows[k];
+	const void *in = X;
+
+	if (p->precision == MLP_BF16) {
+		to_bf16(rows * p->layers[0].n_in, X, c->xb);
+		in = c->xb;
+	}
+	for (size_t l = 0; l < p->n_layers; l++) {
+		const struct od_layer *ly = &p->layers[l];
+		dnnl_memory_t *m = c->mem + 3 * (l * p->n_rungs + k);
+		bool last = l + 1 == p->n_layers;
+		/* A float output that goes on in bf16 stops in tmp first. */
+		bool staged = p->precision == MLP_BF16 && !last && !ly->bf16_out;
+		void *out = last ? (void *)Y : staged ? (void *)c->tmp : c->buf[l & 1];
+		dnnl_exec_arg_t args[5] = {
+			{ DNNL_ARG_SRC, m[0] }, { DNNL_ARG_WEIGHTS, ly->weights },
+			{ DNNL_ARG_BIAS, ly->bias }, { DNNL_ARG_DST, m[1] },
+			{ DNNL_ARG_SCRATCHPAD, m[2] },
+		};
+
+		dnnl_memory_set_data_handle(m[0], (void *)in);
+		dnnl_memory_set_data_handle(m[1], out);
+		dnnl_primitive_execute(ly->rung[k].prim, c->stream,
+				       m[2] != NULL ? 5 : 4, args);
+		if (!ly->fused)
+			mlpi_bias_act(ly->act, rows, ly->n_out, NULL, (float *)out);
+		if (staged) {
+			to_bf16(rows * ly->n_out, c->tmp, c->buf[l & 1]);
+			out = c->buf[l & 1];
+		}
+		in = out;
+	}
+}
+
+static void od_run(const void *packed, void *ctx, size_t rows, const float *X,
+		   float *Y)
+{
+	const struct od_packed *p = packed;
+	size_t n_in = p->layers[0].n_in, n_out = p->layers[p->n_layers - 1].n_out;
+	size_t k = p->n_rungs;
+
+	/* The largest rung that fits what is left, down the ladder. */
+	for (size_t r = 0; r < rows;) {
+		while (p->rows[k - 1] > rows - r)
+			k--;
+		run_rung(p, ctx, k - 1, X + r * n_in, Y + r * n_out);
+		r += p->rows[k - 1];
+	}
+	dnnl_stream_wait(((struct od_context *)ctx)->stream);
+}
+
+static const char *od_describe(const void *packed)
+{
+	return ((const struct od_packed *)packed)->describe;
+}
+
+const struct mlpi_engine mlpi_engine_onednn = {
+	.name = "onednn",
+	.prepare = od_prepare,
+	.context = od_context,
+	.run = od_run,
+	.describe = od_describe,
+	.free_context = free_context,
+	.free_packed = free_packed,
+};

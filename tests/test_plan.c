@@ -1,0 +1,452 @@
+/*
+ * test_plan.c — plans: every engine of this build against the double
+ * reference (fp32 within the float bound, bf16 within the bound of bf16
+ * rounding), the choice of engine, clones shared by threads, snapshots, bad
+ * input and allocation.
+ */
+#include "support.h"
+
+#include "engine.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct mlpi_engine *const engines[] = {
+	&mlpi_engine_cblas,
+#if defined(MLP_HAVE_ONEDNN)
+	&mlpi_engine_onednn,
+#endif
+};
+#define N_ENGINES (sizeof(engines) / sizeof(engines[0]))
+
+/* ---- networks ------------------------------------------------------------ */
+
+enum { N_FIXED = 5, N_CASES = 12, MAX_L = 6 };
+
+struct plan_case {
+	size_t n_layers;
+	size_t sizes[MAX_L + 1];
+	size_t max_batch;
+};
+
+/* Fixed shapes at the extremes of width, then random ones of 1 to 6
+ * layers with widths log-uniform in [1, 1024] (at most 1.5M weights, for
+ * the double reference). */
+static struct plan_case plan_case(int i)
+{
+	static const struct plan_case fixed[N_FIXED] = {
+		{ 1, { 1, 1 }, 64 },
+		{ 2, { 1024, 1024, 1024 }, 64 },
+		{ 2, { 1, 1024, 1 }, 1 },
+		{ 3, { 1024, 1, 1024, 3 }, 5 },
+		{ 6, { 7, 300, 2, 64, 1, 33, 10 }, 100 },
+	};
+	static const size_t max_batches[] = { 64, 1, 5, 64, 200, 37 };
+	struct trng g = { 4000u + (uint64_t)i };
+	struct plan_case c;
+	size_t weights;
+
+	if (i < N_FIXED)
+		return fixed[i];
+	c.n_layers = 1 + (size_t)i % MAX_L;
+	c.max_batch = max_batches[i % 6];
+	do {
+		weights = 0;
+		for (size_t l = 0; l <= c.n_layers; l++)
+			c.sizes[l] = (size_t)exp(trng_uniform(&g, 0, log(1024.999)));
+		for (size_t l = 0; l < c.n_layers; l++)
+			weights += c.sizes[l] * c.sizes[l + 1];
+	} while (weights > 1500000);
+	return c;
+}
+
+/* Case i's network: He/Glorot weights, random biases, activations cycling
+ * so that every activation appears at every depth. */
+static mlp_net *case_net(int i, const struct plan_case *c)
+{
+	mlp_act acts[MAX_L];
+	struct trng g = { 91u + (uint64_t)i };
+	mlp_net *net;
+
+	for (size_t l = 0; l < c->n_layers; l++)
+		acts[l] = (mlp_act)(((size_t)i + l) % MLP_ACT_COUNT);
+	ck_assert_int_eq(mlp_net_create(&net, c->n_layers, c->sizes, acts), MLP_OK);
+	ck_assert_int_eq(mlp_net_init(net, (uint64_t)i + 7), MLP_OK);
+	for (size_t l = 0; l < c->n_layers; l++)
+		trng_fill(&g, mlp_net_bias(net, l), c->sizes[l + 1], -0.5, 0.5);
+	return net;
+}
+
+/* The plan's outputs at batches 1, 2, 7, 64 and 150 (chunks of max_batch,
+ * and sums of ladder rungs) within the reference's bound. */
+static void check_plan(mlp_plan *plan, mlp_net *net, bool bf16, int i,
+		       const char *engine)
+{
+	static const size_t batches[] = { 1, 2, 7, 64, 150 };
+	size_t n_in = mlp_net_width(net, 0);
+	size_t n_out = mlp_net_width(net, mlp_net_layers(net));
+	struct trng g = { 55u + (uint64_t)i };
+
+	for (size_t k = 0; k < sizeof(batches) / sizeof(batches[0]); k++) {
+		size_t batch = batches[k], where;
+		float *X = malloc(batch * n_in * sizeof(float));
+		float *Y = malloc(batch * n_out * sizeof(float));
+		double *want = malloc(batch * n_out * sizeof(double));
+		double *err = malloc(batch * n_out * sizeof(double));
+		double worst;
+
+		ck_assert(X && Y && want && err);
+		trng_fill(&g, X, batch * n_in, -1, 1);
+		ck_assert_int_eq(mlp_plan_forward(plan, batch, X, Y), MLP_OK);
+		if (bf16)
+			ref_forward_bf16(net, batch, X, want, err);
+		else
+			ref_forward(net, batch, X, want, err);
+		worst = ref_worst(batch * n_out, Y, want, err, &where);
+		ck_assert_msg(worst <= 1.0,
+			      "case %d on %s (%s), batch %zu: Y[%zu] = %.9g, want "
+			      "%.17g ± %.3g", i, engine, mlp_plan_describe(plan),
+			      batch, where, (double)Y[where], want[where], err[where]);
+		free(X), free(Y), free(want), free(err);
+	}
+}
+
+/* fp32 on every engine of this build, within the float bound the forward
+ * pass is held to. */
+START_TEST(fp32_plans_match_reference)
+{
+	struct plan_case c = plan_case(_i);
+	mlp_net *net = case_net(_i, &c);
+
+	for (size_t e = 0; e < N_ENGINES; e++) {
+		mlp_plan *plan;
+
+		ck_assert_int_eq(mlpi_plan_create_on(engines[e], &plan, net, MLP_FP32,
+						     c.max_batch), MLP_OK);
+		check_plan(plan, net, false, _i, engines[e]->name);
+		mlp_plan_free(plan);
+	}
+	mlp_net_free(net);
+}
+END_TEST
+
+/* bf16 where the build and the CPU have it, within the bf16 bound. */
+START_TEST(bf16_plans_match_reference)
+{
+	struct plan_case c = plan_case(_i);
+	mlp_net *net;
+	mlp_plan *plan;
+
+	if (!mlp_precision_supported(MLP_BF16)) {
+		if (_i == 0)
+			printf("bf16 plans: skipped: this build or CPU has no "
+			       "native bf16 (oneDNN with AVX512_BF16 or AMX)\n");
+		return;
+	}
+	net = case_net(_i, &c);
+	ck_assert_int_eq(mlp_plan_create(&plan, net, MLP_BF16, c.max_batch), MLP_OK);
+	ck_assert_ptr_nonnull(strstr(mlp_plan_describe(plan), "bf16"));
+	check_plan(plan, net, true, _i, "bf16");
+	mlp_plan_free(plan);
+	mlp_net_free(net);
+}
+END_TEST
+
+/* ---- the engine a precision gets ------------------------------------------ */
+
+START_TEST(engine_choice)
+{
+	static const size_t tiny[] = { 2, 3, 1 }, large[] = { 784, 256, 10 };
+	static const mlp_act acts[] = { MLP_RELU, MLP_SOFTMAX };
+	mlp_plan *sentinel = (mlp_plan *)(uintptr_t)0x1234, *plan = sentinel;
+	mlp_net *a, *b;
+
+	ck_assert_int_eq(mlp_net_create(&a, 2, tiny, acts), MLP_OK);
+	ck_assert_int_eq(mlp_net_create(&b, 2, large, acts), MLP_OK);
+	/* A tiny network: a oneDNN call costs more than its layers. */
+	ck_assert_int_eq(mlp_plan_create(&plan, a, MLP_FP32, 8), MLP_OK);
+	ck_assert_str_eq(mlp_plan_describe(plan), "cblas fp32: openblas");
+	mlp_plan_free(plan);
+	ck_assert_int_eq(mlp_plan_create(&plan, b, MLP_FP32, 8), MLP_OK);
+#if defined(MLP_HAVE_ONEDNN)
+	ck_assert_msg(strncmp(mlp_plan_describe(plan), "onednn fp32: ", 13) == 0,
+		      "%s", mlp_plan_describe(plan));
+#else
+	ck_assert_msg(strncmp(mlp_plan_describe(plan), "cblas fp32", 10) == 0,
+		      "%s", mlp_plan_describe(plan));
+#endif
+	mlp_plan_free(plan);
+	/* bf16: there, or refused, never emulated. */
+	plan = sentinel;
+	if (mlp_precision_supported(MLP_BF16)) {
+		ck_assert_int_eq(mlp_plan_create(&plan, a, MLP_BF16, 8), MLP_OK);
+		ck_assert_msg(strncmp(mlp_plan_describe(plan), "onednn bf16: ", 13) == 0,
+			      "%s", mlp_plan_describe(plan));
+		mlp_plan_free(plan);
+	} else {
+		ck_assert_int_eq(mlp_plan_create(&plan, a, MLP_BF16, 8), MLP_ENOTSUP);
+		ck_assert_ptr_eq(plan, sentinel);
+	}
+	ck_assert_int_eq(mlpi_engine_cblas.prepare(a, MLP_BF16, 8, (void **)&plan),
+			 MLP_ENOTSUP);
+	ck_assert(mlp_precision_supported(MLP_FP32));
+	ck_assert(!mlp_precision_supported((mlp_precision)7));
+	ck_assert_str_eq(mlp_plan_describe(NULL), "no plan");
+	mlp_net_free(a);
+	mlp_net_free(b);
+}
+END_TEST
+
+/* ---- clones shared by threads ------------------------------------------------ */
+
+enum { T_THREADS = 4, T_ROUNDS = 20, T_BATCH = 37 };
+
+struct thread_job {
+	mlp_plan *plan;
+	const float *X;
+	const float *want; /* the single-thread outputs */
+	size_t n_out;
+	int failures;
+};
+
+static void *thread_run(void *arg)
+{
+	struct thread_job *job = arg;
+	float *Y = malloc(T_BATCH * job->n_out * sizeof(float));
+
+	if (Y == NULL) {
+		job->failures++;
+		return NULL;
+	}
+	for (int r = 0; r < T_ROUNDS; r++) {
+		size_t batch = r % 2 ? T_BATCH : 1;
+
+		if (mlp_plan_forward(job->plan, batch, job->X, Y) != MLP_OK ||
+		    memcmp(Y, job->want, batch * job->n_out * sizeof(float)) != 0)
+			job->failures++;
+	}
+	free(Y);
+	return NULL;
+}
+
+/* Four threads, each with a clone of one plan: each gets the plan's
+ * single-thread outputs, bit for bit; the clones outlive the original. */
+START_TEST(clones_share_across_threads)
+{
+	static const size_t sizes[] = { 64, 256, 256, 10 };
+	static const mlp_act acts[] = { MLP_RELU, MLP_TANH, MLP_SOFTMAX };
+	mlp_precision prec = _i == 0 ? MLP_FP32 : MLP_BF16;
+	struct thread_job jobs[T_THREADS];
+	pthread_t tid[T_THREADS];
+	float X[T_BATCH * 64], want[T_BATCH * 10];
+	struct trng g = { 8 };
+	mlp_plan *plan;
+	mlp_net *net;
+
+	if (!mlp_precision_supported(prec))
+		return;
+	ck_assert_int_eq(mlp_net_create(&net, 3, sizes, acts), MLP_OK);
+	ck_assert_int_eq(mlp_net_init(net, 8), MLP_OK);
+	trng_fill(&g, X, T_BATCH * 64, -1, 1);
+	ck_assert_int_eq(mlp_plan_create(&plan, net, prec, 16), MLP_OK);
+	ck_assert_int_eq(mlp_plan_forward(plan, T_BATCH, X, want), MLP_OK);
+	for (int t = 0; t < T_THREADS; t++) {
+		jobs[t] = (struct thread_job){ NULL, X, want, 10, 0 };
+		ck_assert_int_eq(mlp_plan_clone(&jobs[t].plan, plan), MLP_OK);
+		ck_assert_str_eq(mlp_plan_describe(jobs[t].plan), mlp_plan_describe(plan));
+	}
+	mlp_plan_free(plan);
+	mlp_net_free(net);
+	for (int t = 0; t < T_THREADS; t++)
+		ck_assert_int_eq(pthread_create(&tid[t], NULL, thread_run, &jobs[t]), 0);
+	for (int t = 0; t < T_THREADS; t++) {
+		ck_assert_int_eq(pthread_join(tid[t], NULL), 0);
+		ck_assert_msg(jobs[t].failures == 0, "thread %d: %d results differ",
+			      t, jobs[t].failures);
+		mlp_plan_free(jobs[t].plan);
+	}
+}
+END_TEST
+
+/* ---- a snapshot -------------------------------------------------------------- */
+
+/* Weights changed after the plan was made do not reach it, and the
+ * network may go first. */
+START_TEST(plan_is_a_snapshot)
+{
+	static const size_t sizes[] = { 300, 100, 5 };
+	static const mlp_act acts[] = { MLP_GELU, MLP_IDENTITY };
+	mlp_precision prec = _i == 0 ? MLP_FP32 : MLP_BF16;
+	float X[3 * 300], before[15], after[15];
+	struct trng g = { 2 };
+	mlp_plan *plan;
+	mlp_net *net;
+
+	if (!mlp_precision_supported(prec))
+		return;
+	ck_assert_int_eq(mlp_net_create(&net, 2, sizes, acts), MLP_OK);
+	ck_assert_int_eq(mlp_net_init(net, 1), MLP_OK);
+	trng_fill(&g, X, 3 * 300, -1, 1);
+	ck_assert_int_eq(mlp_plan_create(&plan, net, prec, 4), MLP_OK);
+	ck_assert_int_eq(mlp_plan_forward(plan, 3, X, before), MLP_OK);
+	mlp_net_weights(net, 0)[0] += 100.0f;
+	mlp_net_bias(net, 1)[0] += 1.0f;
+	mlp_net_free(net);
+	ck_assert_int_eq(mlp_plan_forward(plan, 3, X, after), MLP_OK);
+	ck_assert_mem_eq(before, after, sizeof(before));
+	mlp_plan_free(plan);
+}
+END_TEST
+
+/* ---- bad input, allocation ---------------------------------------------------- */
+
+static mlp_net *small_net(void)
+{
+	static const size_t sizes[] = { 4, 8, 3 };
+	static const mlp_act acts[] = { MLP_RELU, MLP_SOFTMAX };
+	mlp_net *net;
+
+	ck_assert_int_eq(mlp_net_create(&net, 2, sizes, acts), MLP_OK);
+	ck_assert_int_eq(mlp_net_init(net, 3), MLP_OK);
+	return net;
+}
+
+START_TEST(plan_bad_input)
+{
+	mlp_net *net = small_net();
+	mlp_plan *sentinel = (mlp_plan *)(uintptr_t)0x1234, *plan = sentinel, *ok;
+	float X[2 * 4] = { 0 }, Y[2 * 3], buf[16] = { 0 };
+
+	ck_assert_int_eq(mlp_plan_create(NULL, net, MLP_FP32, 4), MLP_ENULL);
+	ck_assert_int_eq(mlp_plan_create(&plan, NULL, MLP_FP32, 4), MLP_ENULL);
+	ck_assert_int_eq(mlp_plan_create(&plan, net, (mlp_precision)7, 4), MLP_EINVAL);
+	ck_assert_int_eq(mlp_plan_create(&plan, net, MLP_FP32, 0), MLP_ESIZE);
+	ck_assert_int_eq(mlp_plan_create(&plan, net, MLP_FP32,
+					 (size_t)MLP_MAX_BATCH + 1), MLP_ETOOBIG);
+	ck_assert_int_eq(mlp_plan_clone(&plan, NULL), MLP_ENULL);
+	ck_assert_ptr_eq(plan, sentinel);
+	ck_assert_int_eq(mlp_plan_create(&ok, net, MLP_FP32, 2), MLP_OK);
+	ck_assert_int_eq(mlp_plan_clone(NULL, ok), MLP_ENULL);
+	for (size_t i = 0; i < 6; i++)
+		Y[i] = 777.0f;
+	ck_assert_int_eq(mlp_plan_forward(NULL, 2, X, Y), MLP_ENULL);
+	ck_assert_int_eq(mlp_plan_forward(ok, 2, NULL, Y), MLP_ENULL);
+	ck_assert_int_eq(mlp_plan_forward(ok, 2, X, NULL), MLP_ENULL);
+	ck_assert_int_eq(mlp_plan_forward(ok, 0, X, Y), MLP_ESIZE);
+	ck_assert_int_eq(mlp_plan_forward(ok, SIZE_MAX / 4, X, Y), MLP_ETOOBIG);
+	ck_assert_int_eq(mlp_plan_forward(ok, 2, buf, buf + 7), MLP_EINVAL);
+	for (size_t i = 0; i < 6; i++)
+		ck_assert(Y[i] == 777.0f);
+	ck_assert_int_eq(mlp_plan_forward(ok, 2, buf, buf + 8), MLP_OK);
+	mlp_plan_free(ok);
+	mlp_plan_free(NULL);
+	mlp_net_free(net);
+}
+END_TEST
+
+/* No heap allocation of mlp's in a plan's forward pass: batch 1, a batch
+ * within max_batch, and one in chunks. */
+START_TEST(plan_forward_allocates_nothing)
+{
+	mlp_precision prec = _i == 0 ? MLP_FP32 : MLP_BF16;
+	static const size_t sizes[] = { 200, 300, 10 };
+	static const mlp_act acts[] = { MLP_RELU, MLP_SOFTMAX };
+	float X[9 * 200] = { 0 }, Y[9 * 10];
+	mlp_status st[3];
+	mlp_plan *plan;
+	mlp_net *net;
+
+	if (!TEST_WRAP || !mlp_precision_supported(prec))
+		return;
+	ck_assert_int_eq(mlp_net_create(&net, 2, sizes, acts), MLP_OK);
+	ck_assert_int_eq(mlp_plan_create(&plan, net, prec, 4), MLP_OK);
+	ck_assert_int_eq(mlp_plan_forward(plan, 9, X, Y), MLP_OK); /* warm-up */
+	alloc_arm(0);
+	st[0] = mlp_plan_forward(plan, 1, X, Y);
+	st[1] = mlp_plan_forward(plan, 3, X, Y);
+	st[2] = mlp_plan_forward(plan, 9, X, Y);
+	alloc_disarm();
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(st[i], MLP_OK);
+	ck_assert_int_eq(alloc_calls(), 0);
+	mlp_plan_free(plan);
+	mlp_net_free(net);
+}
+END_TEST
+
+/* A failure at each of mlp's allocations in creating a plan on each engine,
+ * and in cloning one: MLP_ENOMEM, nothing left behind. */
+START_TEST(plan_allocation_failure)
+{
+	static const size_t sizes[] = { 100, 300, 10 };
+	static const mlp_act acts[] = { MLP_TANH, MLP_SOFTMAX };
+	mlp_net *net;
+	long k;
+
+	if (!TEST_WRAP)
+		return;
+	ck_assert_int_eq(mlp_net_create(&net, 2, sizes, acts), MLP_OK);
+	for (size_t e = 0; e < N_ENGINES; e++) {
+		mlp_plan *plan = NULL, *copy;
+
+		for (k = 1;; k++) {
+			mlp_status st;
+			long live;
+
+			alloc_arm(k);
+			st = mlpi_plan_create_on(engines[e], &plan, net, MLP_FP32, 8);
+			live = alloc_live();
+			alloc_disarm();
+			if (st == MLP_OK)
+				break;
+			ck_assert_int_eq(st, MLP_ENOMEM);
+			ck_assert_int_eq(live, 0);
+		}
+		ck_assert_int_ge(k, 3);
+		for (k = 1;; k++) {
+			mlp_status st;
+			long live;
+
+			copy = NULL;
+			alloc_arm(k);
+			st = mlp_plan_clone(&copy, plan);
+			live = alloc_live();
+			alloc_disarm();
+			if (st == MLP_OK)
+				break;
+			ck_assert_int_eq(st, MLP_ENOMEM);
+			ck_assert_ptr_null(copy);
+			ck_assert_int_eq(live, 0);
+		}
+		ck_assert_int_ge(k, 2);
+		mlp_plan_free(plan);
+		mlp_plan_free(copy);
+	}
+	mlp_net_free(net);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("plan");
+	TCase *ref = tcase_create("reference");
+	TCase *use = tcase_create("use");
+
+	tcase_set_timeout(ref, 120);
+	tcase_add_loop_test(ref, fp32_plans_match_reference, 0, N_CASES);
+	tcase_add_loop_test(ref, bf16_plans_match_reference, 0, N_CASES);
+	suite_add_tcase(s, ref);
+	tcase_set_timeout(use, 60);
+	tcase_add_test(use, engine_choice);
+	tcase_add_loop_test(use, clones_share_across_threads, 0, 2);
+	tcase_add_loop_test(use, plan_is_a_snapshot, 0, 2);
+	tcase_add_test(use, plan_bad_input);
+	tcase_add_loop_test(use, plan_forward_allocates_nothing, 0, 2);
+	tcase_add_test(use, plan_allocation_failure);
+	suite_add_tcase(s, use);
+	return run_suite(s);
+}
