@@ -13,7 +13,7 @@
 #include "clock.h"
 #include "data.h"
 #include "impls.h"
-#include "openblas_env.h"
+#include "env.h"
 
 #include <math.h>
 #include <signal.h>
@@ -54,8 +54,11 @@ enum { MAX_CASES = 16 };
 
 static const size_t default_batches[] = { 1, 8, 64, 256, 1024 };
 
-static const char *const impl_names[N_IMPL] = { "mlp", "blas-floor", "naive", "fann",
-					 "pytorch" };
+static const char *const impl_names[N_IMPL] = {
+	"mlp", "blas-floor", "naive", "fann",
+	"plan-fp32", "plan-bf16", "onednn-fp32", "onednn-bf16",
+	"pytorch", "pytorch-bf16",
+};
 
 /* ---- options ------------------------------------------------------------- */
 
@@ -85,7 +88,7 @@ static void usage(FILE *f)
 		"  --no-train        leave out the training bench\n"
 		"  --python PATH     the Python with torch (default: /usr/bin/python3)\n"
 		"  --torch-script F  the PyTorch side (default: %s)\n"
-		"  --keep-coretype   do not set OPENBLAS_CORETYPE (see README)\n",
+		"  --keep-coretype   OpenBLAS's own kernels, not mlp's correction (see README)\n",
 		MLP_BENCH_TORCH_SCRIPT);
 }
 
@@ -246,6 +249,18 @@ static void read_cpu_model(char *out, size_t n)
 	fclose(f);
 }
 
+/* The OpenBLAS kernels that libmlp chose over OpenBLAS's own choice in this
+ * process, for PyTorch's process, which does not load libmlp, to run the
+ * same; NULL when libmlp chose none. */
+static const char *kernels_for_children(void)
+{
+#if defined(MLP_BLAS_OPENBLAS)
+	if (strstr(mlp_blas_info(), "chosen by mlp") != NULL)
+		return openblas_get_corename();
+#endif
+	return NULL;
+}
+
 static void describe_machine(struct machine *m)
 {
 	read_cpu_model(m->cpu, sizeof(m->cpu));
@@ -253,10 +268,10 @@ static void describe_machine(struct machine *m)
 #if defined(MLP_BLAS_OPENBLAS)
 	snprintf(m->blas, sizeof(m->blas), "%s, core %s", openblas_get_config(),
 		 openblas_get_corename());
-	if (openblas_env_coretype_set() != NULL)
+	if (strstr(mlp_blas_info(), "chosen by mlp") != NULL)
 		snprintf(m->coretype_note, sizeof(m->coretype_note),
-			 "OPENBLAS_CORETYPE=%s set by the bench: this OpenBLAS "
-			 "picked Prescott for this CPU", openblas_env_coretype_set());
+			 "kernels corrected by libmlp for every implementation "
+			 "(this OpenBLAS picked a generic core for this CPU)");
 #else
 	snprintf(m->blas, sizeof(m->blas), "%s", mlp_blas_name());
 #endif
@@ -276,6 +291,9 @@ struct setup {
 	float *X, *Y[N_IMPL], *tmp[2];
 	struct fann_net *fann;
 	struct torch_proc *torch; /* NULL: not in this run */
+	bool torch16;             /* PyTorch's bf16 autocast works */
+	mlp_plan *plan32, *plan16;
+	struct dnnl_floor *dnnl32, *dnnl16;
 };
 
 static void run_impl(struct setup *s, enum impl k)
@@ -298,6 +316,21 @@ static void run_impl(struct setup *s, enum impl k)
 	case TORCH:
 		torch_cmd(s->torch, reply, sizeof(reply), "time 1");
 		break;
+	case PLAN32:
+		mlp_plan_forward(s->plan32, s->batch, s->X, s->Y[PLAN32]);
+		break;
+	case PLAN16:
+		mlp_plan_forward(s->plan16, s->batch, s->X, s->Y[PLAN16]);
+		break;
+	case DNNL32:
+		dnnl_floor_forward(s->dnnl32, s->Y[DNNL32]);
+		break;
+	case DNNL16:
+		dnnl_floor_forward(s->dnnl16, s->Y[DNNL16]);
+		break;
+	case TORCH16:
+		torch_cmd(s->torch, reply, sizeof(reply), "time_bf16 1");
+		break;
 	case N_IMPL:
 		break;
 	}
@@ -310,9 +343,10 @@ static double time_impl(void *ctx, int k, int inner)
 	struct setup *s = ctx;
 	double t0;
 
-	if (k == TORCH) {
+	if (k == TORCH || k == TORCH16) {
 		char reply[256];
-		if (!torch_cmd(s->torch, reply, sizeof(reply), "time %d", inner))
+		if (!torch_cmd(s->torch, reply, sizeof(reply), "%s %d",
+			       k == TORCH ? "time" : "time_bf16", inner))
 			return NAN;
 		return atof(reply);
 	}
@@ -415,16 +449,26 @@ static void case_lists(const struct net_case *c, char *acts, char *sizes,
 				      c->sizes[l]);
 }
 
+/* n floats from a file; false if it holds fewer. */
+static bool read_floats(const char *path, float *v, size_t n)
+{
+	FILE *f = fopen(path, "rb");
+	bool ok = f != NULL && fread(v, sizeof(float), n, f) == n;
+
+	if (f != NULL)
+		fclose(f);
+	return ok;
+}
+
 /* PyTorch's side of a cell: the network and the inputs, then its outputs.
  * A failure here is PyTorch's failure on the case, not an absence. */
 static void setup_torch(struct setup *s, struct torch_proc *torch,
 			const char *tmpdir, struct stats *st)
 {
 	char params[512], input[512], output[512], acts[256], sizes[256];
-	char reply[256] = "cannot write its files";
+	char reply[256] = "cannot write its files", reply16[256];
 	size_t n = s->batch * s->n_out;
 	bool ok;
-	FILE *f;
 
 	snprintf(params, sizeof(params), "%s/params", tmpdir);
 	snprintf(input, sizeof(input), "%s/input", tmpdir);
@@ -437,10 +481,12 @@ static void setup_torch(struct setup *s, struct torch_proc *torch,
 	     torch_cmd(torch, reply, sizeof(reply), "input %s %zu", input,
 		       s->batch) &&
 	     torch_cmd(torch, reply, sizeof(reply), "run %s", output);
-	f = ok ? fopen(output, "rb") : NULL;
-	ok = f != NULL && fread(s->Y[TORCH], sizeof(float), n, f) == n;
-	if (f != NULL)
-		fclose(f);
+	ok = ok && read_floats(output, s->Y[TORCH], n);
+	/* bf16 autocast: where PyTorch runs it (its absence is no failure). */
+	s->torch16 = ok && s->plan16 != NULL &&
+		     torch_cmd(torch, reply16, sizeof(reply16), "run_bf16 %s",
+			       output) &&
+		     read_floats(output, s->Y[TORCH16], n);
 	remove(params);
 	remove(input);
 	remove(output);
@@ -452,8 +498,34 @@ static void setup_torch(struct setup *s, struct torch_proc *torch,
 	}
 }
 
+/* mlp's plans of the cell's network, and the oneDNN chains beneath them;
+ * each absent, with the reason, where this build or CPU has none. */
+static void setup_plans(struct setup *s, struct cell *cell)
+{
+	static const char no_bf16[] = "no native bf16 here (oneDNN with AVX512_BF16 or AMX)";
+
+	if (mlp_plan_create(&s->plan32, s->net, MLP_FP32, s->batch) != MLP_OK)
+		s->plan32 = NULL;
+	if (mlp_plan_create(&s->plan16, s->net, MLP_BF16, s->batch) != MLP_OK)
+		s->plan16 = NULL;
+	s->dnnl32 = dnnl_floor_create(&s->plain, s->batch, false, s->X);
+	s->dnnl16 = dnnl_floor_available(true)
+			    ? dnnl_floor_create(&s->plain, s->batch, true, s->X)
+			    : NULL;
+	snprintf(cell->s[PLAN32].why, sizeof(cell->s[PLAN32].why), "out of memory");
+	snprintf(cell->s[PLAN16].why, sizeof(cell->s[PLAN16].why), no_bf16);
+	snprintf(cell->s[DNNL32].why, sizeof(cell->s[DNNL32].why), "oneDNN not built in");
+	snprintf(cell->s[DNNL16].why, sizeof(cell->s[DNNL16].why), no_bf16);
+	snprintf(cell->s[TORCH16].why, sizeof(cell->s[TORCH16].why),
+		 "PyTorch or native bf16 missing");
+}
+
 static void free_setup(struct setup *s)
 {
+	mlp_plan_free(s->plan32);
+	mlp_plan_free(s->plan16);
+	dnnl_floor_free(s->dnnl32);
+	dnnl_floor_free(s->dnnl16);
 	mlp_workspace_free(s->ws);
 	mlp_net_free(s->net);
 	free(s->X);
@@ -465,7 +537,47 @@ static void free_setup(struct setup *s)
 
 static bool impl_present(const struct setup *s, enum impl k)
 {
-	return k == FANN ? s->fann != NULL : k == TORCH ? s->torch != NULL : true;
+	switch (k) {
+	case FANN:
+		return s->fann != NULL;
+	case TORCH:
+		return s->torch != NULL;
+	case PLAN32:
+		return s->plan32 != NULL;
+	case PLAN16:
+		return s->plan16 != NULL;
+	case DNNL32:
+		return s->dnnl32 != NULL;
+	case DNNL16:
+		return s->dnnl16 != NULL;
+	case TORCH16:
+		return s->torch16;
+	default:
+		return true;
+	}
+}
+
+/* The bf16 rule: the relative RMS distance from mlp's float outputs at
+ * most 3%. bf16 rounds inputs and weights to 8 significant bits: about
+ * 0.3-1% here; a wrong weight, bias or activation is off by the order of
+ * the outputs themselves. */
+#define AGREE_BF16 0.03
+
+static bool agrees_bf16(size_t n, const float *y, const float *want,
+			struct stats *st)
+{
+	double d = 0, ref = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		d += ((double)y[i] - want[i]) * ((double)y[i] - want[i]);
+		ref += (double)want[i] * want[i];
+	}
+	st->err = sqrt(d / (ref > 0 ? ref : 1));
+	if (st->err <= AGREE_BF16)
+		return true;
+	snprintf(st->why, sizeof(st->why), "relative RMS distance from mlp %.3g",
+		 st->err);
+	return false;
 }
 
 /* Agreement: every implementation against mlp, and mlp's first rows
@@ -476,9 +588,9 @@ static void check_cell(struct setup *s, struct cell *cell)
 	size_t n = s->batch * s->n_out, rows = s->batch < 8 ? s->batch : 8;
 	double *want = malloc(n * sizeof(double)), rms = 0;
 
-	for (int k = 0; k < N_IMPL; k++) {
+	for (int k = 0; k < TORCH; k++) {
 		cell->s[k].present |= impl_present(s, (enum impl)k);
-		if (impl_present(s, (enum impl)k) && k != TORCH) /* PyTorch ran */
+		if (impl_present(s, (enum impl)k))
 			run_impl(s, (enum impl)k);
 	}
 	for (size_t i = 0; i < n; i++)
@@ -489,19 +601,52 @@ static void check_cell(struct setup *s, struct cell *cell)
 				    cell->s[MLP].why, sizeof(cell->s[MLP].why));
 	for (size_t i = 0; i < n; i++)
 		want[i] = s->Y[MLP][i];
-	for (int k = 0; k < N_IMPL; k++) {
+	for (int k = 0; k < TORCH; k++) {
 		struct stats *st = &cell->s[k];
-		if (k == MLP || k == FLOOR || !impl_present(s, (enum impl)k))
+
+		/* The floors have no bias or activation: they are only timed. */
+		if (k == MLP || k == FLOOR || k == DNNL32 || k == DNNL16 ||
+		    !impl_present(s, (enum impl)k))
 			continue;
-		st->agree = agrees(n, s->Y[k], want, rms, st->why, sizeof(st->why));
+		if (k == PLAN16)
+			st->agree = agrees_bf16(n, s->Y[k], s->Y[MLP], st);
+		else
+			st->agree = agrees(n, s->Y[k], want, rms, st->why,
+					   sizeof(st->why));
 	}
 	free(want);
 }
 
-/* One cell: the network at a batch size through every implementation,
- * checked, then timed. false when out of memory. */
+/* PyTorch's outputs (from setup_torch) against mlp's (run again). */
+static void check_torch(struct setup *s, struct cell *cell)
+{
+	size_t n = s->batch * s->n_out;
+	double rms = 0;
+
+	for (int k = TORCH; k < N_IMPL; k++)
+		cell->s[k].present |= impl_present(s, (enum impl)k);
+	for (size_t i = 0; i < n; i++)
+		rms += (double)s->Y[MLP][i] * s->Y[MLP][i];
+	rms = sqrt(rms / (double)n);
+	if (impl_present(s, TORCH)) {
+		double *want = malloc(n * sizeof(double));
+
+		for (size_t i = 0; want != NULL && i < n; i++)
+			want[i] = s->Y[MLP][i];
+		cell->s[TORCH].agree = want != NULL &&
+				       agrees(n, s->Y[TORCH], want, rms,
+					      cell->s[TORCH].why,
+					      sizeof(cell->s[TORCH].why));
+		free(want);
+	}
+	if (impl_present(s, TORCH16))
+		cell->s[TORCH16].agree = agrees_bf16(n, s->Y[TORCH16], s->Y[MLP],
+						     &cell->s[TORCH16]);
+}
+
+/* One cell: the network at a batch size through every implementation but
+ * PyTorch, checked, then timed. false when out of memory. */
 static bool measure_cell(const struct options *o, const struct machine *m,
-			 struct torch_proc *torch, const char *tmpdir,
 			 struct cell *cell)
 {
 	struct setup s;
@@ -519,16 +664,42 @@ static bool measure_cell(const struct options *o, const struct machine *m,
 			 o->no_fann ? "left out" : "not built");
 	}
 	snprintf(cell->s[TORCH].why, sizeof(cell->s[TORCH].why), "not available");
-	if (ok && torch != NULL)
-		setup_torch(&s, torch, tmpdir, &cell->s[TORCH]);
+	if (ok)
+		setup_plans(&s, cell);
 	if (ok) {
 		check_cell(&s, cell);
 		if (cell->s[MLP].agree)
-			bench_rounds(&o->plan, N_IMPL, cell->s, time_impl, &s);
+			bench_rounds(&o->plan, 0, TORCH, cell->s, time_impl, &s);
 	}
 	fann_net_free(s.fann);
 	free_setup(&s);
 	return ok;
+}
+
+/* PyTorch, in float and in bf16, cell after cell, once every other
+ * implementation is timed. Interleaved with them, it slowed mlp's oneDNN
+ * plans and chains (OpenMP threads, as PyTorch's) up to five times, for
+ * longer than a cell takes; run after them, it slows nothing measured. Its
+ * outputs are checked against mlp's, computed again. */
+static void measure_torch(const struct options *o, struct torch_proc *torch,
+			  const char *tmpdir, struct cell *cells, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct cell *cell = &cells[i];
+		struct setup s;
+
+		if (cell->kind != CELL_FORWARD || !cell->s[MLP].agree)
+			continue;
+		if (setup_net(&s, cell->c, cell->batch)) {
+			setup_plans(&s, cell);
+			setup_torch(&s, torch, tmpdir, &cell->s[TORCH]);
+			torch_settle(torch);
+			run_impl(&s, MLP);
+			check_torch(&s, cell);
+			bench_rounds(&o->plan, TORCH, N_IMPL, cell->s, time_impl, &s);
+		}
+		free_setup(&s);
+	}
 }
 
 /* ---- output ------------------------------------------------------------- */
@@ -604,6 +775,46 @@ static void print_cell(const struct cell *c)
 			printf("  %s FAILED: %s\n", impl_names[k], s[k].why);
 }
 
+/* The engines table: mlp's plans beside its CBLAS path, the bare oneDNN
+ * chains beneath them, and PyTorch in bf16; one line a forward cell. */
+static void print_engines(const struct cell *cells, size_t n)
+{
+	printf("\nengines: mlp's plans against its CBLAS path (x), the bare oneDNN "
+	       "chains (of floor: the floor's time over the plan's), PyTorch "
+	       "with bf16 autocast; err: relative RMS distance of bf16 outputs "
+	       "from mlp's float ones.\n\n");
+	printf("%-17s %5s %9s %9s %9s %9s %9s %9s %6s %6s %6s %6s %7s %7s %7s\n",
+	       "network", "batch", "mlp", "plan-f32", "dnnl-f32", "plan-bf16",
+	       "dnnl-bf16", "torch-bf16", "x f32", "x bf16", "floor", "floor",
+	       "err", "x torch", "t-err");
+	printf("%-17s %5s %9s %9s %9s %9s %9s %9s %6s %6s %6s %6s %7s %7s %7s\n",
+	       "", "", "", "", "", "", "", "", "", "", "f32", "bf16", "", "bf16", "");
+	for (size_t i = 0; i < n; i++) {
+		const struct cell *c = &cells[i];
+		const struct stats *s = c->s;
+		char t[N_IMPL][24], x32[16], x16[16], f32[16], f16[16], xt[16];
+		char e16[16] = "-", et[16] = "-";
+
+		if (c->kind != CELL_FORWARD)
+			continue;
+		for (int k = 0; k < N_IMPL; k++)
+			fmt_time(t[k], sizeof(t[k]), &s[k]);
+		fmt_ratio(x32, sizeof(x32), &s[MLP], &s[PLAN32]);
+		fmt_ratio(x16, sizeof(x16), &s[MLP], &s[PLAN16]);
+		fmt_ratio(f32, sizeof(f32), &s[DNNL32], &s[PLAN32]);
+		fmt_ratio(f16, sizeof(f16), &s[DNNL16], &s[PLAN16]);
+		fmt_ratio(xt, sizeof(xt), &s[TORCH16], &s[PLAN16]);
+		if (s[PLAN16].present && s[PLAN16].agree)
+			snprintf(e16, sizeof(e16), "%.2e", s[PLAN16].err);
+		if (s[TORCH16].present && s[TORCH16].agree)
+			snprintf(et, sizeof(et), "%.2e", s[TORCH16].err);
+		printf("%-17s %5zu %9s %9s %9s %9s %9s %9s %6s %6s %6s %6s %7s %7s %7s\n",
+		       c->c->name, c->batch, t[MLP], t[PLAN32], t[DNNL32],
+		       t[PLAN16], t[DNNL16], t[TORCH16], x32, x16, f32, f16, e16,
+		       xt, et);
+	}
+}
+
 static void print_train(const struct cell *c, int threads)
 {
 	const struct stats *m = &c->s[MLP], *t = &c->s[TORCH];
@@ -642,18 +853,20 @@ static void write_csv(const char *path, const struct cell *cells, size_t n,
 		return;
 	}
 	fprintf(f, "network,batch,impl,threads,agree,median_s,p25_s,p75_s,min_s,"
-		   "repeats,inner,samples_per_s,gflops\n");
+		   "repeats,inner,samples_per_s,gflops,rel_err\n");
 	for (size_t i = 0; i < n; i++) {
 		for (int k = 0; k < N_IMPL; k++) {
 			const struct stats *s = &cells[i].s[k];
-			int thr = k == MLP || k == FLOOR || k == TORCH ? threads : 1;
+			int thr = k == NAIVE || k == FANN ? 1 : threads;
 			if (!s->ran)
 				continue;
-			fprintf(f, "%s,%zu,%s,%d,%d,%.6e,%.6e,%.6e,%.6e,%d,%d,%.6e,%.6e\n",
+			fprintf(f, "%s%s,%zu,%s,%d,%d,%.6e,%.6e,%.6e,%.6e,%d,%d,"
+				"%.6e,%.6e,%.3e\n",
+				cells[i].kind == CELL_TRAIN ? "train " : "",
 				cells[i].c->name, cells[i].batch, impl_names[k], thr,
 				s->agree, s->median, s->p25, s->p75, s->min, s->repeats,
 				s->inner, (double)cells[i].batch / s->median,
-				cells[i].flops / s->median / 1e9);
+				cells[i].flops / s->median / 1e9, s->err);
 		}
 	}
 	fclose(f);
@@ -701,18 +914,21 @@ static void write_json(const char *path, const struct options *o,
 			const struct stats *s = &cells[i].s[k];
 			if (!s->present)
 				continue;
-			fprintf(f, "%s\n    {\"network\": \"%s\", \"batch\": %zu, "
-				   "\"impl\": \"%s\", \"agree\": %s",
-				first ? "" : ",", cells[i].c->name, cells[i].batch,
-				impl_names[k], s->agree ? "true" : "false");
+			fprintf(f, "%s\n    {\"kind\": \"%s\", \"network\": \"%s\", "
+				   "\"batch\": %zu, \"impl\": \"%s\", \"agree\": %s",
+				first ? "" : ",",
+				cells[i].kind == CELL_TRAIN ? "train" : "forward",
+				cells[i].c->name, cells[i].batch, impl_names[k],
+				s->agree ? "true" : "false");
 			if (s->ran)
 				fprintf(f, ", \"median_s\": %.6e, \"p25_s\": %.6e, "
 					   "\"p75_s\": %.6e, \"min_s\": %.6e, "
 					   "\"repeats\": %d, \"inner\": %d, "
-					   "\"samples_per_s\": %.6e, \"gflops\": %.6e",
+					   "\"samples_per_s\": %.6e, \"gflops\": %.6e, "
+					   "\"rel_err\": %.3e",
 					s->median, s->p25, s->p75, s->min, s->repeats,
 					s->inner, (double)cells[i].batch / s->median,
-					cells[i].flops / s->median / 1e9);
+					cells[i].flops / s->median / 1e9, s->err);
 			else {
 				fprintf(f, ", \"note\": ");
 				json_string(f, s->why);
@@ -725,8 +941,36 @@ static void write_json(const char *path, const struct options *o,
 	fclose(f);
 }
 
-/* Every network at every batch size, then the training bench, each printed
- * as it is measured; the number of cells into *n, or 0 when out of memory. */
+/* Runs oneDNN plans for a moment before anything is timed: the first cell
+ * of a process ran its oneDNN plans and chains up to four times slower than
+ * the same cell later (OpenMP's threads starting, the first AMX use). */
+static void warm_up(void)
+{
+	static const size_t sizes[] = { 256, 256, 10 };
+	static const mlp_act acts[] = { MLP_RELU, MLP_IDENTITY };
+	static float X[64 * 256], Y[64 * 10];
+	mlp_precision precisions[] = { MLP_FP32, MLP_BF16 };
+	mlp_net *net;
+
+	if (mlp_net_create(&net, 2, sizes, acts) != MLP_OK)
+		return;
+	mlp_net_init(net, 1);
+	for (int i = 0; i < 2; i++) {
+		mlp_plan *plan;
+		double t0 = clock_seconds();
+
+		if (mlp_plan_create(&plan, net, precisions[i], 64) != MLP_OK)
+			continue;
+		while (clock_seconds() - t0 < 0.2)
+			mlp_plan_forward(plan, 64, X, Y);
+		mlp_plan_free(plan);
+	}
+	mlp_net_free(net);
+}
+
+/* Every network at every batch size, then the training bench; the number
+ * of cells into *n; NULL when out of memory. A dot a cell on standard
+ * error shows progress. */
 static struct cell *run_cells(const struct options *o, const struct machine *m,
 			      struct torch_proc *torch, const char *tmpdir,
 			      size_t *n)
@@ -736,6 +980,7 @@ static struct cell *run_cells(const struct options *o, const struct machine *m,
 	*n = 0;
 	if (cells == NULL)
 		return NULL;
+	warm_up();
 	for (size_t c = 0; c < N_CASES; c++) {
 		for (size_t b = 0; o->case_on[c] && b < o->n_batches; b++) {
 			struct cell *cell = &cells[(*n)++];
@@ -747,22 +992,20 @@ static struct cell *run_cells(const struct options *o, const struct machine *m,
 				cell->flops += 2.0 * (double)o->batches[b] *
 					       (double)(cases[c].sizes[l] *
 							cases[c].sizes[l + 1]);
-			if (!measure_cell(o, m, torch, tmpdir, cell)) {
+			if (!measure_cell(o, m, cell)) {
 				fprintf(stderr, "mlp-bench: out of memory for %s\n",
 					cases[c].name);
 				free(cells);
 				return NULL;
 			}
-			print_cell(cell);
-			fflush(stdout);
+			fputc('.', stderr);
 		}
 	}
-	if (!o->no_train) {
-		struct cell *cell = &cells[(*n)++];
-
-		train_bench(&o->plan, torch, tmpdir, cell);
-		print_train(cell, o->threads);
-	}
+	if (!o->no_train)
+		train_bench(&o->plan, torch, tmpdir, &cells[(*n)++]);
+	if (torch != NULL)
+		measure_torch(o, torch, tmpdir, cells, *n);
+	fputc('\n', stderr);
 	return cells;
 }
 
@@ -781,10 +1024,9 @@ int main(int argc, char **argv)
 	rc = parse_options(argc, argv, &o);
 	if (rc != 0)
 		return rc;
-	openblas_env_restart(argv, OPENBLAS_ENV_THREAD_TIMEOUT |
-				   (o.keep_coretype ? 0 : OPENBLAS_ENV_CORETYPE));
+	bench_env_restart(argv, o.keep_coretype);
 	signal(SIGPIPE, SIG_IGN);
-	if (mlp_blas_set_threads(o.threads) != MLP_OK)
+	if (mlp_set_threads(o.threads) != MLP_OK)
 		fprintf(stderr, "mlp-bench: this BLAS does not take a thread count\n");
 	describe_machine(&m);
 	if (mkdtemp(tmpdir) == NULL) {
@@ -793,12 +1035,20 @@ int main(int argc, char **argv)
 	}
 	snprintf(m.torch, sizeof(m.torch), "left out (--no-torch)");
 	if (!o.no_torch)
-		torch = torch_start(o.python, o.torch_script, o.threads, m.torch,
-				    sizeof(m.torch));
+		torch = torch_start(o.python, o.torch_script, o.threads,
+				    kernels_for_children(), m.torch, sizeof(m.torch));
 	if (o.no_fann)
 		m.fann = false;
 	print_header(&o, &m);
 	cells = run_cells(&o, &m, torch, tmpdir, &n_cells);
+	for (size_t i = 0; cells != NULL && i < n_cells; i++) {
+		if (cells[i].kind == CELL_FORWARD)
+			print_cell(&cells[i]);
+		else
+			print_train(&cells[i], o.threads);
+	}
+	if (cells != NULL)
+		print_engines(cells, n_cells);
 	have_torch = torch != NULL;
 	torch_stop(torch);
 	rmdir(tmpdir);

@@ -23,7 +23,16 @@ struct net_case {
 	bool smoke; /* in the CI smoke run */
 };
 
-enum impl { MLP, FLOOR, NAIVE, FANN, TORCH, N_IMPL };
+/* The implementations: mlp's CBLAS path, the bare BLAS chain, naive loops,
+ * FANN; mlp's plans in fp32 and bf16, the bare oneDNN chains beneath them;
+ * then PyTorch, in float and under bf16 autocast, which the bench runs in
+ * a phase of their own, after all the others (see bench.c). */
+enum impl {
+	MLP, FLOOR, NAIVE, FANN,
+	PLAN32, PLAN16, DNNL32, DNNL16,
+	TORCH, TORCH16,
+	N_IMPL
+};
 
 /* What a cell measures. */
 enum cell_kind {

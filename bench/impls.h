@@ -37,4 +37,16 @@ struct fann_net *fann_net_create(const struct bench_net *net);
 void fann_net_forward(struct fann_net *f, size_t batch, const float *X, float *Y);
 void fann_net_free(struct fann_net *f);
 
+/* dnnl_floor.c: the bare oneDNN chain, the floor of mlp's oneDNN plans: one
+ * matmul primitive a layer at this batch, weights packed beforehand, no
+ * bias, no activation; in bf16 a reorder of the float input X first, and
+ * every output but the last bf16. NULL where oneDNN is not built in (or
+ * cannot). X must outlive it. */
+struct dnnl_floor;
+bool dnnl_floor_available(bool bf16);
+struct dnnl_floor *dnnl_floor_create(const struct bench_net *net, size_t batch,
+				     bool bf16, const float *X);
+void dnnl_floor_forward(struct dnnl_floor *f, float *Y);
+void dnnl_floor_free(struct dnnl_floor *f);
+
 #endif

@@ -47,20 +47,24 @@ static void calibrate(const struct round_plan *plan, double t, struct stats *st)
 		st->repeats = plan->single_ok && t > 1.0 ? 1 : 3;
 }
 
-void bench_rounds(const struct round_plan *plan, int n, struct stats *st,
-		  timed_fn fn, void *ctx)
+void bench_rounds(const struct round_plan *plan, int first, int end,
+		  struct stats *st, timed_fn fn, void *ctx)
 {
-	double **times = calloc((size_t)n, sizeof(*times));
-	int *order = calloc((size_t)n, sizeof(*order));
+	double **times = calloc((size_t)end, sizeof(*times));
+	int *order = calloc((size_t)end, sizeof(*order));
 	int active = 0, max_repeats = 0;
 
 	if (times == NULL || order == NULL)
 		goto done;
-	for (int k = 0; k < n; k++) {
+	for (int k = first; k < end; k++) {
 		if (!st[k].present || !st[k].agree)
 			continue;
 		fn(ctx, k, 1); /* warm-up */
 		calibrate(plan, fn(ctx, k, 1), &st[k]);
+		/* And a whole untimed round: the first rounds after a pause
+		 * (setting up a case, PyTorch settling) ran slow, the cores
+		 * and threads not yet up to speed. */
+		fn(ctx, k, st[k].inner);
 		times[k] = malloc((size_t)st[k].repeats * sizeof(double));
 		if (times[k] == NULL)
 			continue;
@@ -78,7 +82,7 @@ void bench_rounds(const struct round_plan *plan, int n, struct stats *st,
 			}
 		}
 	}
-	for (int k = 0; k < n; k++) {
+	for (int k = first; k < end; k++) {
 		if (st[k].ran)
 			finish(&st[k], times[k]);
 		free(times[k]);

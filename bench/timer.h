@@ -16,6 +16,8 @@ struct stats {
 	bool ran;     /* and was timed */
 	double median, p25, p75, min; /* seconds a run */
 	int repeats, inner;           /* rounds; runs a timed round */
+	double err;    /* bf16: the relative RMS distance of its outputs from
+			* mlp's float ones (0 for the others) */
 	char why[160]; /* why it is absent, or where it disagrees */
 };
 
@@ -30,13 +32,13 @@ struct round_plan {
 /* Seconds for `inner` runs of implementation k. */
 typedef double (*timed_fn)(void *ctx, int k, int inner);
 
-/* Times each of the n implementations k with st[k].present and
+/* Times each implementation k in [first, end) with st[k].present and
  * st[k].agree: a warm-up run, a calibration run (runs a round needs to
- * last target_s; rounds that fit the budget, at least 3), then rounds that
- * run every one once, starting from the next one each round, with a pause
- * before each run. Fills the rest of st[k]. */
-void bench_rounds(const struct round_plan *plan, int n, struct stats *st,
-		  timed_fn fn, void *ctx);
+ * last target_s; rounds that fit the budget, at least 3), an untimed round,
+ * then rounds that run every one once, starting from the next one each
+ * round, with a pause before each run. Fills the rest of st[k]. */
+void bench_rounds(const struct round_plan *plan, int first, int end,
+		  struct stats *st, timed_fn fn, void *ctx);
 
 /* Sorts v[n] in place and returns its median. */
 double bench_median(double *v, size_t n);

@@ -12,6 +12,8 @@ the other implementations:
   input PATH BATCH         -> "ok"   X, BATCH x n_in float32
   run PATH                 -> "ok"   writes net(X), BATCH x n_out float32
   time INNER               -> "ok SECONDS"   INNER passes of net(X)
+  run_bf16 PATH            -> "ok"   writes net(X) under bf16 autocast
+  time_bf16 INNER          -> "ok SECONDS"   INNER passes under bf16 autocast
   train PATH ACTS SIZES LR BATCH XPATH YPATH N
                            -> "ok"   a network to train as mlp-bench's training
                               bench does: the last layer's softmax folded into
@@ -89,6 +91,17 @@ class Trainer:
         return loss.item()
 
 
+def warm_up():
+    """Runs float and bf16 layers once: PyTorch's first bf16 run sets up
+    its kernels, which must not happen while the bench times mlp."""
+    lin = torch.nn.Linear(256, 256).eval()
+    x = torch.rand(64, 256)
+    with torch.inference_mode():
+        lin(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            lin(x)
+
+
 def main():
     net, x, trainer = None, None, None
     for line in sys.stdin:
@@ -99,6 +112,7 @@ def main():
             cmd = words[0]
             if cmd == "hello":
                 torch.set_num_threads(int(words[1]))
+                warm_up()
                 reply = f"ok {torch.__version__}"
             elif cmd == "net":
                 acts = words[2].split(",")
@@ -118,6 +132,20 @@ def main():
             elif cmd == "time":
                 inner = int(words[1])
                 with torch.inference_mode():
+                    t0 = time.perf_counter()
+                    for _ in range(inner):
+                        net(x)
+                    reply = f"ok {time.perf_counter() - t0:.9e}"
+            elif cmd == "run_bf16":
+                with torch.inference_mode(), \
+                        torch.autocast("cpu", dtype=torch.bfloat16):
+                    y = net(x)
+                y.float().numpy().astype("<f4").tofile(words[1])
+                reply = "ok"
+            elif cmd == "time_bf16":
+                inner = int(words[1])
+                with torch.inference_mode(), \
+                        torch.autocast("cpu", dtype=torch.bfloat16):
                     t0 = time.perf_counter()
                     for _ in range(inner):
                         net(x)

@@ -10,9 +10,11 @@
 struct torch_proc;
 
 /* Starts `python script` with the BLAS and OpenMP thread counts set to
- * threads; NULL with a reason in why (of why_size bytes) on failure. */
+ * threads, and OPENBLAS_CORETYPE to coretype (NULL: as inherited); NULL
+ * with a reason in why (of why_size bytes) on failure. */
 struct torch_proc *torch_start(const char *python, const char *script,
-			       int threads, char *why, size_t why_size);
+			       int threads, const char *coretype, char *why,
+			       size_t why_size);
 
 /* Sends one command line and reads the answer; true for "ok". The text after
  * "ok " (or the error) goes to reply. */
@@ -24,6 +26,11 @@ bool torch_cmd(struct torch_proc *t, char *reply, size_t reply_size,
 	;
 
 void torch_stop(struct torch_proc *t);
+
+/* Waits, up to a second, until PyTorch's process uses no CPU time: after
+ * its first answers it kept a core busy for about 0.1 s (its own work after
+ * the reply), which slowed the first timed runs of the bench. */
+void torch_settle(struct torch_proc *t);
 
 /* The files the commands name: n floats, raw little-endian (this machine's
  * order, x86); and a network's parameters as one such list, W₀ b₀ W₁ b₁ …

@@ -162,7 +162,7 @@ void train_bench(const struct round_plan *plan, struct torch_proc *torch,
 	if (mlp->agree && start != NULL)
 		check_torch(start, &s, tmpdir, losses, &cell->s[TORCH]);
 	if (mlp->agree)
-		bench_rounds(plan, N_IMPL, cell->s, time_steps, &s);
+		bench_rounds(plan, 0, N_IMPL, cell->s, time_steps, &s);
 done:
 	mlp_net_free(start);
 	mlp_trainer_free(s.t);

@@ -10,15 +10,13 @@
  * /usr/share/datasets/fashion-mnist). Build, from this directory:
  *
  *   cc -I../tools/common fashion_mnist.c ../tools/common/clock.c \
- *      ../tools/common/openblas_env.c $(pkg-config --cflags --libs mlp zlib)
+ *      $(pkg-config --cflags --libs mlp zlib)
  *
- * (clock.c is a monotonic clock; openblas_env.c makes OpenBLAS 0.3.21 use
- * its fast kernels on CPUs newer than it: see openblas_env.h.)
+ * (clock.c is a monotonic clock.)
  */
 #include <mlp.h>
 
 #include "clock.h"
-#include "openblas_env.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,7 +151,6 @@ int main(int argc, char **argv)
 	double loss, acc;
 	mlp_net *net;
 
-	openblas_env_restart(argv, OPENBLAS_ENV_CORETYPE);
 	train = load(dir, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz");
 	test = load(dir, "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz");
 	check(mlp_net_create(&net, 3, sizes, acts), "mlp_net_create");

@@ -9,7 +9,7 @@
  *   4. the W·X+B step      (mlp_dense_forward)
  *   5. networks            (mlp_net_*)
  *   6. workspaces and the forward pass (mlp_workspace_*, mlp_forward)
- *   7. BLAS threads
+ *   7. the BLAS, engines and threads
  *   8. training            (mlp_train, mlp_trainer_*, mlp_evaluate)
  *   9. model files         (mlp_net_save, mlp_net_load)
  *  10. plans: engines and precisions (mlp_plan_*)
@@ -273,25 +273,40 @@ MLP_API mlp_status mlp_forward(const mlp_net *net, mlp_workspace *ws,
 			       size_t batch, const float *X, float *Y);
 
 /* ------------------------------------------------------------------------ */
-/* 7. BLAS threads                                                           */
+/* 7. The BLAS, engines and threads                                         */
 /* ------------------------------------------------------------------------ */
 
-/* Sets the number of threads the BLAS uses for each call, for the whole
- * process (OpenBLAS: openblas_set_num_threads; BLIS: bli_thread_set_num_
- * threads). MLP_ENOTSUP when the BLAS in this build has no such control;
- * MLP_EINVAL for n < 1. With T caller threads each running forward passes,
- * T × n threads compete for the cores: keep the product at most the core
- * count (n = 1 when each core has its own caller thread). */
-MLP_API mlp_status mlp_blas_set_threads(int n);
+/* Sets the number of threads each call uses: the BLAS's, for the whole
+ * process (OpenBLAS: openblas_set_num_threads; BLIS:
+ * bli_thread_set_num_threads), and oneDNN's OpenMP threads, for the calling
+ * thread (omp_set_num_threads: a thread that runs plans calls it itself, or
+ * OMP_NUM_THREADS sets it for all). MLP_ENOTSUP when the BLAS in this build
+ * has no such control (then nothing changes); MLP_EINVAL for n < 1. With T
+ * caller threads each running forward passes, T × n threads compete for the
+ * cores: keep the product at most the core count (n = 1 when each core has
+ * its own caller thread). */
+MLP_API mlp_status mlp_set_threads(int n);
 
 /* The BLAS this library was built with ("openblas", "blis", "cblas"). */
 MLP_API const char *mlp_blas_name(void);
 
 /* A line on the BLAS as it runs, for diagnostics: OpenBLAS's configuration,
- * which names the kernels it picked for this CPU ("... SkylakeX ..."; on a
- * CPU it does not know, "Prescott", its slowest; set OPENBLAS_CORETYPE, see
- * README), BLIS's version, or "CBLAS". Never NULL. */
+ * which names the kernels in use ("... SkylakeX ..."), BLIS's version, or
+ * "CBLAS". Never NULL.
+ *
+ * OpenBLAS built for many CPUs picks its slowest kernels (Prescott) on a
+ * CPU newer than it. When libmlp loads, it corrects that choice to the
+ * kernels for the CPU's AVX2 or AVX-512, before any BLAS call, for every
+ * OpenBLAS caller in the process; the line then ends "(kernels SkylakeX
+ * chosen by mlp over Prescott)". It leaves a core set with
+ * OPENBLAS_CORETYPE, and MLP_KEEP_OPENBLAS_CORE=1 in the environment turns
+ * the correction off. */
 MLP_API const char *mlp_blas_info(void);
+
+/* The engines of this build, separated by spaces: "cblas", or
+ * "cblas onednn". Which precisions this CPU runs: mlp_precision_supported
+ * (section 10). */
+MLP_API const char *mlp_engines(void);
 
 /* ------------------------------------------------------------------------ */
 /* 8. Training                                                               */

@@ -14,6 +14,11 @@
 
 #include <cblas.h>
 
+/* Keeps blas_core.c, whose constructor corrects OpenBLAS's kernels, in any
+ * program that links this file statically. */
+__attribute__((used)) static const char *const keep_blas_core =
+	&mlpi_blas_core_anchor;
+
 /* Where the bias goes, as measured by bench/epilogue.c (OpenBLAS SkylakeX
  * kernels, AVX-512 passes, 1 and 2 threads). Broadcasting b into Y (by
  * doubling copies) and running the BLAS with beta = 1 was faster for

@@ -137,6 +137,27 @@ static inline bool mlpi_act_valid(mlp_act act)
 	return (unsigned)act < (unsigned)MLP_ACT_COUNT;
 }
 
+#if defined(MLP_HAVE_ONEDNN)
+/* blas.c: the threads of the calling thread's OpenMP parallel regions,
+ * which oneDNN runs on. */
+void mlpi_openmp_set_threads(int n);
+int mlpi_openmp_threads(void);
+#endif
+
+/* ---- OpenBLAS's kernels (blas_core.c) ---- */
+
+/* The core to replace `current` with on a CPU with these extensions: NULL
+ * unless current is a generic (pre-AVX) core and the CPU has AVX2
+ * ("Haswell") or AVX-512 ("SkylakeX"). */
+const char *mlpi_blas_core_for(const char *current, bool avx2, bool avx512);
+/* Makes OpenBLAS use `core` from now on (before any BLAS call); whether it
+ * does. false where the BLAS is not an OpenBLAS that can pick again. */
+bool mlpi_blas_use_core(const char *core);
+/* The core mlp replaced, and mlp_blas_info's line then; NULL when none. */
+const char *mlpi_blas_core_replaced(void);
+const char *mlpi_blas_core_info(void);
+extern const char mlpi_blas_core_anchor;
+
 /* The W·X+B step without argument checks: rows ≤ INT_MAX, n_in and n_out ≤
  * MLP_MAX_WIDTH, Y not overlapping the inputs. */
 void mlpi_dense(size_t rows, size_t n_in, size_t n_out, const float *W,

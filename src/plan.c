@@ -12,7 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#define MLPI_ONEDNN_MIN_WEIGHTS 16384u
+#define MLPI_ONEDNN_MIN_WEIGHTS 4096u
 
 struct plan_shared {
 	atomic_size_t refs; /* the plans sharing it */

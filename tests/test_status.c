@@ -128,13 +128,13 @@ END_TEST
 START_TEST(blas_threads)
 {
 	const char *name = mlp_blas_name();
-	mlp_status st = mlp_blas_set_threads(1);
+	mlp_status st = mlp_set_threads(1);
 
 	ck_assert(strcmp(name, "openblas") == 0 || strcmp(name, "blis") == 0 ||
 		  strcmp(name, "cblas") == 0);
 	ck_assert_int_eq(st, strcmp(name, "cblas") == 0 ? MLP_ENOTSUP : MLP_OK);
-	ck_assert_int_eq(mlp_blas_set_threads(0), MLP_EINVAL);
-	ck_assert_int_eq(mlp_blas_set_threads(-3), MLP_EINVAL);
+	ck_assert_int_eq(mlp_set_threads(0), MLP_EINVAL);
+	ck_assert_int_eq(mlp_set_threads(-3), MLP_EINVAL);
 }
 END_TEST
 

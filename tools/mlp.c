@@ -1,8 +1,6 @@
 /* mlp.c — the mlp command-line program: help, and dispatch to a command. */
 #include "tool.h"
 
-#include "openblas_env.h"
-
 #include <stdio.h>
 #include <string.h>
 
@@ -22,7 +20,6 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-	openblas_env_restart(argv, OPENBLAS_ENV_CORETYPE);
 	if (argc < 2)
 		return fputs(usage, stderr), EXIT_USAGE;
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
