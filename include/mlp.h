@@ -281,7 +281,8 @@ MLP_API mlp_status mlp_forward(const mlp_net *net, mlp_workspace *ws,
  * bli_thread_set_num_threads), and oneDNN's OpenMP threads, for the calling
  * thread (omp_set_num_threads: a thread that runs plans calls it itself, or
  * OMP_NUM_THREADS sets it for all). MLP_ENOTSUP when the BLAS in this build
- * has no such control (then nothing changes); MLP_EINVAL for n < 1. With T
+ * has no such control (oneDNN's threads are set all the same); MLP_EINVAL
+ * for n < 1, and nothing changes. With T
  * caller threads each running forward passes, T × n threads compete for the
  * cores: keep the product at most the core count (n = 1 when each core has
  * its own caller thread). */
@@ -307,6 +308,24 @@ MLP_API const char *mlp_blas_info(void);
  * "cblas onednn". Which precisions this CPU runs: mlp_precision_supported
  * (section 10). */
 MLP_API const char *mlp_engines(void);
+
+/* The precision of arithmetic, for plans (section 10) and training. Inputs
+ * and outputs are float either way.
+ *
+ *   MLP_FP32  float throughout, as mlp_forward.
+ *   MLP_BF16  the operands of every W·X product (inputs, weights, the
+ *             activations between layers and, in training, the gradients
+ *             passed back) rounded to bfloat16 (8 significant bits),
+ *             products accumulated in float; needs a CPU that computes
+ *             bf16 natively (AVX512_BF16 or AMX) and a build with oneDNN,
+ *             else MLP_ENOTSUP: never a slow emulation. Outputs differ from
+ *             float ones by about 1%.
+ */
+typedef enum mlp_precision { MLP_FP32 = 0, MLP_BF16 } mlp_precision;
+
+/* Whether this build and this CPU run a precision (MLP_BF16: oneDNN and
+ * native bf16). */
+MLP_API int mlp_precision_supported(mlp_precision precision);
 
 /* ------------------------------------------------------------------------ */
 /* 8. Training                                                               */
@@ -370,6 +389,9 @@ typedef struct mlp_train_opts {
 	float weight_decay; /* decoupled, finite and ≥ 0 */
 	float clip_norm;    /* rescale gradients to this global L2 norm at most;
 			     * 0: no clipping */
+	mlp_precision precision; /* of the products of a step (MLP_BF16: mixed
+			     * precision, the weights, gradient sums and
+			     * optimizer state kept in float) */
 	size_t batch_size;  /* rows per step, ≥ 1 */
 	/* The rest is mlp_train's alone; a trainer ignores it. */
 	size_t epochs;      /* passes over the data, ≥ 1 */
@@ -386,13 +408,14 @@ typedef struct mlp_train_opts {
 } mlp_train_opts;
 
 /* Defaults: MSE, Adam, lr 1e-3, momentum 0.9 (SGD only), no Nesterov,
- * β₁ 0.9, β₂ 0.999, eps 1e-8, no weight decay, no clipping, batch 32,
- * 10 epochs, seed 0, every row used, no held-out rows, no callbacks. */
+ * β₁ 0.9, β₂ 0.999, eps 1e-8, no weight decay, no clipping, fp32, batch
+ * 32, 10 epochs, seed 0, every row used, no held-out rows, no callbacks. */
 MLP_API mlp_train_opts mlp_train_defaults(void);
 
 /* Checks opts as mlp_train does, without training: MLP_OK, or the status
  * mlp_train would return (MLP_EINVAL for a value out of range, MLP_ELOSS
- * for cross-entropy on an output that is neither softmax nor sigmoid), with
+ * for cross-entropy on an output that is neither softmax nor sigmoid,
+ * MLP_ENOTSUP for a precision this build or CPU does not run), with
  * *msg naming the field, its value and the rule (msg may be NULL);
  * MLP_ENULL for NULL opts. net may be NULL to check the values alone. The
  * rows (training and held out) are checked by mlp_train itself. */
@@ -420,7 +443,11 @@ MLP_API mlp_status mlp_train(mlp_net *net, const mlp_train_opts *opts,
 			     size_t n, const float *X, const float *Y);
 
 /* Creates a trainer for net with the options (the fields after batch_size
- * are not used) and batches of up to max_batch rows. */
+ * are not used) and batches of up to max_batch rows. In MLP_BF16, a step
+ * of max_batch rows runs its products in bf16 on oneDNN (and the optimizer
+ * on oneDNN's threads); a step of fewer rows (the last of an epoch) runs in
+ * float. The trainer converts the network's weights at each step: changes
+ * made to them between steps reach it. */
 MLP_API mlp_status mlp_trainer_create(mlp_trainer **out, mlp_net *net,
 				      const mlp_train_opts *opts,
 				      size_t max_batch);
@@ -497,18 +524,6 @@ MLP_API mlp_status mlp_net_load_memory(mlp_net **out, const void *data,
 /* 10. Plans: engines and precisions                                         */
 /* ------------------------------------------------------------------------ */
 
-/* The precision of a plan's arithmetic. Inputs and outputs are float
- * either way.
- *
- *   MLP_FP32  float throughout, as mlp_forward.
- *   MLP_BF16  inputs, weights and the activations between layers rounded
- *             to bfloat16 (8 significant bits), products accumulated in
- *             float; needs a CPU that computes bf16 natively (AVX512_BF16
- *             or AMX) and a build with oneDNN, else MLP_ENOTSUP: never a
- *             slow emulation. Outputs differ from float ones by about 1%.
- */
-typedef enum mlp_precision { MLP_FP32 = 0, MLP_BF16 } mlp_precision;
-
 /* A plan: a network prepared for fast forward passes on one engine and in
  * one precision. mlp_forward stays the reference: every W·X+B a CBLAS call.
  * A plan runs on whichever engine serves its precision and shape best:
@@ -546,10 +561,6 @@ MLP_API const char *mlp_plan_describe(const mlp_plan *plan);
 /* Frees a plan, and the packed weights with the last plan sharing them.
  * NULL is a no-op. */
 MLP_API void mlp_plan_free(mlp_plan *plan);
-
-/* Whether this build and this CPU run plans of a precision (MLP_BF16:
- * oneDNN and native bf16). */
-MLP_API int mlp_precision_supported(mlp_precision precision);
 
 #ifdef __cplusplus
 }

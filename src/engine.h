@@ -41,8 +41,6 @@ extern const struct mlpi_engine mlpi_engine_cblas;
 #if defined(MLP_HAVE_ONEDNN)
 /* engine_onednn.c: oneDNN matmul primitives, fp32 and bf16. */
 extern const struct mlpi_engine mlpi_engine_onednn;
-/* Whether oneDNN computes bf16 natively on this CPU. */
-bool mlpi_onednn_has_bf16(void);
 #endif
 
 #endif /* MLP_ENGINE_H */

@@ -24,7 +24,6 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
-#include <immintrin.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -528,24 +527,6 @@ static mlp_status od_context(const void *packed, void **out)
 	return MLP_OK;
 }
 
-/* Float to bf16, rounding to nearest even, NaN kept a NaN: the CPU's own
- * conversion (vcvtneps2bf16), which every CPU that runs bf16 plans has. */
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
-static void to_bf16(size_t n, const float *restrict src, uint16_t *restrict dst)
-{
-	size_t i = 0;
-
-	for (; i + 16 <= n; i += 16) {
-		__m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(src + i));
-		_mm256_storeu_si256((__m256i *)(void *)(dst + i), (__m256i)h);
-	}
-	if (i < n) {
-		__mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-		__m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + i));
-		_mm256_mask_storeu_epi16(dst + i, m, (__m256i)h);
-	}
-}
-
 /* `rows`, one rung's worth, through every layer. */
 static void run_rung(const struct od_packed *p, struct od_context *c, size_t k,
 		     const float *X, float *Y)
@@ -583,7 +564,7 @@ static void run_rung(const struct od_packed *p, struct od_context *c, size_t k,
 		if (!ly->fused)
 			mlpi_bias_act(ly->act, rows, ly->n_out, NULL, (float *)out);
 		if (staged) {
-			to_bf16(rows * ly->n_out, c->tmp, c->buf[l & 1]);
+			mlpi_to_bf16(rows * ly->n_out, c->tmp, c->buf[l & 1]);
 			out = c->buf[l & 1];
 		}
 		in = out;

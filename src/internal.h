@@ -139,9 +139,38 @@ static inline bool mlpi_act_valid(mlp_act act)
 
 #if defined(MLP_HAVE_ONEDNN)
 /* blas.c: the threads of the calling thread's OpenMP parallel regions,
- * which oneDNN runs on. */
+ * which oneDNN runs on; and fn(arg, i, n) on each thread i of n of such a
+ * region (on the calling thread alone without an OpenMP runtime). */
 void mlpi_openmp_set_threads(int n);
 int mlpi_openmp_threads(void);
+void mlpi_openmp_parallel(void (*fn)(void *arg, int i, int n), void *arg);
+
+/* bf16.c: n floats to bf16 (round to nearest even) on a CPU with
+ * AVX512_BF16. */
+void mlpi_to_bf16(size_t n, const float *src, void *dst);
+
+/* engine_onednn.c: whether oneDNN computes bf16 natively on this CPU. */
+bool mlpi_onednn_has_bf16(void);
+
+/* train_bf16.c: the products of a bf16 training step, for steps of `rows`
+ * rows, writing float results into the trainer's buffers (per layer: the
+ * product A·Wᵀ, the weight gradient, and ∂L/∂A of the layer's input). */
+struct mlpi_bf16;
+struct mlpi_bf16_buffers {
+	float **Z, **dW, **dA;
+};
+mlp_status mlpi_bf16_create(const mlp_net *net, size_t rows,
+			    const struct mlpi_bf16_buffers *buffers,
+			    struct mlpi_bf16 **out);
+void mlpi_bf16_free(struct mlpi_bf16 *b);
+/* The network's weights to bf16, at the start of a step. */
+void mlpi_bf16_weights(struct mlpi_bf16 *b);
+/* Layer l's product from its float input A (rows × n_in), without bias. */
+void mlpi_bf16_forward(struct mlpi_bf16 *b, size_t l, size_t n_in,
+		       const float *A);
+/* Layer l's weight gradient, and for l > 0 ∂L/∂A of its input, from dZ. */
+void mlpi_bf16_backward(struct mlpi_bf16 *b, size_t l, size_t n_out,
+			const float *dZ);
 #endif
 
 /* ---- OpenBLAS's kernels (blas_core.c) ---- */
@@ -214,12 +243,14 @@ void mlpi_evaluate(const mlp_net *net, mlp_workspace *ws, float *scratch,
 mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o,
 			   bool for_train, mlp_msg *msg);
 
-/* One update of every parameter of net from the gradient block G (laid out
+/* One update of the parameters of net from the gradient block G (laid out
  * as the parameter block), scaled by g_scale (gradient clipping), at step
  * t ≥ 1. M and V: optimizer state, as large as the block (V unused by SGD;
- * M unused by SGD without momentum). */
+ * M unused by SGD without momentum). Part `part` of `parts` of the block,
+ * so that threads can share an update. */
 void mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
-		       const float *G, float g_scale, float *M, float *V);
+		       const float *G, float g_scale, float *M, float *V,
+		       int part, int parts);
 
 /* ---- the trainer (train.c) ---- */
 

@@ -44,6 +44,7 @@ mlp_train_opts mlp_train_defaults(void)
 		.eps = 1e-8f,
 		.weight_decay = 0.0f,
 		.clip_norm = 0.0f,
+		.precision = MLP_FP32,
 		.batch_size = 32,
 		.epochs = 10,
 		.seed = 0,
@@ -111,6 +112,12 @@ mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o,
 					 range_text[floats[i].range],
 					 (double)floats[i].value);
 	}
+	if (o->precision != MLP_FP32 && o->precision != MLP_BF16)
+		return mlpi_fail(msg, MLP_EINVAL, "precision %d is not a precision",
+				 (int)o->precision);
+	if (!mlp_precision_supported(o->precision))
+		return mlpi_fail(msg, MLP_ENOTSUP, "bf16 training needs a build "
+				 "with oneDNN and a CPU with AVX512_BF16 or AMX");
 	if (o->batch_size == 0)
 		return mlpi_fail(msg, MLP_EINVAL, "batch_size must be at least 1");
 	if (for_train && o->epochs == 0)
@@ -174,8 +181,14 @@ static void adam(size_t n, float *restrict w, const float *restrict g,
 }
 
 void mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
-		       const float *G, float g_scale, float *M, float *V)
+		       const float *G, float g_scale, float *M, float *V,
+		       int part, int parts)
 {
+	/* This part's slice of the block, in whole 16-float groups (the block
+	 * is padded to 16 floats). */
+	size_t groups = net->block_floats / 16;
+	size_t lo = groups * (size_t)part / (size_t)parts * 16;
+	size_t hi = groups * (size_t)(part + 1) / (size_t)parts * 16;
 	/* Bias corrections in double: β^t for large t underflows cleanly. */
 	double bc1 = 1.0 - pow(o->beta1, (double)t);
 	double bc2 = 1.0 - pow(o->beta2, (double)t);
@@ -191,15 +204,23 @@ void mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
 		float decay[2] = { o->weight_decay, 0.0f };
 
 		for (int k = 0; k < 2; k++) {
-			size_t at = (size_t)(p[k] - net->block);
+			/* The tensor [begin, end) within the slice. */
+			size_t begin = (size_t)(p[k] - net->block);
+			size_t end = begin + count[k], at, n;
 
+			begin = begin > lo ? begin : lo;
+			end = end < hi ? end : hi;
+			if (begin >= end)
+				continue;
+			at = begin;
+			n = end - begin;
 			if (o->optim == MLP_OPTIM_SGD)
-				sgd(count[k], p[k], G + at, M + at, g_scale, o->lr,
+				sgd(n, net->block + at, G + at, M + at, g_scale, o->lr,
 				    decay[k], o->momentum, o->nesterov != 0);
 			else
-				adam(count[k], p[k], G + at, M + at, V + at, g_scale,
-				     o->lr, decay[k], o->beta1, o->beta2, step,
-				     inv_sqrt_bc2, o->eps);
+				adam(n, net->block + at, G + at, M + at, V + at,
+				     g_scale, o->lr, decay[k], o->beta1, o->beta2,
+				     step, inv_sqrt_bc2, o->eps);
 		}
 	}
 	FLUSH_END();

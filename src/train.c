@@ -34,6 +34,7 @@ struct mlp_trainer {
 	float *ones;    /* max_batch ones, for the bias gradients */
 	float **A;      /* A[l], l = 1..L: outputs of layer l − 1 */
 	float **Z;      /* Z[l]: pre-activations of layer l, or NULL */
+	struct mlpi_bf16 *bf16; /* MLP_BF16: the products of full steps */
 };
 
 /* Layer l keeps its pre-activations when act' needs them, and the output
@@ -66,6 +67,36 @@ static void layout(mlp_trainer *t, const mlp_net *net, size_t max_batch,
 		t->Z[l] = keeps_z(net, l) ? mlpi_carve(c, count, F) : NULL;
 	}
 	t->Z[net->n_layers] = NULL;
+}
+
+/* MLP_BF16: the products of full steps on oneDNN, writing into the
+ * trainer's buffers: layer l's product where its forward keeps it, its
+ * weight gradient into G, ∂L/∂A of its input into the D buffer backward
+ * hands layer l − 1 (D[0] holds the output layer's ∂L/∂Z, then they take
+ * turns). */
+static mlp_status bf16_create(mlp_trainer *t)
+{
+#if defined(MLP_HAVE_ONEDNN)
+	const mlp_net *net = t->net;
+	size_t L = net->n_layers;
+	float **p = malloc(3 * L * sizeof(float *));
+	struct mlpi_bf16_buffers buf = { p, p + L, p + 2 * L };
+	mlp_status st;
+
+	if (p == NULL)
+		return MLP_ENOMEM;
+	for (size_t l = 0; l < L; l++) {
+		buf.Z[l] = t->Z[l] != NULL ? t->Z[l] : t->A[l + 1];
+		buf.dW[l] = t->G + (net->layers[l].W - net->block);
+		buf.dA[l] = t->D[(L - l) & 1];
+	}
+	st = mlpi_bf16_create(net, t->max_batch, &buf, &t->bf16);
+	free(p);
+	return st;
+#else
+	(void)t;
+	return MLP_ENOTSUP;
+#endif
 }
 
 mlp_status mlp_trainer_create(mlp_trainer **out, mlp_net *net,
@@ -110,8 +141,15 @@ mlp_status mlp_trainer_create(mlp_trainer **out, mlp_net *net,
 	t->opts = *opts;
 	t->max_batch = max_batch;
 	t->steps = 0;
+	t->bf16 = NULL;
 	for (size_t i = 0; i < max_batch; i++)
 		t->ones[i] = 1.0f;
+	st = opts->precision == MLP_BF16 ? bf16_create(t) : MLP_OK;
+	if (st != MLP_OK) {
+		mlpi_free_aligned(t->mem);
+		free(t);
+		return st;
+	}
 	*out = t;
 	return MLP_OK;
 }
@@ -120,6 +158,9 @@ void mlp_trainer_free(mlp_trainer *t)
 {
 	if (t == NULL)
 		return;
+#if defined(MLP_HAVE_ONEDNN)
+	mlpi_bf16_free(t->bf16);
+#endif
 	mlpi_free_aligned(t->mem);
 	free(t);
 }
@@ -139,22 +180,48 @@ size_t mlp_trainer_steps(const mlp_trainer *t)
 	return t != NULL ? t->steps : 0;
 }
 
+/* Whether a step of `rows` rows runs its products in bf16. */
+static bool in_bf16(const mlp_trainer *t, size_t rows)
+{
+	return t->bf16 != NULL && rows == t->max_batch;
+}
+
+/* Layer l's product A_l·Wᵀ + b into out, with the activation when act is
+ * not MLP_IDENTITY. */
+static void layer_product(mlp_trainer *t, size_t l, size_t rows, mlp_act act,
+			  float *out)
+{
+	const struct mlp_layer *layer = &t->net->layers[l];
+
+#if defined(MLP_HAVE_ONEDNN)
+	if (in_bf16(t, rows)) {
+		mlpi_bf16_forward(t->bf16, l, layer->n_in, t->A[l]);
+		mlpi_bias_act(act, rows, layer->n_out, layer->b, out);
+		return;
+	}
+#endif
+	mlpi_dense(rows, layer->n_in, layer->n_out, layer->W, layer->b, act,
+		   t->A[l], out);
+}
+
 /* Forward through every layer, keeping what backpropagation needs. */
 static void forward(mlp_trainer *t, size_t rows, const float *X)
 {
 	const mlp_net *net = t->net;
 
+#if defined(MLP_HAVE_ONEDNN)
+	if (in_bf16(t, rows))
+		mlpi_bf16_weights(t->bf16);
+#endif
 	t->A[0] = (float *)X; /* read only */
 	for (size_t l = 0; l < net->n_layers; l++) {
 		const struct mlp_layer *layer = &net->layers[l];
 		float *A = t->A[l + 1], *Z = t->Z[l];
 
 		if (Z == NULL) {
-			mlpi_dense(rows, layer->n_in, layer->n_out, layer->W,
-				   layer->b, layer->act, t->A[l], A);
+			layer_product(t, l, rows, layer->act, A);
 		} else {
-			mlpi_dense(rows, layer->n_in, layer->n_out, layer->W,
-				   layer->b, MLP_IDENTITY, t->A[l], Z);
+			layer_product(t, l, rows, MLP_IDENTITY, Z);
 			memcpy(A, Z, rows * layer->n_out * sizeof(float));
 			mlpi_bias_act(layer->act, rows, layer->n_out, NULL, A);
 		}
@@ -165,6 +232,7 @@ static void forward(mlp_trainer *t, size_t rows, const float *X)
 static void backward(mlp_trainer *t, size_t rows)
 {
 	const mlp_net *net = t->net;
+	bool bf16 = in_bf16(t, rows);
 	int cur = 0;
 
 	for (size_t l = net->n_layers; l-- > 0;) {
@@ -174,10 +242,16 @@ static void backward(mlp_trainer *t, size_t rows)
 		float *dW = t->G + (layer->W - net->block);
 		float *db = t->G + (layer->b - net->block);
 
+#if defined(MLP_HAVE_ONEDNN)
+		/* dW, and dA_l into D[!cur] (see bf16_create). */
+		if (bf16)
+			mlpi_bf16_backward(t->bf16, l, layer->n_out, dZ);
+#endif
 		/* dW = dZᵀ·A_l: (n_out × rows)·(rows × n_in). */
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in,
-			    (int)rows, 1.0f, dZ, n_out, t->A[l], n_in, 0.0f, dW,
-			    n_in);
+		if (!bf16)
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out,
+				    n_in, (int)rows, 1.0f, dZ, n_out, t->A[l], n_in,
+				    0.0f, dW, n_in);
 		/* db = dZᵀ·1. */
 		cblas_sgemv(CblasRowMajor, CblasTrans, (int)rows, n_out, 1.0f, dZ,
 			    n_out, t->ones, 1, 0.0f, db, 1);
@@ -185,9 +259,10 @@ static void backward(mlp_trainer *t, size_t rows)
 			break;
 		/* dA_l = dZ·W: (rows × n_out)·(n_out × n_in), then through the
 		 * activation of layer l − 1. */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows,
-			    n_in, n_out, 1.0f, dZ, n_out, layer->W, n_in, 0.0f,
-			    t->D[!cur], n_in);
+		if (!bf16)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+				    (int)rows, n_in, n_out, 1.0f, dZ, n_out,
+				    layer->W, n_in, 0.0f, t->D[!cur], n_in);
 		cur = !cur;
 		mlpi_act_backward(net->layers[l - 1].act, rows, layer->n_in,
 				  t->Z[l - 1], t->A[l], t->D[cur]);
@@ -254,6 +329,36 @@ const float *mlpi_trainer_gradients(const mlp_trainer *t)
 	return t->G;
 }
 
+/* The optimizer's update. A bf16 trainer shares it among oneDNN's threads:
+ * the update reads and writes four arrays the size of the network, and
+ * alone it took as long as the bf16 products of the step. */
+struct update_job {
+	mlp_trainer *t;
+	float scale;
+};
+
+static void update_part(void *arg, int part, int parts)
+{
+	struct update_job *job = arg;
+	mlp_trainer *t = job->t;
+
+	mlpi_optim_update(&t->opts, t->net, t->steps, t->G, job->scale, t->M,
+			  t->V, part, parts);
+}
+
+static void update(mlp_trainer *t, float scale)
+{
+	struct update_job job = { t, scale };
+
+#if defined(MLP_HAVE_ONEDNN)
+	if (t->bf16 != NULL) {
+		mlpi_openmp_parallel(update_part, &job);
+		return;
+	}
+#endif
+	update_part(&job, 0, 1);
+}
+
 mlp_status mlp_trainer_step(mlp_trainer *t, size_t batch, const float *X,
 			    const float *Y, float *loss)
 {
@@ -267,7 +372,7 @@ mlp_status mlp_trainer_step(mlp_trainer *t, size_t batch, const float *X,
 	if (t->opts.clip_norm > 0.0f && norm > t->opts.clip_norm)
 		scale = (float)(t->opts.clip_norm / (norm + 1e-6));
 	t->steps++;
-	mlpi_optim_update(&t->opts, t->net, t->steps, t->G, scale, t->M, t->V);
+	update(t, scale);
 	if (loss != NULL)
 		*loss = (float)mean;
 	return MLP_OK;

@@ -431,6 +431,25 @@ START_TEST(plan_allocation_failure)
 }
 END_TEST
 
+/* mlp_set_threads sets oneDNN's OpenMP threads too, and a refused count
+ * changes nothing. */
+START_TEST(set_threads_reaches_openmp)
+{
+#if defined(MLP_HAVE_ONEDNN)
+	int before = mlpi_openmp_threads();
+
+	mlp_set_threads(3);
+	ck_assert_int_eq(mlpi_openmp_threads(), 3);
+	ck_assert_int_eq(mlp_set_threads(0), MLP_EINVAL);
+	ck_assert_int_eq(mlpi_openmp_threads(), 3);
+	mlp_set_threads(before);
+	ck_assert_int_eq(mlpi_openmp_threads(), before);
+#else
+	printf("OpenMP threads: skipped: this build has no oneDNN\n");
+#endif
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("plan");
@@ -448,6 +467,7 @@ int main(void)
 	tcase_add_test(use, plan_bad_input);
 	tcase_add_loop_test(use, plan_forward_allocates_nothing, 0, 2);
 	tcase_add_test(use, plan_allocation_failure);
+	tcase_add_test(use, set_threads_reaches_openmp);
 	suite_add_tcase(s, use);
 	return run_suite(s);
 }

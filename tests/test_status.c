@@ -125,6 +125,9 @@ START_TEST(act_parse_list_rules)
 }
 END_TEST
 
+/* OpenBLAS's own count, where the BLAS is OpenBLAS. */
+extern int openblas_get_num_threads(void) __attribute__((weak));
+
 START_TEST(blas_threads)
 {
 	const char *name = mlp_blas_name();
@@ -135,6 +138,9 @@ START_TEST(blas_threads)
 	ck_assert_int_eq(st, strcmp(name, "cblas") == 0 ? MLP_ENOTSUP : MLP_OK);
 	ck_assert_int_eq(mlp_set_threads(0), MLP_EINVAL);
 	ck_assert_int_eq(mlp_set_threads(-3), MLP_EINVAL);
+	mlp_set_threads(3);
+	if (openblas_get_num_threads != NULL)
+		ck_assert_int_eq(openblas_get_num_threads(), 3);
 }
 END_TEST
 
