@@ -146,8 +146,8 @@ int mlpi_openmp_threads(void);
 void mlpi_openmp_parallel(void (*fn)(void *arg, int i, int n), void *arg);
 
 /* bf16.c: n floats to bf16 (round to nearest even) on a CPU with
- * AVX512_BF16. */
-void mlpi_to_bf16(size_t n, const float *src, void *dst);
+ * AVX512_BF16; whether they were all finite. */
+bool mlpi_to_bf16(size_t n, const float *src, void *dst);
 
 /* engine_onednn.c: whether oneDNN computes bf16 natively on this CPU. */
 bool mlpi_onednn_has_bf16(void);
@@ -163,14 +163,20 @@ mlp_status mlpi_bf16_create(const mlp_net *net, size_t rows,
 			    const struct mlpi_bf16_buffers *buffers,
 			    struct mlpi_bf16 **out);
 void mlpi_bf16_free(struct mlpi_bf16 *b);
-/* The network's weights to bf16, at the start of a step. */
-void mlpi_bf16_weights(struct mlpi_bf16 *b);
-/* Layer l's product from its float input A (rows × n_in), without bias. */
-void mlpi_bf16_forward(struct mlpi_bf16 *b, size_t l, size_t n_in,
-		       const float *A);
-/* Layer l's weight gradient, and for l > 0 ∂L/∂A of its input, from dZ. */
-void mlpi_bf16_backward(struct mlpi_bf16 *b, size_t l, size_t n_out,
-			const float *dZ);
+/* The network's weights to bf16, on OpenMP's threads, at the start of a
+ * step. */
+void mlpi_bf16_weights(struct mlpi_bf16 *b, const mlp_net *net);
+/* Rows [lo, hi) of layer l's float input A (rows × n_in), and of layer
+ * l's output gradient dZ (rows × n_out) as backpropagation reaches it, to
+ * bf16; the input's, whether it was all finite. */
+bool mlpi_bf16_set_input(struct mlpi_bf16 *b, size_t l, size_t n_in,
+			 size_t lo, size_t hi, const float *A);
+void mlpi_bf16_set_grad(struct mlpi_bf16 *b, size_t n_out, size_t lo,
+			size_t hi, const float *dZ);
+/* Layer l's product, without bias; its weight gradient and, for l > 0,
+ * ∂L/∂A of its input. */
+void mlpi_bf16_forward(struct mlpi_bf16 *b, size_t l);
+void mlpi_bf16_backward(struct mlpi_bf16 *b, size_t l);
 #endif
 
 /* ---- OpenBLAS's kernels (blas_core.c) ---- */
@@ -219,14 +225,19 @@ mlp_status mlpi_loss_fits(mlp_loss_kind kind, mlp_act out_act);
  * targets outside [0, 1] or (softmax) rows not summing to 1. */
 mlp_status mlpi_check_data(const mlp_net *net, mlp_loss_kind kind, size_t n,
 			   const float *X, const float *Y);
+/* The same but for the finiteness of X, which the caller checks as it
+ * reads X (a bf16 step, as it converts X). */
+mlp_status mlpi_check_data_but_x(const mlp_net *net, mlp_loss_kind kind,
+				 size_t n, const float *X, const float *Y);
 /* The loss summed over rows (mean over the outputs for MSE and sigmoid),
  * in double, from logits Z and outputs A = act(Z). */
 double mlpi_loss_sum(mlp_loss_kind kind, mlp_act out_act, size_t rows,
 		     size_t n, const float *Z, const float *A, const float *T);
-/* The gradient of the batch's mean loss into G: dL/dA for MSE, the fused
- * dL/dZ for cross-entropy. */
+/* The gradient of a batch's mean loss into G: dL/dA for MSE, the fused
+ * dL/dZ for cross-entropy; `rows` of the batch's `batch` rows. */
 void mlpi_loss_grad(mlp_loss_kind kind, mlp_act out_act, size_t rows,
-		    size_t n, const float *A, const float *T, float *G);
+		    size_t n, size_t batch, const float *A, const float *T,
+		    float *G);
 
 /* Evaluation of n checked rows with caller memory: a workspace for
  * mlpi_eval_rows(n) rows and mlpi_eval_scratch(net, those rows) floats. */
@@ -252,7 +263,7 @@ void mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
 		       const float *G, float g_scale, float *M, float *V,
 		       int part, int parts);
 
-/* ---- the trainer (train.c) ---- */
+/* ---- the trainer (trainer.c) ---- */
 
 /* Forward, loss and backpropagation of one batch without an update: the
  * batch's mean loss and the gradients' L2 norm; the gradients themselves

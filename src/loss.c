@@ -112,12 +112,12 @@ double mlpi_loss_sum(mlp_loss_kind kind, mlp_act out_act, size_t rows,
 }
 
 void mlpi_loss_grad(mlp_loss_kind kind, mlp_act out_act, size_t rows, size_t n,
-		    const float *A, const float *T, float *G)
+		    size_t batch, const float *A, const float *T, float *G)
 {
 	/* MSE: dL/dA. Cross-entropy: dL/dZ, the fused gradient. */
-	float scale = kind == MLP_LOSS_MSE ? 2.0f / (float)(rows * n)
-		      : out_act == MLP_SOFTMAX ? 1.0f / (float)rows
-					       : 1.0f / (float)(rows * n);
+	float scale = kind == MLP_LOSS_MSE ? 2.0f / (float)(batch * n)
+		      : out_act == MLP_SOFTMAX ? 1.0f / (float)batch
+					       : 1.0f / (float)(batch * n);
 
 	for (size_t i = 0; i < rows * n; i++)
 		G[i] = scale * (A[i] - T[i]);
@@ -148,8 +148,8 @@ static size_t count_correct(mlp_act out_act, size_t rows, size_t n,
 	return correct;
 }
 
-mlp_status mlpi_check_data(const mlp_net *net, mlp_loss_kind kind, size_t n,
-			   const float *X, const float *Y)
+static mlp_status check_data(const mlp_net *net, mlp_loss_kind kind, size_t n,
+			     const float *X, const float *Y, bool x_finite)
 {
 	size_t n_in = net->sizes[0], n_out = net->sizes[net->n_layers], bytes;
 
@@ -160,10 +160,23 @@ mlp_status mlpi_check_data(const mlp_net *net, mlp_loss_kind kind, size_t n,
 	if (!mlpi_mul(n, n_in * sizeof(float), &bytes) ||
 	    !mlpi_mul(n, n_out * sizeof(float), &bytes))
 		return MLP_ETOOBIG;
-	if (!mlpi_all_finite(n * n_in, X) || !mlpi_all_finite(n * n_out, Y))
+	if ((x_finite && !mlpi_all_finite(n * n_in, X)) ||
+	    !mlpi_all_finite(n * n_out, Y))
 		return MLP_ENONFINITE;
 	return check_targets(kind, net->layers[net->n_layers - 1].act, n, n_out,
 			     Y);
+}
+
+mlp_status mlpi_check_data(const mlp_net *net, mlp_loss_kind kind, size_t n,
+			   const float *X, const float *Y)
+{
+	return check_data(net, kind, n, X, Y, true);
+}
+
+mlp_status mlpi_check_data_but_x(const mlp_net *net, mlp_loss_kind kind,
+				 size_t n, const float *X, const float *Y)
+{
+	return check_data(net, kind, n, X, Y, false);
 }
 
 /* Rows evaluated at a time. */

@@ -375,6 +375,44 @@ START_TEST(shared_update_equals_whole)
 }
 END_TEST
 
+/* A full bf16 step checks X as it converts it: a NaN or an infinity in X
+ * is MLP_ENONFINITE, with the network and the step count unchanged. */
+START_TEST(nonfinite_input_refused)
+{
+	const struct bf16_case *c = &cases[1];
+	mlp_train_opts o = mlp_train_defaults();
+	const float bad[2] = { NAN, -INFINITY };
+	mlp_trainer *t;
+	mlp_net *net;
+	float *X, *T, loss;
+	uint64_t before;
+
+	if (skip_without_bf16("bf16 non-finite input", true))
+		return;
+	net = case_net(c, 17, c->batch, &X, &T);
+	before = param_hash(net);
+	o.loss = c->loss;
+	o.precision = MLP_BF16;
+	ck_assert_int_eq(mlp_trainer_create(&t, net, &o, c->batch), MLP_OK);
+	for (int k = 0; k < 2; k++) {
+		size_t at = k == 0 ? 0 : c->batch * c->sizes[0] - 1; /* first, last */
+		float keep = X[at];
+
+		X[at] = bad[k];
+		ck_assert_int_eq(mlp_trainer_step(t, c->batch, X, T, &loss),
+				 MLP_ENONFINITE);
+		X[at] = keep;
+	}
+	ck_assert_uint_eq(param_hash(net), before);
+	ck_assert_uint_eq(mlp_trainer_steps(t), 0);
+	ck_assert_int_eq(mlp_trainer_step(t, c->batch, X, T, &loss), MLP_OK);
+	free(X);
+	free(T);
+	mlp_trainer_free(t);
+	mlp_net_free(net);
+}
+END_TEST
+
 /* ---- allocation ---------------------------------------------------------------- */
 
 START_TEST(step_allocates_nothing)
@@ -495,6 +533,7 @@ int main(void)
 	suite_add_tcase(s, grad);
 	tcase_add_test(step, partial_batch_runs_in_float);
 	tcase_add_loop_test(step, shared_update_equals_whole, 0, 2);
+	tcase_add_test(step, nonfinite_input_refused);
 	tcase_add_test(step, step_allocates_nothing);
 	tcase_add_test(step, allocation_failures);
 	tcase_add_test(step, precision_checked);
