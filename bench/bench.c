@@ -57,6 +57,7 @@ static const size_t default_batches[] = { 1, 8, 64, 256, 1024 };
 static const char *const impl_names[N_IMPL] = {
 	"mlp", "blas-floor", "naive", "fann",
 	"plan-fp32", "plan-bf16", "onednn-fp32", "onednn-bf16",
+	"mlp-bf16",
 	"pytorch", "pytorch-bf16",
 };
 
@@ -328,6 +329,8 @@ static void run_impl(struct setup *s, enum impl k)
 	case DNNL16:
 		dnnl_floor_forward(s->dnnl16, s->Y[DNNL16]);
 		break;
+	case MLP16:
+		break;
 	case TORCH16:
 		torch_cmd(s->torch, reply, sizeof(reply), "time_bf16 1");
 		break;
@@ -552,6 +555,8 @@ static bool impl_present(const struct setup *s, enum impl k)
 		return s->dnnl16 != NULL;
 	case TORCH16:
 		return s->torch16;
+	case MLP16: /* a trainer: training cells only */
+		return false;
 	default:
 		return true;
 	}
@@ -688,7 +693,12 @@ static void measure_torch(const struct options *o, struct torch_proc *torch,
 		struct cell *cell = &cells[i];
 		struct setup s;
 
-		if (cell->kind != CELL_FORWARD || !cell->s[MLP].agree)
+		if (cell->kind == CELL_TRAIN) {
+			torch_settle(torch);
+			train_bench_torch(&o->plan, torch, tmpdir, cell);
+			continue;
+		}
+		if (!cell->s[MLP].agree)
 			continue;
 		if (setup_net(&s, cell->c, cell->batch)) {
 			setup_plans(&s, cell);
@@ -817,30 +827,39 @@ static void print_engines(const struct cell *cells, size_t n)
 
 static void print_train(const struct cell *c, int threads)
 {
-	const struct stats *m = &c->s[MLP], *t = &c->s[TORCH];
+	const struct stats *s = c->s;
+	static const struct {
+		int num, den;
+		const char *what;
+	} ratios[] = {
+		{ MLP, MLP16, "mlp's bf16 trainer over its float one" },
+		{ TORCH, MLP, "mlp over PyTorch, float" },
+		{ TORCH16, MLP16, "mlp over PyTorch, bf16 (autocast)" },
+	};
 
 	printf("\ntraining %s: ReLU, ReLU, softmax; cross-entropy; Adam; batch %zu; "
-	       "%d BLAS thread%s\n", c->c->name, c->batch, threads,
+	       "%d thread%s\n", c->c->name, c->batch, threads,
 	       threads == 1 ? "" : "s");
 	for (int k = 0; k < N_IMPL; k++) {
-		const struct stats *st = &c->s[k];
+		const struct stats *st = &s[k];
+
+		if (k != MLP && k != MLP16 && k != TORCH && k != TORCH16)
+			continue;
 		if (!st->present)
-			continue;
-		if (!st->agree) {
-			printf("  %-8s FAILED: %s\n", impl_names[k], st->why);
-			continue;
-		}
-		if (st->ran)
-			printf("  %-8s %9.1f us a step (spread %.0f%%)  %9.0f samples/s  "
-			       "%6.2f GFLOP/s\n", impl_names[k], st->median * 1e6,
+			printf("  %-12s %s\n", impl_names[k], st->why);
+		else if (!st->agree)
+			printf("  %-12s FAILED: %s\n", impl_names[k], st->why);
+		else if (st->ran)
+			printf("  %-12s %9.1f us a step (spread %.0f%%)  %9.0f samples/s  "
+			       "%7.2f GFLOP/s\n", impl_names[k], st->median * 1e6,
 			       100 * (st->p75 - st->p25) / st->median,
 			       (double)c->batch / st->median, c->flops / st->median / 1e9);
 	}
-	if (m->ran && t->ran)
-		printf("  mlp trains %.2f times as many samples a second as PyTorch "
-		       "(its first %d losses agree)\n", t->median / m->median, 3);
-	else if (!t->present)
-		printf("  pytorch: %s\n", t->why);
+	for (size_t i = 0; i < sizeof(ratios) / sizeof(ratios[0]); i++)
+		if (s[ratios[i].num].ran && s[ratios[i].den].ran)
+			printf("  %5.2fx samples/s: %s\n",
+			       s[ratios[i].num].median / s[ratios[i].den].median,
+			       ratios[i].what);
 }
 
 static void write_csv(const char *path, const struct cell *cells, size_t n,
@@ -975,7 +994,8 @@ static struct cell *run_cells(const struct options *o, const struct machine *m,
 			      struct torch_proc *torch, const char *tmpdir,
 			      size_t *n)
 {
-	struct cell *cells = calloc(N_CASES * o->n_batches + 1, sizeof(*cells));
+	static const size_t train_batches[] = { 64, 256 };
+	struct cell *cells = calloc(N_CASES * o->n_batches + 2, sizeof(*cells));
 
 	*n = 0;
 	if (cells == NULL)
@@ -1001,8 +1021,10 @@ static struct cell *run_cells(const struct options *o, const struct machine *m,
 			fputc('.', stderr);
 		}
 	}
-	if (!o->no_train)
-		train_bench(&o->plan, torch, tmpdir, &cells[(*n)++]);
+	for (size_t b = 0; !o->no_train && b < 2; b++) {
+		train_bench(&o->plan, train_batches[b], &cells[(*n)++]);
+		fputc('.', stderr);
+	}
 	if (torch != NULL)
 		measure_torch(o, torch, tmpdir, cells, *n);
 	fputc('\n', stderr);

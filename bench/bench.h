@@ -25,11 +25,13 @@ struct net_case {
 
 /* The implementations: mlp's CBLAS path, the bare BLAS chain, naive loops,
  * FANN; mlp's plans in fp32 and bf16, the bare oneDNN chains beneath them;
+ * mlp's bf16 trainer (training cells; MLP is the float trainer there);
  * then PyTorch, in float and under bf16 autocast, which the bench runs in
  * a phase of their own, after all the others (see bench.c). */
 enum impl {
 	MLP, FLOOR, NAIVE, FANN,
 	PLAN32, PLAN16, DNNL32, DNNL16,
+	MLP16,
 	TORCH, TORCH16,
 	N_IMPL
 };
@@ -49,11 +51,14 @@ struct cell {
 	struct stats s[N_IMPL];
 };
 
-/* train_bench.c: mlp's trainer against PyTorch's on one network (Adam,
- * cross-entropy) into cell (MLP and TORCH); torch may be NULL. Agreement:
- * the losses of the first steps from the same parameters. Files for PyTorch
- * go to tmpdir and are removed. */
-void train_bench(const struct round_plan *plan, struct torch_proc *torch,
-		 const char *tmpdir, struct cell *cell);
+/* train_bench.c: mlp's trainers, float and bf16, on one network (Adam,
+ * cross-entropy) at a batch size into cell (MLP, MLP16); then PyTorch's,
+ * float and bf16 autocast, into the same cell (TORCH, TORCH16). Agreement:
+ * the losses of the first steps from the same parameters. Files for
+ * PyTorch go to tmpdir and are removed. */
+void train_bench(const struct round_plan *plan, size_t batch,
+		 struct cell *cell);
+void train_bench_torch(const struct round_plan *plan, struct torch_proc *torch,
+		       const char *tmpdir, struct cell *cell);
 
 #endif

@@ -19,8 +19,9 @@ the other implementations:
                               bench does: the last layer's softmax folded into
                               nn.CrossEntropyLoss, Adam(lr), N rows of X and
                               one-hot Y from XPATH and YPATH, cycled in batches
-  steps K                  -> "ok L1,L2,..."  K training steps and their losses
-  train_time K             -> "ok SECONDS"   K training steps
+  steps K [bf16]           -> "ok L1,L2,..."  K training steps and their losses
+                              (bf16: forward and loss under bf16 autocast)
+  train_time K [bf16]      -> "ok SECONDS"   K training steps
   quit
 
 Anything wrong answers "error <message>".
@@ -80,12 +81,16 @@ class Trainer:
         self.y = torch.from_numpy(y.argmax(axis=1))
         self.batch, self.n, self.at = batch, n, 0
 
-    def step(self):
+    def step(self, bf16=False):
+        """One step; with bf16, PyTorch's mixed precision: the forward
+        pass and the loss under autocast, the backward pass following its
+        types, the parameters and Adam in float."""
         lo = self.at
         self.at = (self.at + self.batch) % self.n
         xb, yb = self.x[lo:lo + self.batch], self.y[lo:lo + self.batch]
         self.opt.zero_grad(set_to_none=True)
-        loss = self.loss(self.net(xb), yb)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = self.loss(self.net(xb), yb)
         loss.backward()
         self.opt.step()
         return loss.item()
@@ -157,13 +162,14 @@ def main():
                                   words[7], int(words[8]))
                 reply = "ok"
             elif cmd == "steps":
-                losses = [trainer.step() for _ in range(int(words[1]))]
+                bf16 = words[2:] == ["bf16"]
+                losses = [trainer.step(bf16) for _ in range(int(words[1]))]
                 reply = "ok " + ",".join(f"{v:.9e}" for v in losses)
             elif cmd == "train_time":
-                k = int(words[1])
+                k, bf16 = int(words[1]), words[2:] == ["bf16"]
                 t0 = time.perf_counter()
                 for _ in range(k):
-                    trainer.step()
+                    trainer.step(bf16)
                 reply = f"ok {time.perf_counter() - t0:.9e}"
             elif cmd == "quit":
                 return

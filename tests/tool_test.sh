@@ -196,6 +196,71 @@ expect 4 "IDX labels not matching images" -- "$mlp" train --sizes 4,2 --act soft
 	--loss xent --out m.st u-images-idx3-ubyte
 contains err "3 labels for 4 images" "the count mismatch named"
 
+# ---- precisions: what this build runs, refused values, bf16 where it runs
+expect 0 "mlp --version" -- "$mlp" --version
+contains out "engines: cblas" "the engines listed"
+contains out "precisions: fp32" "the precisions listed"
+bf16=false
+grep -q "precisions: fp32 bf16" out && bf16=true
+expect 2 "run --precision fp16" -- "$mlp" run --precision fp16 idx.safetensors
+contains err "mlp: --precision 'fp16': want fp32 or bf16" "the bad precision named"
+expect 2 "train --precision fp16" -- "$mlp" train --sizes 2,4,2 --act tanh,softmax \
+	--loss xent --epochs 1 --out p.st --precision fp16 xor.csv
+if $bf16; then
+	expect 0 "run in bf16 on IDX images" -- "$mlp" run --precision bf16 --argmax \
+		idx.safetensors t-images-idx3-ubyte
+	if [ "$(tr '\n' ' ' < out)" != "0 1 0 1 " ]; then
+		echo "FAIL: IDX classes in bf16: $(tr '\n' ' ' < out)"; failures=$((failures + 1))
+	fi
+	expect 0 "train in bf16" -- "$mlp" train --sizes 4,4,2 --act relu,softmax \
+		--loss xent --lr 0.05 --epochs 100 --batch 4 --precision bf16 \
+		--out idx16.safetensors t-images-idx3-ubyte
+	expect 0 "run what bf16 trained" -- "$mlp" run --argmax idx16.safetensors \
+		t-images-idx3-ubyte
+	if [ "$(tr '\n' ' ' < out)" != "0 1 0 1 " ]; then
+		echo "FAIL: IDX classes after bf16 training: $(tr '\n' ' ' < out)"
+		failures=$((failures + 1))
+	fi
+	# oneDNN held below bf16, as on a CPU without it: refused, and said so
+	expect 2 "run --precision bf16 without bf16" -- env DNNL_MAX_CPU_ISA=AVX512_CORE \
+		"$mlp" run --precision bf16 idx.safetensors t-images-idx3-ubyte
+	contains err "does not run bf16" "bf16 refused where it does not run"
+	expect 2 "train --precision bf16 without bf16" -- env DNNL_MAX_CPU_ISA=AVX512_CORE \
+		"$mlp" train --sizes 4,2 --act softmax --loss xent --precision bf16 \
+		--out m.st t-images-idx3-ubyte
+	expect 0 "mlp --version without bf16" -- env DNNL_MAX_CPU_ISA=AVX512_CORE \
+		"$mlp" --version
+	contains out "bf16: needs oneDNN" "--version says bf16 is missing"
+else
+	echo "bf16 cases skipped: this build or CPU has no native bf16"
+	expect 2 "run --precision bf16 without bf16" -- "$mlp" run --precision bf16 \
+		idx.safetensors t-images-idx3-ubyte
+	contains err "does not run bf16" "bf16 refused where it does not run"
+fi
+
+# ---- Fashion-MNIST: the bf16 plan's classes are the fp32 path's on at
+# least 99% of the 10,000 test images (a network trained for one epoch)
+fm=/usr/share/datasets/fashion-mnist
+if $bf16 && [ -f "$fm/train-images-idx3-ubyte.gz" ]; then
+	expect 0 "train on Fashion-MNIST" -- "$mlp" train --sizes 784,256,10 \
+		--act relu,softmax --loss xent --epochs 1 --batch 64 --out fm.st \
+		"$fm/train-images-idx3-ubyte.gz"
+	expect 0 "fp32 classes" -- sh -c "'$mlp' run --argmax fm.st \
+		'$fm/t10k-images-idx3-ubyte.gz' > fm32.txt"
+	expect 0 "bf16 classes" -- sh -c "'$mlp' run --argmax --precision bf16 fm.st \
+		'$fm/t10k-images-idx3-ubyte.gz' > fm16.txt"
+	same=$(paste -d' ' fm32.txt fm16.txt | awk '$1 == $2' | wc -l)
+	total=$(wc -l < fm32.txt)
+	echo "Fashion-MNIST: bf16 classes equal fp32's on $same of $total images"
+	if [ "$total" != 10000 ] || [ "$same" -lt 9900 ]; then
+		echo "FAIL: bf16 agrees with fp32 on $same of $total images (want 99%)"
+		failures=$((failures + 1))
+	fi
+else
+	echo "Fashion-MNIST case skipped: needs native bf16 and $fm" \
+		"(Debian's dataset-fashion-mnist)"
+fi
+
 if [ "$failures" -gt 0 ]; then
 	echo "$failures failures"
 	exit 1

@@ -23,6 +23,8 @@ static const char help[] =
 	"  --clip X        clip gradients to this global norm (default: off)\n"
 	"  --epochs N      passes over the data (default 10)\n"
 	"  --batch N       rows a step (default 32)\n"
+	"  --precision P   fp32 (default) or bf16: mixed precision, the products\n"
+	"                  of full batches in bf16 (oneDNN, on AVX512_BF16 or AMX)\n"
 	"  --seed N        initial weights and shuffling (default 0): the network\n"
 	"                  of mlp_net_init(net, N), then mlp_train with seed N\n"
 	"  --test DATA     held-out data: its loss and accuracy after each epoch\n"
@@ -107,6 +109,7 @@ static int parse_args(int argc, char **argv, struct train_args *a)
 		{ "clip", required_argument, NULL, 'c' },
 		{ "epochs", required_argument, NULL, 'E' },
 		{ "batch", required_argument, NULL, 'b' },
+		{ "precision", required_argument, NULL, 'P' },
 		{ "seed", required_argument, NULL, 'S' },
 		{ "test", required_argument, NULL, 't' },
 		{ "labels", required_argument, NULL, 'l' },
@@ -152,6 +155,9 @@ static int parse_args(int argc, char **argv, struct train_args *a)
 		case 'E': rc = train_size(o, "epochs", optarg, &o->epochs); break;
 		case 'b': rc = train_size(o, "batch", optarg, &o->batch_size); break;
 		case 'S': rc = option_u64("seed", optarg, &o->seed); break;
+		case 'P':
+			rc = option_precision("precision", optarg, &o->precision);
+			break;
 		case 'h':
 			fputs(help, stdout);
 			a->help = true;

@@ -12,11 +12,24 @@ static const char usage[] =
 	"  mlp train --sizes ... --out MODEL DATA\n"
 	"                            train a network on CSV or IDX data\n"
 	"\n"
-	"MODEL is a safetensors file. 'mlp COMMAND --help' tells more.\n"
+	"MODEL is a safetensors file. 'mlp COMMAND --help' tells more;\n"
+	"'mlp --version' the BLAS, engines and precisions this build runs.\n"
 	"\n"
 	"Exit status: 0 success, 1 a file could not be read or written,\n"
 	"2 a wrong command line, 3 a model file mlp cannot run, 4 wrong data\n"
 	"(a bad row, width or label), 5 training diverged.\n";
+
+/* The version, and what this build and this CPU run. */
+static int version(void)
+{
+	printf("mlp %s\n", mlp_version_string());
+	printf("BLAS: %s\n", mlp_blas_info());
+	printf("engines: %s\n", mlp_engines());
+	printf("precisions: fp32%s\n", mlp_precision_supported(MLP_BF16)
+		       ? " bf16"
+		       : " (bf16: needs oneDNN and a CPU with AVX512_BF16 or AMX)");
+	return EXIT_OK;
+}
 
 int main(int argc, char **argv)
 {
@@ -26,8 +39,7 @@ int main(int argc, char **argv)
 	    !strcmp(argv[1], "help"))
 		return fputs(usage, stdout), EXIT_OK;
 	if (!strcmp(argv[1], "--version"))
-		return printf("mlp %s (%s)\n", mlp_version_string(), mlp_blas_info()),
-		       EXIT_OK;
+		return version();
 	if (!strcmp(argv[1], "info"))
 		return cmd_info(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "run"))

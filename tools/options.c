@@ -116,3 +116,20 @@ int option_acts(const char *name, const char *text, mlp_act *acts, size_t max,
 				    msg.text);
 	return EXIT_OK;
 }
+
+int option_precision(const char *name, const char *text, mlp_precision *out)
+{
+	if (strcmp(text, "fp32") == 0)
+		*out = MLP_FP32;
+	else if (strcmp(text, "bf16") == 0)
+		*out = MLP_BF16;
+	else
+		return report_error(EXIT_USAGE, "--%s '%s': want fp32 or bf16",
+				    name, text);
+	if (!mlp_precision_supported(*out))
+		return report_error(EXIT_USAGE, "--%s %s: this build or CPU does "
+				    "not run bf16 (it needs oneDNN and a CPU with "
+				    "AVX512_BF16 or AMX; see mlp --version)", name,
+				    text);
+	return EXIT_OK;
+}

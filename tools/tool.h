@@ -43,6 +43,8 @@ int option_size(const char *name, const char *text, size_t min, size_t max,
 		size_t *out);
 /* A whole number from 0 to 2⁶⁴ − 1. */
 int option_u64(const char *name, const char *text, uint64_t *out);
+/* fp32 or bf16, and only a precision this build and CPU run. */
+int option_precision(const char *name, const char *text, mlp_precision *out);
 /* Widths "784,256,10": at least two, each 1 to MLP_MAX_WIDTH, at most
  * MLP_MAX_LAYERS + 1 of them, into sizes (room for MLP_MAX_LAYERS + 1). */
 int option_widths(const char *name, const char *text, size_t *sizes,
