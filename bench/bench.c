@@ -33,7 +33,7 @@
 /* ---- the cases ------------------------------------------------------------ */
 
 /* Hidden layers are ReLU and outputs identity (logits): the activations all
- * five implementations share (FANN 2.2 has no softmax). */
+ * implementations share (FANN 2.2 has no softmax). */
 #define RELU MLP_RELU
 #define LIN MLP_IDENTITY
 static const struct net_case cases[] = {

@@ -28,11 +28,11 @@ rows=$(( (${#networks[@]} + cols - 1) / cols ))
 	echo "set ylabel 'GFLOP/s'"
 	echo "set grid"
 	echo "set key top left font ',8'"
-	echo "impls = 'mlp blas-floor naive fann pytorch'"
-	echo "colors = '#c0392b #000000 #7f8c8d #2471a3 #e67e22'"
+	echo "impls = 'mlp blas-floor naive fann pytorch plan-fp32 plan-bf16 onednn-bf16 pytorch-bf16'"
+	echo "colors = '#c0392b #000000 #7f8c8d #2471a3 #e67e22 #8e44ad #27ae60 #16a085 #d35400'"
 	for net in "${networks[@]}"; do
 		echo "set title '$net'"
-		echo "plot for [i = 1:5] \\"
+		echo "plot for [i = 1:9] \\"
 		echo "  sprintf(\"< awk -F, '\$1 == \\\"%s\\\" && \$3 == \\\"%s\\\"' %s\", '$net', word(impls, i), '$csv') \\"
 		echo "  using 2:13 with linespoints pointsize 0.7 lw 1.5 lc rgb word(colors, i) title word(impls, i)"
 	done
