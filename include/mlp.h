@@ -85,7 +85,10 @@ typedef enum mlp_status {
 	MLP_EFORMAT,    /* a model file is malformed */
 	MLP_ENONFINITE, /* a NaN or an infinity where a finite value is needed */
 	MLP_ELOSS,      /* the loss does not fit the output activation */
-	MLP_EDIVERGED   /* training diverged: a loss or gradient not finite */
+	MLP_EDIVERGED,  /* training diverged: a loss or gradient not finite */
+	MLP_ECOMM,      /* a communicator's transfer failed (mlp_comm) */
+	MLP_EWORKERS    /* the workers of a parallel run disagree: their
+			 * options, rows or parameters differ */
 } mlp_status;
 
 /* A short English description of a status, never NULL; unknown values give
@@ -378,6 +381,32 @@ typedef struct mlp_train_progress {
 /* A callback of mlp_train: return nonzero to stop training there. */
 typedef int (*mlp_train_fn)(void *user, const mlp_train_progress *p);
 
+/* Data-parallel training: `size` workers (processes, or threads) train one
+ * network together, each calling mlp_train, or creating a trainer and
+ * taking steps, with the same options and a communicator of its own, this
+ * worker being `rank` (0 ≤ rank < size). Each step, every worker computes
+ * the gradient of its share of the batch, the gradients are summed across
+ * the workers, and every worker applies the same update, so the networks
+ * stay identical. mlp knows no transport; it calls
+ *
+ *   sum_doubles(ctx, v, n)  v[0..n) ← the sum over the workers of their v
+ *   sum_floats(ctx, v, n)   the same for floats; every worker must get the
+ *                           same sums, bit for bit
+ *   broadcast(ctx, v, n)    v[0..n) ← worker 0's v
+ *
+ * in the same order on every worker; each returns 0, or nonzero when the
+ * transfer failed (then MLP_ECOMM). include/mlp_mpi.h makes one from an
+ * MPI communicator. A worker that meets an error (bad rows, a loss that is
+ * not finite, no memory) still takes part in the step's exchange, and every
+ * worker returns the same status. */
+typedef struct mlp_comm {
+	int rank, size;
+	void *ctx;
+	int (*sum_doubles)(void *ctx, double *v, size_t n);
+	int (*sum_floats)(void *ctx, float *v, size_t n);
+	int (*broadcast)(void *ctx, float *v, size_t n);
+} mlp_comm;
+
 typedef struct mlp_train_opts {
 	mlp_loss_kind loss;
 	mlp_optim_kind optim;
@@ -392,13 +421,19 @@ typedef struct mlp_train_opts {
 	mlp_precision precision; /* of the products of a step (MLP_BF16: mixed
 			     * precision, the weights, gradient sums and
 			     * optimizer state kept in float) */
-	size_t batch_size;  /* rows per step, ≥ 1 */
+	const mlp_comm *comm; /* the workers training together, or NULL for
+			     * this one alone */
+	size_t batch_size;  /* rows per step, ≥ 1; with comm, the rows of a
+			     * step across all workers, a multiple of their
+			     * number */
 	/* The rest is mlp_train's alone; a trainer ignores it. */
 	size_t epochs;      /* passes over the data, ≥ 1 */
 	uint64_t seed;      /* the shuffling */
 	int drop_last;      /* nonzero: leave out an epoch's last batch when it
 			     * has fewer rows than the others (PyTorch's
 			     * DataLoader(drop_last=True)) */
+	int sharded;        /* with comm: each worker's X and Y are its own
+			     * share of the rows (see mlp_train), not all */
 	size_t eval_n;      /* held-out rows evaluated after each epoch, 0 for
 			     * none: eval_X (eval_n × inputs) and eval_Y */
 	const float *eval_X, *eval_Y;

@@ -276,6 +276,17 @@ void mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
 		       const float *G, float g_scale, float *M, float *V,
 		       int part, int parts);
 
+/* ---- workers training together (comm.c) ---- */
+
+/* The workers of c agree, in one exchange: on a status (the first, in the
+ * order of mlp_status, that any worker passed; MLP_EWORKERS when a value of
+ * `same` differs between workers), and on the sums over the workers of
+ * `sums`, in place. At most MLPI_AGREE_MAX of each. Alone (c NULL): st,
+ * and nothing exchanged. MLP_ECOMM when the exchange fails. */
+#define MLPI_AGREE_MAX 8
+mlp_status mlpi_agree(const mlp_comm *c, mlp_status st, const uint64_t *same,
+		      size_t n_same, double *sums, size_t n_sums);
+
 /* ---- the trainer (trainer.c) ---- */
 
 /* Forward, loss and backpropagation of one batch without an update: the
@@ -285,6 +296,13 @@ void mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
 mlp_status mlpi_trainer_grad(mlp_trainer *t, size_t batch, const float *X,
 			     const float *Y, double *loss, double *norm);
 const float *mlpi_trainer_gradients(const mlp_trainer *t);
+/* A step of a trainer with workers (opts.comm), `batch` of its rows (0 for
+ * none): the mean loss over every worker's rows into *mean. `vote` nonzero
+ * asks every worker to stop: when any worker asks, no step is taken and
+ * *stopped is set. */
+mlp_status mlpi_trainer_step_shared(mlp_trainer *t, size_t batch,
+				    const float *X, const float *Y, int vote,
+				    double *mean, bool *stopped);
 
 /* ---- messages (status.c) ---- */
 

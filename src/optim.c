@@ -45,10 +45,12 @@ mlp_train_opts mlp_train_defaults(void)
 		.weight_decay = 0.0f,
 		.clip_norm = 0.0f,
 		.precision = MLP_FP32,
+		.comm = NULL,
 		.batch_size = 32,
 		.epochs = 10,
 		.seed = 0,
 		.drop_last = 0,
+		.sharded = 0,
 		.eval_n = 0,
 		.eval_X = NULL,
 		.eval_Y = NULL,
@@ -122,6 +124,23 @@ mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o,
 		return mlpi_fail(msg, MLP_EINVAL, "batch_size must be at least 1");
 	if (for_train && o->epochs == 0)
 		return mlpi_fail(msg, MLP_EINVAL, "epochs must be at least 1");
+	if (o->comm != NULL) {
+		const mlp_comm *c = o->comm;
+
+		if (c->size < 1 || c->rank < 0 || c->rank >= c->size)
+			return mlpi_fail(msg, MLP_EINVAL, "comm: rank %d of %d "
+					 "workers", c->rank, c->size);
+		if (c->sum_doubles == NULL || c->sum_floats == NULL ||
+		    c->broadcast == NULL)
+			return mlpi_fail(msg, MLP_EINVAL, "comm: a function is "
+					 "NULL");
+		if (for_train && o->batch_size % (size_t)c->size != 0)
+			return mlpi_fail(msg, MLP_EINVAL, "batch_size %zu is not a "
+					 "multiple of the %d workers",
+					 o->batch_size, c->size);
+	}
+	if (for_train && o->sharded && o->comm == NULL)
+		return mlpi_fail(msg, MLP_EINVAL, "sharded needs a comm");
 	if (net != NULL) {
 		out_act = net->layers[net->n_layers - 1].act;
 		if (mlpi_loss_fits(o->loss, out_act) != MLP_OK)

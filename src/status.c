@@ -46,6 +46,10 @@ const char *mlp_strerror(mlp_status s)
 		return "the loss does not fit the output activation";
 	case MLP_EDIVERGED:
 		return "training diverged: a loss or gradient is not finite";
+	case MLP_ECOMM:
+		return "a transfer between the workers failed";
+	case MLP_EWORKERS:
+		return "the workers of a parallel run disagree";
 	}
 	return "unknown status";
 }

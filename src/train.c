@@ -1,6 +1,15 @@
 /*
  * train.c — mlp_train: epochs of shuffled batches on a trainer, held-out
- * rows, callbacks, and the epoch's parameters kept until it succeeds.
+ * rows, callbacks, and the epoch's parameters kept until it succeeds; with
+ * workers (opts.comm), each step's rows shared among them.
+ *
+ * Workers on all the rows (replicated) draw the same order from the seed
+ * and split each step's rows as evenly as they go: worker r takes rows
+ * [b·r/P, b·(r+1)/P) of a step of b. Each computes the gradient of the
+ * step's mean loss as far as its rows make it, so that their sum is the
+ * gradient one process computes for the whole step, up to the order of
+ * the float sums. Workers on shards hold rows i ≡ r (mod P) of N, shuffle
+ * their own, and each gives B/P rows to a step while its shard lasts.
  */
 #include "internal.h"
 
@@ -26,7 +35,11 @@ static size_t uniform_below(struct mlpi_rng *rng, size_t n)
 struct train_run {
 	const mlp_train_opts *o;
 	mlp_net *net;
-	size_t n, batch, steps; /* rows, rows a step, steps an epoch */
+	size_t n, batch, steps; /* rows here, rows a step, steps an epoch */
+	const mlp_comm *comm;   /* the workers, or NULL */
+	size_t rank, size;
+	size_t total;           /* rows across the workers (sharded: Σ shards) */
+	int vote;               /* a callback here asked to stop */
 	const float *X, *Y;
 	mlp_trainer *t;
 	struct mlpi_rng rng;
@@ -46,7 +59,7 @@ static void run_layout(struct train_run *r, struct mlpi_carver *c)
 	size_t eval_rows = mlpi_eval_rows(r->o->eval_n);
 
 	/* batch ≤ n, whose rows mlpi_check_data found to fit a size_t. */
-	r->order = mlpi_carve(c, r->n, sizeof(size_t));
+	r->order = mlpi_carve(c, r->n > 0 ? r->n : 1, sizeof(size_t));
 	r->Xb = mlpi_carve(c, r->batch * n_in, sizeof(float));
 	r->Yb = mlpi_carve(c, r->batch * n_out, sizeof(float));
 	r->backup = mlpi_carve(c, net->block_floats, sizeof(float));
@@ -58,30 +71,102 @@ static void run_layout(struct train_run *r, struct mlpi_carver *c)
 	}
 }
 
+/* The rows of shard `rank`: rows i ≡ rank (mod size) of total. */
+static size_t shard_rows(const struct train_run *r, size_t rank)
+{
+	return r->total / r->size + (rank < r->total % r->size);
+}
+
+/* The rows this worker takes in step k: order[*first ..) for *rows; the
+ * step's rows across the workers into *all. */
+static void step_rows(const struct train_run *r, size_t k, size_t *first,
+		      size_t *rows, size_t *all)
+{
+	if (r->o->sharded) {
+		*all = 0;
+		for (size_t w = 0; w < r->size; w++) {
+			size_t n = shard_rows(r, w), at = k * r->batch;
+			size_t take = n > at ? (n - at < r->batch ? n - at : r->batch) : 0;
+
+			*all += take;
+			if (w == r->rank) {
+				*first = at;
+				*rows = take;
+			}
+		}
+		return;
+	}
+	*all = r->n - k * r->batch < r->batch ? r->n - k * r->batch : r->batch;
+	*first = k * r->batch + *all * r->rank / r->size;
+	*rows = k * r->batch + *all * (r->rank + 1) / r->size - *first;
+}
+
+/* Rows a step, and steps an epoch: one process's; with shards, B/P rows a
+ * worker (all of them when the shards hold fewer than B), steps while the
+ * largest shard lasts, or the smallest with drop_last. */
+static void plan_steps(struct train_run *r)
+{
+	size_t big, small;
+
+	if (!r->o->sharded) {
+		r->batch = r->o->batch_size < r->n ? r->o->batch_size : r->n;
+		r->steps = r->o->drop_last ? r->n / r->batch
+					   : r->n / r->batch + (r->n % r->batch != 0);
+		return;
+	}
+	big = shard_rows(r, 0);
+	small = shard_rows(r, r->size - 1);
+	r->batch = r->total <= r->o->batch_size ? big : r->o->batch_size / r->size;
+	if (r->total <= r->o->batch_size)
+		r->steps = 1;
+	else if (r->o->drop_last)
+		r->steps = small / r->batch;
+	else
+		r->steps = big / r->batch + (big % r->batch != 0);
+}
+
+/* The most rows this worker takes in a step. */
+static size_t rows_here(const struct train_run *r)
+{
+	size_t most = 0;
+
+	for (size_t k = 0; k < r->steps; k++) {
+		size_t first, rows, all;
+
+		step_rows(r, k, &first, &rows, &all);
+		most = rows > most ? rows : most;
+		if (!r->o->sharded && k > 0)
+			break; /* the first step is as large as any */
+	}
+	return most;
+}
+
 /* The trainer and the block of a run whose options and rows are checked. */
 static mlp_status run_open(struct train_run *r)
 {
 	struct mlpi_carver c = MLPI_CARVER(NULL);
-	size_t bytes;
+	size_t bytes, most;
 	mlp_status st;
 
-	r->batch = r->o->batch_size < r->n ? r->o->batch_size : r->n;
-	r->steps = r->o->drop_last ? r->n / r->batch
-				   : r->n / r->batch + (r->n % r->batch != 0);
+	plan_steps(r);
+	most = rows_here(r);
 	run_layout(r, &c);
 	if (!mlpi_carved_size(&c, &bytes))
 		return MLP_ETOOBIG;
-	st = mlp_trainer_create(&r->t, r->net, r->o, r->batch);
+	st = mlp_trainer_create(&r->t, r->net, r->o, most > 0 ? most : 1);
 	if (st != MLP_OK)
 		return st;
 	r->mem = mlpi_alloc_aligned(bytes);
 	if (r->mem == NULL) {
 		mlp_trainer_free(r->t);
+		r->t = NULL;
 		return MLP_ENOMEM;
 	}
 	c = MLPI_CARVER(r->mem);
 	run_layout(r, &c);
-	mlpi_rng_seed(&r->rng, r->o->seed);
+	/* Shards shuffle apart: each its own stream of the seed. */
+	mlpi_rng_seed(&r->rng, r->o->seed +
+			       (r->o->sharded ? 0x9e3779b97f4a7c15u * r->rank : 0));
 	for (size_t i = 0; i < r->n; i++)
 		r->order[i] = i;
 	return MLP_OK;
@@ -96,7 +181,7 @@ static void run_close(struct train_run *r)
 /* A fresh order of the rows: Fisher–Yates. */
 static void shuffle(struct train_run *r)
 {
-	for (size_t i = r->n - 1; i > 0; i--) {
+	for (size_t i = r->n > 0 ? r->n - 1 : 0; i > 0; i--) {
 		size_t j = uniform_below(&r->rng, i + 1), k = r->order[i];
 
 		r->order[i] = r->order[j];
@@ -117,52 +202,162 @@ static void gather(struct train_run *r, size_t first, size_t rows)
 	}
 }
 
+/* A hash of the parameters' bits (FNV-1a over 32-bit words): the workers
+ * compare theirs after each epoch. */
+static uint64_t param_hash(const mlp_net *net)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+
+	for (size_t i = 0; i < net->block_floats; i++) {
+		uint32_t w;
+
+		memcpy(&w, &net->block[i], sizeof(w));
+		h = (h ^ w) * 0x100000001b3u;
+	}
+	return h;
+}
+
+/* The held-out rows' loss and accuracy into p. With workers, each takes
+ * its share of the rows, and the sums travel with the epoch's check that
+ * the workers' parameters are the same (and with a vote to stop). */
+static mlp_status evaluate(struct train_run *r, mlp_train_progress *p)
+{
+	const mlp_train_opts *o = r->o;
+	size_t n_in = r->net->sizes[0], n_out = r->net->sizes[r->net->n_layers];
+	size_t lo = o->eval_n * r->rank / r->size;
+	size_t hi = o->eval_n * (r->rank + 1) / r->size;
+	/* Accuracy counts rows (softmax) or outputs (sigmoid). */
+	double per_row = r->net->layers[r->net->n_layers - 1].act == MLP_SOFTMAX
+				 ? 1.0 : (double)n_out;
+	double sums[3] = { 0, 0, r->vote };
+	uint64_t hash;
+	mlp_status st;
+
+	if (hi > lo) {
+		mlp_workspace *ws;
+
+		mlp_workspace_place(&ws, r->net, mlpi_eval_rows(o->eval_n),
+				    r->eval_mem, r->eval_mem_size);
+		mlpi_evaluate(r->net, ws, r->eval_scratch, o->loss, hi - lo,
+			      o->eval_X + lo * n_in, o->eval_Y + lo * n_out,
+			      &p->eval_loss, &p->eval_accuracy);
+		sums[0] = p->eval_loss * (double)(hi - lo);
+		sums[1] = p->eval_accuracy * (double)(hi - lo) * per_row;
+	}
+	if (r->comm == NULL)
+		return MLP_OK;
+	hash = param_hash(r->net);
+	st = mlpi_agree(r->comm, MLP_OK, &hash, 1, sums, 3);
+	if (st != MLP_OK)
+		return st;
+	if (o->eval_n > 0) {
+		p->eval_loss = sums[0] / (double)o->eval_n;
+		p->eval_accuracy = o->loss == MLP_LOSS_MSE
+					   ? NAN
+					   : sums[1] / ((double)o->eval_n * per_row);
+	}
+	r->vote = sums[2] > 0;
+	return MLP_OK;
+}
+
+/* One step on this worker's rows; *stopped when a worker asked to stop. */
+static mlp_status run_step(struct train_run *r, size_t rows, double *mean,
+			   bool *stopped)
+{
+	float loss;
+	mlp_status st;
+
+	if (r->comm != NULL)
+		return mlpi_trainer_step_shared(r->t, rows, r->Xb, r->Yb, r->vote,
+						mean, stopped);
+	st = mlp_trainer_step(r->t, rows, r->Xb, r->Yb, &loss);
+	*mean = loss;
+	*stopped = false;
+	return st;
+}
+
 /* One epoch: its steps, then the held-out rows and the callback. *stop is
- * set when a callback asks to stop. */
+ * set when a callback (of any worker) asks to stop. */
 static mlp_status run_epoch(struct train_run *r, size_t epoch, bool *stop)
 {
 	const mlp_train_opts *o = r->o;
 	mlp_train_progress p = { epoch, o->epochs, 0, r->steps, 0, 0.0, NAN, NAN,
 				 r->t };
 	double sum = 0;
+	mlp_status st;
 
 	shuffle(r);
 	for (size_t k = 0; k < r->steps; k++) {
-		size_t first = k * r->batch;
-		size_t rows = r->n - first < r->batch ? r->n - first : r->batch;
-		float loss;
-		mlp_status st;
+		size_t first, rows, all;
+		double mean;
 
+		step_rows(r, k, &first, &rows, &all);
 		gather(r, first, rows);
-		st = mlp_trainer_step(r->t, rows, r->Xb, r->Yb, &loss);
-		if (st != MLP_OK)
+		st = run_step(r, rows, &mean, stop);
+		if (st != MLP_OK || *stop)
 			return st;
-		sum += (double)loss * (double)rows;
+		sum += mean * (double)all;
 		p.step = k + 1;
-		p.rows += rows;
+		p.rows += all;
 		p.loss = sum / (double)p.rows;
 		if (o->on_step != NULL && o->on_step(o->user, &p) != 0) {
-			*stop = true;
-			return MLP_OK;
+			r->vote = 1;
+			if (r->comm == NULL) {
+				*stop = true;
+				return MLP_OK;
+			}
 		}
 	}
-	if (o->eval_n > 0) {
-		mlp_workspace *ws;
-
-		mlp_workspace_place(&ws, r->net, mlpi_eval_rows(o->eval_n),
-				    r->eval_mem, r->eval_mem_size);
-		mlpi_evaluate(r->net, ws, r->eval_scratch, o->loss, o->eval_n,
-			      o->eval_X, o->eval_Y, &p.eval_loss,
-			      &p.eval_accuracy);
+	st = evaluate(r, &p);
+	if (st != MLP_OK || r->vote) {
+		*stop = r->vote != 0;
+		return st;
 	}
-	*stop = o->on_epoch != NULL && o->on_epoch(o->user, &p) != 0;
+	r->vote = o->on_epoch != NULL && o->on_epoch(o->user, &p) != 0;
+	*stop = r->comm == NULL && r->vote;
 	return MLP_OK;
+}
+
+/* With workers: they agree on the checks' outcome and on the options and
+ * rows being the same (shards: on their count), then take worker 0's
+ * parameters. */
+static mlp_status join(struct train_run *r, mlp_status st)
+{
+	const mlp_train_opts *o = r->o;
+	/* The rows too, when every worker holds them all. */
+	uint64_t same[7] = { o->batch_size, o->epochs, o->seed,
+			     r->net->block_floats, o->eval_n,
+			     (uint64_t)o->loss << 8 | (uint64_t)o->optim << 4 |
+				     (uint64_t)(o->drop_last != 0) << 1 |
+				     (uint64_t)(o->sharded != 0),
+			     o->sharded ? 0 : r->n };
+	double rows = (double)r->n;
+
+	if (r->comm == NULL) {
+		r->total = r->n;
+		return st;
+	}
+	st = mlpi_agree(r->comm, st, same, 7, &rows, 1);
+	if (st != MLP_OK)
+		return st;
+	r->total = (size_t)rows;
+	if (o->sharded)
+		st = mlpi_agree(r->comm, r->n == shard_rows(r, r->rank)
+						 ? MLP_OK : MLP_EWORKERS,
+				NULL, 0, NULL, 0);
+	else
+		r->total = r->n;
+	if (st == MLP_OK && r->comm->broadcast(r->comm->ctx, r->net->block,
+					       r->net->block_floats) != 0)
+		st = MLP_ECOMM;
+	return st;
 }
 
 mlp_status mlp_train(mlp_net *net, const mlp_train_opts *opts, size_t n,
 		     const float *X, const float *Y)
 {
-	struct train_run r = { .o = opts, .net = net, .n = n, .X = X, .Y = Y };
+	struct train_run r = { .o = opts, .net = net, .n = n, .X = X, .Y = Y,
+			       .size = 1 };
 	size_t block_bytes;
 	bool stop = false;
 	mlp_status st;
@@ -170,15 +365,25 @@ mlp_status mlp_train(mlp_net *net, const mlp_train_opts *opts, size_t n,
 	if (net == NULL || opts == NULL || X == NULL || Y == NULL)
 		return MLP_ENULL;
 	st = mlpi_check_opts(net, opts, true, NULL);
-	if (st == MLP_OK)
+	if (st == MLP_OK && opts->comm != NULL) {
+		r.comm = opts->comm;
+		r.rank = (size_t)opts->comm->rank;
+		r.size = (size_t)opts->comm->size;
+	}
+	/* A shard may hold no rows. */
+	if (st == MLP_OK && !(opts->sharded && n == 0))
 		st = mlpi_check_data(net, opts->loss, n, X, Y);
 	if (st == MLP_OK && opts->eval_n > 0)
 		st = mlpi_check_data(net, opts->loss, opts->eval_n, opts->eval_X,
 				     opts->eval_Y);
+	st = join(&r, st);
 	if (st == MLP_OK)
-		st = run_open(&r);
-	if (st != MLP_OK)
+		st = mlpi_agree(r.comm, run_open(&r), NULL, 0, NULL, 0);
+	if (st != MLP_OK) {
+		if (r.t != NULL)
+			run_close(&r);
 		return st;
+	}
 
 	block_bytes = net->block_floats * sizeof(float);
 	for (size_t epoch = 1; epoch <= opts->epochs && !stop; epoch++) {

@@ -54,7 +54,7 @@ static void layout(mlp_trainer *t, const mlp_net *net, size_t max_batch,
 
 	for (size_t l = 1; l <= net->n_layers; l++)
 		widest = net->sizes[l] > widest ? net->sizes[l] : widest;
-	t->G = mlpi_carve(c, net->block_floats, F);
+	t->G = mlpi_carve(c, net->block_floats + 16, F); /* + a loss sum */
 	t->M = mlpi_carve(c, net->block_floats, F);
 	t->V = mlpi_carve(c, net->block_floats, F);
 	t->D[0] = mlpi_carve(c, max_batch * widest, F);
@@ -279,22 +279,19 @@ static double loss_sum(const mlp_trainer *t, size_t lo, size_t hi,
 			     t->Z[L - 1] + at, t->A[L] + at, Y + at);
 }
 
-/* A float step: the loss summed over the batch into *sum, the gradients'
- * L2 norm into *norm. */
-static mlp_status grad_fp32(mlp_trainer *t, size_t batch, const float *Y,
-			    double *sum, double *norm)
+/* A float step's forward and backward pass on `batch` checked rows of a
+ * step of `total` rows (more across workers): the gradient of the step's
+ * mean loss, as far as these rows make it, into G; their loss summed into
+ * *sum. MLP_EDIVERGED, before the backward pass, for a loss not finite. */
+static mlp_status grad_fp32(mlp_trainer *t, size_t batch, size_t total,
+			    const float *Y, double *sum)
 {
-	mlp_status st = mlpi_check_data(t->net, t->opts.loss, batch, t->A[0], Y);
-
-	if (st != MLP_OK)
-		return st;
 	forward(t, batch);
 	*sum = loss_sum(t, 0, batch, Y);
 	if (!isfinite(*sum))
 		return MLP_EDIVERGED;
-	output_grad(t, 0, batch, batch, Y);
+	output_grad(t, 0, batch, total, Y);
 	backward(t, batch);
-	*norm = sqrt(grad_norm2(t->G, 0, t->net->block_floats));
 	return MLP_OK;
 }
 
@@ -314,6 +311,7 @@ struct rows_job {
 	mlp_trainer *t;
 	size_t rows, l;
 	int cur;
+	size_t total;          /* the step's rows, across workers */
 	const float *Y;
 	void (*fn)(struct rows_job *job, int part, size_t lo, size_t hi);
 	atomic_bool nonfinite; /* set by a slice of X that is not all finite */
@@ -403,7 +401,7 @@ static void loss_rows(struct rows_job *job, int part, size_t lo, size_t hi)
 	size_t L = t->net->n_layers;
 
 	job->sum[part] = loss_sum(t, lo, hi, job->Y);
-	output_grad(t, lo, hi, job->rows, job->Y);
+	output_grad(t, lo, hi, job->total, job->Y);
 	mlpi_bf16_set_grad(t->bf16, t->net->sizes[L], lo, hi, t->D[0]);
 }
 
@@ -460,29 +458,73 @@ static void norm_rows(struct rows_job *job, int part, size_t lo, size_t hi)
 	job->sum[part] = grad_norm2(job->t->G, lo * 16, hi * 16);
 }
 
-/* grad_fp32's bf16 twin. */
-static mlp_status grad_bf16(mlp_trainer *t, size_t batch, const float *Y,
-			    double *sum, double *norm)
+/* grad_fp32's bf16 twin; MLP_ENONFINITE, before any product, when X is
+ * not all finite (it is checked as it is converted). */
+static mlp_status grad_bf16(mlp_trainer *t, size_t batch, size_t total,
+			    const float *Y, double *sum)
 {
-	struct rows_job loss = { .t = t, .rows = batch, .Y = Y, .fn = loss_rows };
-	struct rows_job norm2 = { .t = t, .rows = t->net->block_floats / 16,
-				  .fn = norm_rows };
-	/* X's finiteness is checked as X is converted. */
-	mlp_status st = mlpi_check_data_but_x(t->net, t->opts.loss, batch,
-					      t->A[0], Y);
+	struct rows_job loss = { .t = t, .rows = batch, .total = total, .Y = Y,
+				 .fn = loss_rows };
 
-	if (st != MLP_OK)
-		return st;
 	if (!forward_bf16(t, batch))
 		return MLP_ENONFINITE;
 	*sum = on_rows(&loss);
 	if (!isfinite(*sum))
 		return MLP_EDIVERGED;
 	backward_bf16(t, batch);
-	*norm = sqrt(on_rows(&norm2));
 	return MLP_OK;
 }
+
+/* The squared norm of G on OpenMP's threads. */
+static double grad_norm2_shared(mlp_trainer *t)
+{
+	struct rows_job norm2 = { .t = t, .rows = t->net->block_floats / 16,
+				  .fn = norm_rows };
+
+	return on_rows(&norm2);
+}
 #endif
+
+/* Whether a step of `batch` rows runs its products in bf16: one of the
+ * rows the bf16 products serve; a smaller one runs in float. */
+static bool in_bf16(const mlp_trainer *t, size_t batch)
+{
+	return t->bf16 != NULL && batch == t->max_batch;
+}
+
+/* The checks of a step's rows. A bf16 step alone checks X's finiteness as
+ * it converts X; with workers, every check comes before the exchange. */
+static mlp_status check_rows(const mlp_trainer *t, size_t batch,
+			     const float *X, const float *Y)
+{
+	if (batch > t->max_batch)
+		return MLP_ESIZE;
+	if (in_bf16(t, batch) && t->opts.comm == NULL)
+		return mlpi_check_data_but_x(t->net, t->opts.loss, batch, X, Y);
+	return mlpi_check_data(t->net, t->opts.loss, batch, X, Y);
+}
+
+/* Forward and backward on `batch` checked rows of a step of `total`. */
+static mlp_status backprop(mlp_trainer *t, size_t batch, size_t total,
+			   const float *X, const float *Y, double *sum)
+{
+	t->A[0] = (float *)X; /* read only */
+#if defined(MLP_HAVE_ONEDNN)
+	if (in_bf16(t, batch))
+		return grad_bf16(t, batch, total, Y, sum);
+#endif
+	return grad_fp32(t, batch, total, Y, sum);
+}
+
+/* The L2 norm of the gradients. */
+static double grad_norm(mlp_trainer *t)
+{
+#if defined(MLP_HAVE_ONEDNN)
+	if (t->bf16 != NULL)
+		return sqrt(grad_norm2_shared(t));
+#endif
+	return sqrt(grad_norm2(t->G, 0, t->net->block_floats));
+}
 
 mlp_status mlpi_trainer_grad(mlp_trainer *t, size_t batch, const float *X,
 			     const float *Y, double *loss, double *norm)
@@ -492,21 +534,16 @@ mlp_status mlpi_trainer_grad(mlp_trainer *t, size_t batch, const float *X,
 
 	if (t == NULL)
 		return MLP_ENULL;
-	if (batch > t->max_batch)
-		return MLP_ESIZE;
-	t->A[0] = (float *)X; /* read only */
-#if defined(MLP_HAVE_ONEDNN)
-	/* A step of fewer rows than the bf16 products serve runs in float. */
-	if (t->bf16 != NULL && batch == t->max_batch)
-		st = grad_bf16(t, batch, Y, &sum, norm);
-	else
-#endif
-		st = grad_fp32(t, batch, Y, &sum, norm);
-	if (st == MLP_OK && !isfinite(*norm))
-		st = MLP_EDIVERGED;
+	st = check_rows(t, batch, X, Y);
 	if (st == MLP_OK)
-		*loss = sum / (double)batch;
-	return st;
+		st = backprop(t, batch, batch, X, Y, &sum);
+	if (st != MLP_OK)
+		return st;
+	*norm = grad_norm(t);
+	if (!isfinite(*norm))
+		return MLP_EDIVERGED;
+	*loss = sum / (double)batch;
+	return MLP_OK;
 }
 
 const float *mlpi_trainer_gradients(const mlp_trainer *t)
@@ -544,21 +581,76 @@ static void update(mlp_trainer *t, float scale)
 	update_part(&job, 0, 1);
 }
 
-mlp_status mlp_trainer_step(mlp_trainer *t, size_t batch, const float *X,
-			    const float *Y, float *loss)
+/* The update from the gradients in G, whose norm is `norm`. */
+static void apply(mlp_trainer *t, double norm)
 {
-	double mean, norm;
 	float scale = 1.0f;
-	mlp_status st = mlpi_trainer_grad(t, batch, X, Y, &mean, &norm);
 
-	if (st != MLP_OK)
-		return st;
 	/* As torch.nn.utils.clip_grad_norm_: scale by max / (norm + 1e-6). */
 	if (t->opts.clip_norm > 0.0f && norm > t->opts.clip_norm)
 		scale = (float)(t->opts.clip_norm / (norm + 1e-6));
 	t->steps++;
 	update(t, scale);
-	if (loss != NULL)
-		*loss = (float)mean;
+}
+
+/* A step with workers: the workers agree on the rows' checks and count
+ * (and on a vote to stop, which ends training before the step), each
+ * computes the gradient of its rows, the gradients and the loss are summed
+ * across them, and each applies the same update. */
+mlp_status mlpi_trainer_step_shared(mlp_trainer *t, size_t batch,
+				    const float *X, const float *Y,
+				    int vote, double *mean, bool *stopped)
+{
+	const mlp_comm *comm = t->opts.comm;
+	size_t n = t->net->block_floats;
+	double sums[2] = { (double)batch, vote != 0 };
+	double sum = 0, norm;
+	mlp_status st = batch > 0 ? check_rows(t, batch, X, Y) : MLP_OK;
+
+	*stopped = false;
+	st = mlpi_agree(comm, st, NULL, 0, sums, 2);
+	if (st != MLP_OK)
+		return st;
+	if (sums[1] > 0) {
+		*stopped = true;
+		return MLP_OK;
+	}
+	if (sums[0] == 0)
+		return MLP_ESIZE;
+	if (batch == 0)
+		memset(t->G, 0, n * sizeof(float));
+	else if (backprop(t, batch, (size_t)sums[0], X, Y, &sum) != MLP_OK)
+		sum = NAN; /* a loss not finite: every worker learns of it */
+	t->G[n] = (float)sum;
+	if (comm->sum_floats(comm->ctx, t->G, n + 1) != 0)
+		return MLP_ECOMM;
+	if (!isfinite(t->G[n]))
+		return MLP_EDIVERGED;
+	norm = grad_norm(t);
+	if (!isfinite(norm))
+		return MLP_EDIVERGED;
+	apply(t, norm);
+	*mean = (double)t->G[n] / sums[0];
 	return MLP_OK;
+}
+
+mlp_status mlp_trainer_step(mlp_trainer *t, size_t batch, const float *X,
+			    const float *Y, float *loss)
+{
+	double mean = 0, norm = 0;
+	bool stopped;
+	mlp_status st;
+
+	if (t == NULL)
+		return MLP_ENULL;
+	if (t->opts.comm != NULL) {
+		st = mlpi_trainer_step_shared(t, batch, X, Y, 0, &mean, &stopped);
+	} else {
+		st = mlpi_trainer_grad(t, batch, X, Y, &mean, &norm);
+		if (st == MLP_OK)
+			apply(t, norm);
+	}
+	if (st == MLP_OK && loss != NULL)
+		*loss = (float)mean;
+	return st;
 }

@@ -9,7 +9,7 @@ static const mlp_status all_status[] = {
 	MLP_OK,      MLP_ENULL, MLP_ESIZE,  MLP_ETOOBIG,
 	MLP_EACT,    MLP_EWORKSPACE, MLP_ENOMEM, MLP_EINVAL,
 	MLP_ENOTSUP, MLP_EIO,   MLP_EFORMAT, MLP_ENONFINITE,
-	MLP_ELOSS,   MLP_EDIVERGED,
+	MLP_ELOSS,   MLP_EDIVERGED, MLP_ECOMM, MLP_EWORKERS,
 };
 #define N_STATUS (sizeof(all_status) / sizeof(all_status[0]))
 
