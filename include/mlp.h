@@ -440,11 +440,17 @@ typedef struct mlp_train_opts {
 	mlp_train_fn on_step;  /* after each step; may be NULL */
 	mlp_train_fn on_epoch; /* after each epoch; may be NULL */
 	void *user;            /* passed to the callbacks */
+	const char *checkpoint; /* a file to save a checkpoint to (see
+			     * mlp_train), or NULL */
+	size_t checkpoint_every; /* epochs between checkpoints, ≥ 1 with
+			     * checkpoint */
+	const char *resume;  /* a checkpoint to go on from, or NULL */
 } mlp_train_opts;
 
 /* Defaults: MSE, Adam, lr 1e-3, momentum 0.9 (SGD only), no Nesterov,
- * β₁ 0.9, β₂ 0.999, eps 1e-8, no weight decay, no clipping, fp32, batch
- * 32, 10 epochs, seed 0, every row used, no held-out rows, no callbacks. */
+ * β₁ 0.9, β₂ 0.999, eps 1e-8, no weight decay, no clipping, fp32, one
+ * worker, batch 32, 10 epochs, seed 0, every row used, no held-out rows,
+ * no callbacks, no checkpoints. */
 MLP_API mlp_train_opts mlp_train_defaults(void);
 
 /* Checks opts as mlp_train does, without training: MLP_OK, or the status
@@ -473,7 +479,35 @@ MLP_API mlp_status mlp_train_check(const mlp_net *net,
  * or infinity in them, MLP_EINVAL for cross-entropy targets out of range.
  * If a loss or gradient stops being finite, training stops with
  * MLP_EDIVERGED and the network is restored to what it was at the start of
- * that epoch: the updates of the epochs before it stay. */
+ * that epoch: the updates of the epochs before it stay.
+ *
+ * With opts->comm, the workers train together (see mlp_comm). Every worker
+ * first checks its options and rows, and all return the first error any
+ * of them met; rows, batch size, epochs and seed must be the same on all
+ * (MLP_EWORKERS otherwise), and every worker starts from worker 0's
+ * parameters. Each holds all n rows, draws the same shuffled order, and
+ * takes its share of each step's rows: a step of b rows gives worker r rows
+ * [b·r/P, b·(r+1)/P) of it, and the summed gradients are those of the
+ * whole step, so P workers train as one process with the same batch_size
+ * does, up to the order of float sums. With opts->sharded, worker r holds
+ * only rows i ≡ r (mod P) of the N rows (n is its count), shuffles them
+ * apart (its own stream of the seed), and gives batch_size / P of them to
+ * each step while its share lasts: each batch is drawn from every shard
+ * alike, not from all the rows at once, so the run differs from one
+ * process's (with P = 1 it is the same). The held-out rows are shared out
+ * too. After each epoch the workers compare their parameters
+ * (MLP_EWORKERS if they differ); callbacks run on every worker, and one
+ * that asks to stop stops all of them, at the next step.
+ *
+ * With opts->checkpoint, after every opts->checkpoint_every epochs the
+ * parameters, the optimizer's state (moments, step count, learning rate)
+ * and the epochs done are written to that file, atomically, as a model
+ * file with the optimizer's tensors beside the network's (so mlp_net_load
+ * reads it as a plain network); with workers, worker 0 writes it. With
+ * opts->resume, training goes on from such a file (worker 0 reads it) for
+ * the epochs left of opts->epochs, and gives the same bits as a run that
+ * never stopped; the checkpoint must be of this network, rows, batch_size
+ * and seed (MLP_EINVAL otherwise; MLP_EIO, MLP_EFORMAT for the file). */
 MLP_API mlp_status mlp_train(mlp_net *net, const mlp_train_opts *opts,
 			     size_t n, const float *X, const float *Y);
 

@@ -35,10 +35,12 @@ mlp_status mlpi_agree(const mlp_comm *c, mlp_status st, const uint64_t *same,
 			pieces[2 * (PIECES * i + k)] = piece;
 			pieces[2 * (PIECES * i + k) + 1] = piece * piece;
 		}
-	memcpy(add, sums, n_sums * sizeof(double));
+	for (size_t i = 0; i < n_sums; i++)
+		add[i] = sums[i];
 	if (c->sum_doubles(c->ctx, v, n) != 0)
 		return MLP_ECOMM;
-	memcpy(sums, add, n_sums * sizeof(double));
+	for (size_t i = 0; i < n_sums; i++)
+		sums[i] = add[i];
 	for (size_t i = 1; i < N_STATUS; i++)
 		if (v[i] > 0)
 			return (mlp_status)i;

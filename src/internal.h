@@ -296,6 +296,10 @@ mlp_status mlpi_agree(const mlp_comm *c, mlp_status st, const uint64_t *same,
 mlp_status mlpi_trainer_grad(mlp_trainer *t, size_t batch, const float *X,
 			     const float *Y, double *loss, double *norm);
 const float *mlpi_trainer_gradients(const mlp_trainer *t);
+/* The trainer's state, for checkpoints: the optimizer's moments (laid out
+ * as the parameter block), its step count and learning rate. */
+void mlpi_trainer_state(mlp_trainer *t, float **M, float **V, size_t **steps,
+			float **lr);
 /* A step of a trainer with workers (opts.comm), `batch` of its rows (0 for
  * none): the mean loss over every worker's rows into *mean. `vote` nonzero
  * asks every worker to stop: when any worker asks, no step is taken and
@@ -314,13 +318,36 @@ void mlpi_msg_clear(mlp_msg *msg);
 
 /* ---- model files (safetensors.c, io.c) ---- */
 
-/* Checks size bytes of a safetensors file and builds its network. */
+/* A checkpoint's training state besides the parameters: the optimizer's
+ * moments M and V (block_floats each, laid out as the parameter block;
+ * SGD's momentum in M), its step count and learning rate, and where
+ * mlp_train was: epochs done, and the options that must not change. */
+struct mlpi_state {
+	float *M, *V;
+	size_t epoch, steps, rows, batch;
+	uint64_t seed;
+	float lr;
+};
+
+/* Checks size bytes of a safetensors file and builds its network; tensors
+ * named "optimizer.*" are a checkpoint's and left out. With state, the
+ * file must be a checkpoint of that network: its state goes to *state,
+ * with M and V malloc'd (free them). */
 mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
-			const mlp_load_opts *opts, mlp_msg *msg);
+			const mlp_load_opts *opts, struct mlpi_state *state,
+			mlp_msg *msg);
 /* The JSON header of net's file, space-padded to a multiple of 8 bytes
- * (malloc'd; the data follows in layer order, each W then b). */
-mlp_status mlpi_st_header(const mlp_net *net, char **out, size_t *out_len,
-			  mlp_msg *msg);
+ * (malloc'd; the data follows in layer order, each W then b, then with a
+ * state, M's tensors and V's in the same order). */
+mlp_status mlpi_st_header(const mlp_net *net, const struct mlpi_state *state,
+			  char **out, size_t *out_len, mlp_msg *msg);
+/* io.c: a checkpoint written atomically, as mlp_net_save writes a model;
+ * and one read back (its network and state). */
+mlp_status mlpi_checkpoint_save(const mlp_net *net,
+				const struct mlpi_state *state,
+				const char *path, mlp_msg *msg);
+mlp_status mlpi_checkpoint_load(const char *path, mlp_net **net,
+				struct mlpi_state *state, mlp_msg *msg);
 
 /* A xoshiro256** generator, seeded through SplitMix64. */
 struct mlpi_rng {

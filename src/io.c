@@ -104,9 +104,26 @@ static int create_temp(const char *path, char **tmp, mlp_status *st,
 	return fd;
 }
 
+/* Arrays laid out as the parameter block (the block itself, or a state's
+ * M or V), tensor by tensor in layer order, each W then b. */
+static bool write_block(int fd, const mlp_net *net, const float *block)
+{
+	bool ok = true;
+
+	for (size_t l = 0; ok && l < net->n_layers; l++) {
+		const struct mlp_layer *layer = &net->layers[l];
+
+		ok = write_floats(fd, block + (layer->W - net->block),
+				  layer->n_out * layer->n_in) &&
+		     write_floats(fd, block + (layer->b - net->block), layer->n_out);
+	}
+	return ok;
+}
+
 /* The whole file to fd and to the disk: the header's length, the header,
  * the data. false on error (errno set). */
-static bool write_model(int fd, const mlp_net *net, const char *header,
+static bool write_model(int fd, const mlp_net *net,
+			const struct mlpi_state *state, const char *header,
 			size_t header_len)
 {
 	unsigned char len8[8];
@@ -114,16 +131,18 @@ static bool write_model(int fd, const mlp_net *net, const char *header,
 
 	for (int i = 0; i < 8; i++)
 		len8[i] = (unsigned char)((uint64_t)header_len >> (8 * i));
-	ok = write_all(fd, len8, 8) && write_all(fd, header, header_len);
-	for (size_t l = 0; ok && l < net->n_layers; l++) {
-		const struct mlp_layer *layer = &net->layers[l];
-		ok = write_floats(fd, layer->W, layer->n_out * layer->n_in) &&
-		     write_floats(fd, layer->b, layer->n_out);
-	}
+	ok = write_all(fd, len8, 8) && write_all(fd, header, header_len) &&
+	     write_block(fd, net, net->block);
+	if (state != NULL)
+		ok = ok && write_block(fd, net, state->M) &&
+		     write_block(fd, net, state->V);
 	return ok && fsync(fd) == 0;
 }
 
-mlp_status mlp_net_save(const mlp_net *net, const char *path, mlp_msg *msg)
+/* A model, or a checkpoint with its state, written beside path and
+ * renamed over it. */
+static mlp_status save_file(const mlp_net *net, const struct mlpi_state *state,
+			    const char *path, mlp_msg *msg)
 {
 	char *header = NULL, *tmp = NULL;
 	size_t header_len;
@@ -131,10 +150,7 @@ mlp_status mlp_net_save(const mlp_net *net, const char *path, mlp_msg *msg)
 	int fd;
 	bool ok;
 
-	if (net == NULL || path == NULL)
-		return mlpi_fail(msg, MLP_ENULL, "%s is NULL",
-				 net == NULL ? "net" : "path");
-	st = mlpi_st_header(net, &header, &header_len, msg);
+	st = mlpi_st_header(net, state, &header, &header_len, msg);
 	if (st != MLP_OK)
 		return st;
 	fd = create_temp(path, &tmp, &st, msg);
@@ -142,7 +158,7 @@ mlp_status mlp_net_save(const mlp_net *net, const char *path, mlp_msg *msg)
 		free(header);
 		return st;
 	}
-	ok = write_model(fd, net, header, header_len);
+	ok = write_model(fd, net, state, header, header_len);
 	if (!ok)
 		st = io_fail(msg, "cannot write %s: %s", tmp, strerror(errno));
 	if (close(fd) != 0 && ok) {
@@ -165,6 +181,21 @@ mlp_status mlp_net_save(const mlp_net *net, const char *path, mlp_msg *msg)
 	return ok ? MLP_OK : st;
 }
 
+mlp_status mlp_net_save(const mlp_net *net, const char *path, mlp_msg *msg)
+{
+	if (net == NULL || path == NULL)
+		return mlpi_fail(msg, MLP_ENULL, "%s is NULL",
+				 net == NULL ? "net" : "path");
+	return save_file(net, NULL, path, msg);
+}
+
+mlp_status mlpi_checkpoint_save(const mlp_net *net,
+				const struct mlpi_state *state,
+				const char *path, mlp_msg *msg)
+{
+	return save_file(net, state, path, msg);
+}
+
 mlp_status mlp_net_load_memory(mlp_net **out, const void *data, size_t size,
 			       const mlp_load_opts *opts, mlp_msg *msg)
 {
@@ -173,7 +204,7 @@ mlp_status mlp_net_load_memory(mlp_net **out, const void *data, size_t size,
 	if (out == NULL || data == NULL)
 		return mlpi_fail(msg, MLP_ENULL, "%s is NULL",
 				 out == NULL ? "out" : "data");
-	st = mlpi_st_read(out, data, size, opts, msg);
+	st = mlpi_st_read(out, data, size, opts, NULL, msg);
 	if (st == MLP_OK)
 		mlpi_msg_clear(msg);
 	return st;
@@ -202,8 +233,11 @@ static mlp_status read_all(int fd, unsigned char *buf, size_t size,
 	return MLP_OK;
 }
 
-mlp_status mlp_net_load(mlp_net **out, const char *path,
-			const mlp_load_opts *opts, mlp_msg *msg)
+/* A file's bytes and the network (and, with state, the checkpoint's state)
+ * they hold. */
+static mlp_status load_file(mlp_net **out, const char *path,
+			    const mlp_load_opts *opts, struct mlpi_state *state,
+			    mlp_msg *msg)
 {
 	struct stat sb;
 	unsigned char *buf;
@@ -211,9 +245,6 @@ mlp_status mlp_net_load(mlp_net **out, const char *path,
 	mlp_status st;
 	int fd;
 
-	if (out == NULL || path == NULL)
-		return mlpi_fail(msg, MLP_ENULL, "%s is NULL",
-				 out == NULL ? "out" : "path");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return io_fail(msg, "cannot open %s: %s", path, strerror(errno));
@@ -232,9 +263,24 @@ mlp_status mlp_net_load(mlp_net **out, const char *path,
 	st = read_all(fd, buf, size, path, msg);
 	close(fd);
 	if (st == MLP_OK)
-		st = mlpi_st_read(out, buf, size, opts, msg);
+		st = mlpi_st_read(out, buf, size, opts, state, msg);
 	if (st == MLP_OK)
 		mlpi_msg_clear(msg);
 	free(buf);
 	return st;
+}
+
+mlp_status mlp_net_load(mlp_net **out, const char *path,
+			const mlp_load_opts *opts, mlp_msg *msg)
+{
+	if (out == NULL || path == NULL)
+		return mlpi_fail(msg, MLP_ENULL, "%s is NULL",
+				 out == NULL ? "out" : "path");
+	return load_file(out, path, opts, NULL, msg);
+}
+
+mlp_status mlpi_checkpoint_load(const char *path, mlp_net **net,
+				struct mlpi_state *state, mlp_msg *msg)
+{
+	return load_file(net, path, NULL, state, msg);
 }

@@ -56,6 +56,9 @@ mlp_train_opts mlp_train_defaults(void)
 		.eval_Y = NULL,
 		.on_step = NULL,
 		.on_epoch = NULL,
+		.checkpoint = NULL,
+		.checkpoint_every = 0,
+		.resume = NULL,
 		.user = NULL,
 	};
 	return o;
@@ -141,6 +144,9 @@ mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o,
 	}
 	if (for_train && o->sharded && o->comm == NULL)
 		return mlpi_fail(msg, MLP_EINVAL, "sharded needs a comm");
+	if (for_train && o->checkpoint != NULL && o->checkpoint_every == 0)
+		return mlpi_fail(msg, MLP_EINVAL, "checkpoint_every must be at "
+				 "least 1 with a checkpoint file");
 	if (net != NULL) {
 		out_act = net->layers[net->n_layers - 1].act;
 		if (mlpi_loss_fits(o->loss, out_act) != MLP_OK)

@@ -13,6 +13,8 @@
 #if defined(MLP_HAVE_JANSSON)
 
 #include <ctype.h>
+#include <errno.h>
+#include <math.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -448,12 +450,133 @@ static mlp_status read_entries(json_t *root, size_t data_size,
 	return MLP_OK;
 }
 
+/* A checkpoint's optimizer tensors: named "optimizer.m." or
+ * "optimizer.v." and a layer's name. */
+#define STATE_PREFIX "optimizer."
+
+static bool is_state(const struct entry *e)
+{
+	return strncmp(e->name, STATE_PREFIX, strlen(STATE_PREFIX)) == 0;
+}
+
+/* Moves the optimizer's entries after the network's; the network's count. */
+static size_t split_state(struct entry *e, size_t n)
+{
+	size_t model = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!is_state(&e[i])) {
+			struct entry t = e[model];
+
+			e[model++] = e[i];
+			e[i] = t;
+		}
+	}
+	return model;
+}
+
+/* A metadata string as a whole number, or a hexadecimal float. */
+static bool meta_size(const json_t *meta, const char *key, size_t *out)
+{
+	const char *v = json_string_value(json_object_get(meta, key));
+	char *end;
+	unsigned long long x;
+
+	if (v == NULL || *v < '0' || *v > '9')
+		return false;
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	*out = (size_t)x;
+	return errno == 0 && *end == '\0' && (unsigned long long)*out == x;
+}
+
+static bool meta_float(const json_t *meta, const char *key, float *out)
+{
+	const char *v = json_string_value(json_object_get(meta, key));
+	char *end;
+
+	if (v == NULL)
+		return false;
+	*out = strtof(v, &end);
+	return end != v && *end == '\0' && isfinite(*out);
+}
+
+/* The state of a checkpoint of net: its optimizer tensors, one for each
+ * of the network's, with their shapes, and its metadata. */
+static mlp_status read_state(const struct entry *e, size_t n,
+			     const json_t *meta, const unsigned char *data,
+			     const mlp_net *net, struct mlpi_state *state,
+			     mlp_msg *msg)
+{
+	static const char *const parts[2] = { "m", "v" };
+	size_t seed, found = 0;
+
+	if (meta == NULL || !meta_size(meta, "checkpoint.epoch", &state->epoch) ||
+	    !meta_size(meta, "checkpoint.steps", &state->steps) ||
+	    !meta_size(meta, "checkpoint.rows", &state->rows) ||
+	    !meta_size(meta, "checkpoint.batch", &state->batch) ||
+	    !meta_size(meta, "checkpoint.seed", &seed) ||
+	    !meta_float(meta, "checkpoint.lr", &state->lr))
+		return mlpi_fail(msg, MLP_EFORMAT, "not a checkpoint: its metadata "
+				 "lacks checkpoint.epoch, .steps, .rows, .batch, "
+				 ".seed or .lr");
+	state->seed = (uint64_t)seed;
+	state->M = calloc(net->block_floats, sizeof(float));
+	state->V = calloc(net->block_floats, sizeof(float));
+	if (state->M == NULL || state->V == NULL) {
+		free(state->M), free(state->V);
+		state->M = state->V = NULL;
+		return mlpi_fail(msg, MLP_ENOMEM, "out of memory for the state");
+	}
+	for (size_t i = 0; i < n; i++) {
+		char name[64];
+		bool match = false;
+
+		for (int k = 0; k < 2 && !match; k++) {
+			for (size_t l = 0; l < net->n_layers && !match; l++) {
+				const struct mlp_layer *ly = &net->layers[l];
+				float *dst = (k == 0 ? state->M : state->V) +
+					     ((e[i].is_weight ? ly->W : ly->b) -
+					      net->block);
+
+				snprintf(name, sizeof(name), STATE_PREFIX "%s.%zu.%s",
+					 parts[k], l, e[i].is_weight ? "weight" : "bias");
+				if (strcmp(e[i].name, name) != 0)
+					continue;
+				match = e[i].dims[0] == ly->n_out &&
+					(!e[i].is_weight || e[i].dims[1] == ly->n_in);
+				if (match && !copy_floats(dst, data + e[i].begin,
+							  e[i].is_weight ? ly->n_out * ly->n_in
+									 : ly->n_out))
+					match = false;
+			}
+		}
+		if (!match) {
+			free(state->M), free(state->V);
+			state->M = state->V = NULL;
+			return mlpi_fail(msg, MLP_EFORMAT, "tensor %s: not a finite "
+					 "optimizer tensor of this network",
+					 show(e[i].name).s);
+		}
+		found++;
+	}
+	if (found != 4 * net->n_layers) {
+		free(state->M), free(state->V);
+		state->M = state->V = NULL;
+		return mlpi_fail(msg, MLP_EFORMAT, "not a checkpoint: %zu optimizer "
+				 "tensors for %zu layers (4 a layer)", found,
+				 net->n_layers);
+	}
+	return MLP_OK;
+}
+
 mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
-			const mlp_load_opts *opts, mlp_msg *msg)
+			const mlp_load_opts *opts, struct mlpi_state *state,
+			mlp_msg *msg)
 {
 	const unsigned char *data = NULL;
 	const json_t *meta = NULL;
-	size_t data_size = 0, n = 0, n_layers = 0;
+	size_t data_size = 0, n = 0, n_layers = 0, n_model = 0;
 	json_t *root = NULL;
 	struct entry *e = NULL;
 	mlp_act *acts = NULL;
@@ -470,12 +593,26 @@ mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
 		st = read_entries(root, data_size, e, &n, &meta, msg);
 	if (st == MLP_OK)
 		st = check_ranges(e, n, data_size, msg);
+	if (st == MLP_OK) {
+		n_model = split_state(e, n);
+		if (n_model == 0)
+			st = mlpi_fail(msg, MLP_EFORMAT, "the file holds no tensors "
+				       "of a network, only an optimizer's");
+	}
 	if (st == MLP_OK)
-		st = check_layers(e, n, &n_layers, msg);
+		st = check_layers(e, n_model, &n_layers, msg);
 	if (st == MLP_OK)
 		st = read_acts(meta, opts, n_layers, acts, msg);
 	if (st == MLP_OK)
 		st = build(e, n_layers, acts, data, out, msg);
+	if (st == MLP_OK && state != NULL) {
+		st = read_state(e + n_model, n - n_model, meta, data, *out, state,
+				msg);
+		if (st != MLP_OK) {
+			mlp_net_free(*out);
+			*out = NULL;
+		}
+	}
 	free(e);
 	free(acts);
 	json_decref(root);
@@ -500,33 +637,70 @@ static char *act_list(const mlp_net *net)
 	return s;
 }
 
-/* The tensors of net and its metadata, as a JSON object. */
-static json_t *header_json(const mlp_net *net, const char *acts)
+/* The tensors of net under `prefix` from byte *at of the data. */
+static bool add_tensors(json_t *root, const mlp_net *net, const char *prefix,
+			size_t *at_bytes)
 {
-	json_t *root = json_object(), *meta = json_object();
-	bool ok = root != NULL && meta != NULL;
-	size_t at = 0;
-	char name[48];
+	size_t at = *at_bytes;
+	bool ok = true;
+	char name[64];
 
 	for (size_t l = 0; ok && l < net->n_layers; l++) {
 		const struct mlp_layer *layer = &net->layers[l];
 		size_t wb = layer->n_out * layer->n_in * sizeof(float);
 		size_t bb = layer->n_out * sizeof(float);
 
-		snprintf(name, sizeof(name), "layers.%zu.weight", l);
+		snprintf(name, sizeof(name), "%s%zu.weight", prefix, l);
 		ok = json_object_set_new(root, name,
 			json_pack("{s:s, s:[I,I], s:[I,I]}", "dtype", "F32", "shape",
 				  (json_int_t)layer->n_out, (json_int_t)layer->n_in,
 				  "data_offsets", (json_int_t)at,
 				  (json_int_t)(at + wb))) == 0;
 		at += wb;
-		snprintf(name, sizeof(name), "layers.%zu.bias", l);
+		snprintf(name, sizeof(name), "%s%zu.bias", prefix, l);
 		ok = ok && json_object_set_new(root, name,
 			json_pack("{s:s, s:[I], s:[I,I]}", "dtype", "F32", "shape",
 				  (json_int_t)layer->n_out, "data_offsets",
 				  (json_int_t)at, (json_int_t)(at + bb))) == 0;
 		at += bb;
 	}
+	*at_bytes = at;
+	return ok;
+}
+
+/* A checkpoint's metadata: what mlp_train needs to go on. */
+static bool add_state_meta(json_t *meta, const struct mlpi_state *s)
+{
+	char v[6][48];
+
+	snprintf(v[0], sizeof(v[0]), "%zu", s->epoch);
+	snprintf(v[1], sizeof(v[1]), "%zu", s->steps);
+	snprintf(v[2], sizeof(v[2]), "%zu", s->rows);
+	snprintf(v[3], sizeof(v[3]), "%zu", s->batch);
+	snprintf(v[4], sizeof(v[4]), "%llu", (unsigned long long)s->seed);
+	snprintf(v[5], sizeof(v[5]), "%a", (double)s->lr); /* exact */
+	return json_object_set_new(meta, "checkpoint.epoch", json_string(v[0])) == 0 &&
+	       json_object_set_new(meta, "checkpoint.steps", json_string(v[1])) == 0 &&
+	       json_object_set_new(meta, "checkpoint.rows", json_string(v[2])) == 0 &&
+	       json_object_set_new(meta, "checkpoint.batch", json_string(v[3])) == 0 &&
+	       json_object_set_new(meta, "checkpoint.seed", json_string(v[4])) == 0 &&
+	       json_object_set_new(meta, "checkpoint.lr", json_string(v[5])) == 0;
+}
+
+/* The tensors of net (and of a checkpoint's state) and the metadata, as a
+ * JSON object. */
+static json_t *header_json(const mlp_net *net, const char *acts,
+			   const struct mlpi_state *state)
+{
+	json_t *root = json_object(), *meta = json_object();
+	bool ok = root != NULL && meta != NULL;
+	size_t at = 0;
+
+	ok = ok && add_tensors(root, net, "layers.", &at);
+	if (state != NULL)
+		ok = ok && add_tensors(root, net, STATE_PREFIX "m.", &at) &&
+		     add_tensors(root, net, STATE_PREFIX "v.", &at) &&
+		     add_state_meta(meta, state);
 	ok = ok && json_object_set_new(meta, "activations", json_string(acts)) == 0 &&
 	     json_object_set(root, "__metadata__", meta) == 0;
 	json_decref(meta);
@@ -537,11 +711,11 @@ static json_t *header_json(const mlp_net *net, const char *acts)
 	return root;
 }
 
-mlp_status mlpi_st_header(const mlp_net *net, char **out, size_t *out_len,
-			  mlp_msg *msg)
+mlp_status mlpi_st_header(const mlp_net *net, const struct mlpi_state *state,
+			  char **out, size_t *out_len, mlp_msg *msg)
 {
 	char *acts = act_list(net), *text = NULL, *padded;
-	json_t *root = acts != NULL ? header_json(net, acts) : NULL;
+	json_t *root = acts != NULL ? header_json(net, acts, state) : NULL;
 	size_t len, padded_len;
 
 	if (root != NULL)
@@ -568,16 +742,17 @@ mlp_status mlpi_st_header(const mlp_net *net, char **out, size_t *out_len,
 #else /* no file support */
 
 mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
-			const mlp_load_opts *opts, mlp_msg *msg)
+			const mlp_load_opts *opts, struct mlpi_state *state,
+			mlp_msg *msg)
 {
-	(void)out, (void)file, (void)size, (void)opts;
+	(void)out, (void)file, (void)size, (void)opts, (void)state;
 	return mlpi_fail(msg, MLP_ENOTSUP, "built without file support");
 }
 
-mlp_status mlpi_st_header(const mlp_net *net, char **out, size_t *out_len,
-			  mlp_msg *msg)
+mlp_status mlpi_st_header(const mlp_net *net, const struct mlpi_state *state,
+			  char **out, size_t *out_len, mlp_msg *msg)
 {
-	(void)net, (void)out, (void)out_len;
+	(void)net, (void)state, (void)out, (void)out_len;
 	return mlpi_fail(msg, MLP_ENOTSUP, "built without file support");
 }
 

@@ -353,12 +353,107 @@ static mlp_status join(struct train_run *r, mlp_status st)
 	return st;
 }
 
+/* ---- checkpoints -------------------------------------------------------- */
+
+/* Worker 0 saves the run after `epoch` epochs; all agree on how it went. */
+static mlp_status save_checkpoint(struct train_run *r, size_t epoch)
+{
+	struct mlpi_state s = { .epoch = epoch, .rows = r->total,
+				.batch = r->o->batch_size, .seed = r->o->seed };
+	mlp_status st = MLP_OK;
+	size_t *steps;
+	float *lr;
+
+	if (r->rank == 0) {
+		mlpi_trainer_state(r->t, &s.M, &s.V, &steps, &lr);
+		s.steps = *steps;
+		s.lr = *lr;
+		st = mlpi_checkpoint_save(r->net, &s, r->o->checkpoint, NULL);
+	}
+	return mlpi_agree(r->comm, st, NULL, 0, NULL, 0);
+}
+
+/* Whether a and b have the same layers. */
+static bool same_shape(const mlp_net *a, const mlp_net *b)
+{
+	if (a->n_layers != b->n_layers)
+		return false;
+	for (size_t l = 0; l < a->n_layers; l++)
+		if (a->sizes[l + 1] != b->sizes[l + 1] ||
+		    a->layers[l].act != b->layers[l].act)
+			return false;
+	return a->sizes[0] == b->sizes[0];
+}
+
+/* Worker 0's checkpoint file into its network and trainer. */
+static mlp_status read_checkpoint(struct train_run *r, double *scalars)
+{
+	struct mlpi_state s = { 0 };
+	mlp_net *saved = NULL;
+	mlp_status st = mlpi_checkpoint_load(r->o->resume, &saved, &s, NULL);
+	size_t *steps;
+	float *M, *V, *lr;
+
+	if (st != MLP_OK)
+		return st;
+	if (!same_shape(saved, r->net) || s.rows != r->total ||
+	    s.batch != r->o->batch_size || s.seed != r->o->seed) {
+		st = MLP_EINVAL;
+	} else {
+		size_t bytes = r->net->block_floats * sizeof(float);
+
+		mlpi_trainer_state(r->t, &M, &V, &steps, &lr);
+		memcpy(r->net->block, saved->block, bytes);
+		memcpy(M, s.M, bytes);
+		memcpy(V, s.V, bytes);
+		scalars[0] = (double)s.epoch;
+		scalars[1] = (double)s.steps;
+		scalars[2] = (double)s.lr;
+	}
+	free(s.M);
+	free(s.V);
+	mlp_net_free(saved);
+	return st;
+}
+
+/* Goes on from opts.resume: every worker takes worker 0's parameters and
+ * optimizer state, and replays the shuffles of the epochs done, so that
+ * the order of the next is the one the run had; the epochs done into
+ * *done. */
+static mlp_status resume(struct train_run *r, size_t *done)
+{
+	double scalars[3] = { 0, 0, 0 };
+	mlp_status st = r->rank == 0 ? read_checkpoint(r, scalars) : MLP_OK;
+	size_t *steps;
+	float *M, *V, *lr;
+
+	st = mlpi_agree(r->comm, st, NULL, 0, scalars, 3);
+	if (st != MLP_OK)
+		return st;
+	mlpi_trainer_state(r->t, &M, &V, &steps, &lr);
+	if (r->comm != NULL) {
+		const mlp_comm *c = r->comm;
+		size_t n = r->net->block_floats;
+
+		if (c->broadcast(c->ctx, r->net->block, n) != 0 ||
+		    c->broadcast(c->ctx, M, n) != 0 ||
+		    c->broadcast(c->ctx, V, n) != 0)
+			return MLP_ECOMM;
+	}
+	*done = (size_t)scalars[0];
+	*steps = (size_t)scalars[1];
+	*lr = (float)scalars[2];
+	for (size_t e = 0; e < *done; e++)
+		shuffle(r);
+	return MLP_OK;
+}
+
 mlp_status mlp_train(mlp_net *net, const mlp_train_opts *opts, size_t n,
 		     const float *X, const float *Y)
 {
 	struct train_run r = { .o = opts, .net = net, .n = n, .X = X, .Y = Y,
 			       .size = 1 };
-	size_t block_bytes;
+	size_t block_bytes, done = 0;
 	bool stop = false;
 	mlp_status st;
 
@@ -386,7 +481,10 @@ mlp_status mlp_train(mlp_net *net, const mlp_train_opts *opts, size_t n,
 	}
 
 	block_bytes = net->block_floats * sizeof(float);
-	for (size_t epoch = 1; epoch <= opts->epochs && !stop; epoch++) {
+	if (opts->resume != NULL)
+		st = resume(&r, &done);
+	for (size_t epoch = done + 1; st == MLP_OK && epoch <= opts->epochs &&
+				      !stop; epoch++) {
 		memcpy(r.backup, net->block, block_bytes);
 		st = run_epoch(&r, epoch, &stop);
 		if (st != MLP_OK) {
@@ -394,6 +492,8 @@ mlp_status mlp_train(mlp_net *net, const mlp_train_opts *opts, size_t n,
 			memcpy(net->block, r.backup, block_bytes);
 			break;
 		}
+		if (opts->checkpoint != NULL && epoch % opts->checkpoint_every == 0)
+			st = save_checkpoint(&r, epoch);
 	}
 	run_close(&r);
 	return st;

@@ -551,6 +551,15 @@ const float *mlpi_trainer_gradients(const mlp_trainer *t)
 	return t->G;
 }
 
+void mlpi_trainer_state(mlp_trainer *t, float **M, float **V, size_t **steps,
+			float **lr)
+{
+	*M = t->M;
+	*V = t->V;
+	*steps = &t->steps;
+	*lr = &t->opts.lr;
+}
+
 /* The optimizer's update. A bf16 trainer shares it among oneDNN's threads:
  * the update reads and writes four arrays the size of the network, and
  * alone it took as long as the bf16 products of the step. */

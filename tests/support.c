@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -410,3 +411,43 @@ double ref_worst(size_t n, const float *got, const double *want,
 	}
 	return worst;
 }
+
+/* ---- the digits data ---------------------------------------------------- */
+
+void digits_load(struct digits *d)
+{
+	FILE *f = fopen(TEST_DATA_DIR "/digits.csv", "r");
+	int v[65];
+
+	ck_assert_msg(f != NULL, "cannot open %s/digits.csv", TEST_DATA_DIR);
+	d->n = 0;
+	while (d->n < 1797) {
+		int k = 0;
+		for (; k < 65; k++)
+			if (fscanf(f, k ? ",%d" : "%d", &v[k]) != 1)
+				break;
+		if (k < 65)
+			break;
+		ck_assert(v[64] >= 0 && v[64] <= 9);
+		for (int j = 0; j < 64; j++)
+			d->X[d->n * 64 + j] = (float)v[j] / 16.0f;
+		for (int j = 0; j < 10; j++)
+			d->Y[d->n * 10 + j] = j == v[64] ? 1.0f : 0.0f;
+		d->n++;
+	}
+	fclose(f);
+	ck_assert_uint_eq(d->n, 1797);
+	/* A fixed shuffle so that both parts hold every writer and digit. */
+	struct trng g = { 2024 };
+	for (size_t i = d->n - 1; i > 0; i--) {
+		size_t j = trng_next(&g) % (i + 1);
+		float tx[64], ty[10];
+		memcpy(tx, d->X + i * 64, sizeof(tx));
+		memcpy(ty, d->Y + i * 10, sizeof(ty));
+		memcpy(d->X + i * 64, d->X + j * 64, sizeof(tx));
+		memcpy(d->Y + i * 10, d->Y + j * 10, sizeof(ty));
+		memcpy(d->X + j * 64, tx, sizeof(tx));
+		memcpy(d->Y + j * 10, ty, sizeof(ty));
+	}
+}
+

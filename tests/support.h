@@ -40,6 +40,15 @@ uint64_t trng_next(struct trng *g);
 double trng_uniform(struct trng *g, double lo, double hi);
 void trng_fill(struct trng *g, float *v, size_t n, double lo, double hi);
 
+/* ---- the digits data (tests/data/digits.csv: UCI, via scikit-learn) ---
+ * 1797 8×8 images, pixels scaled to [0, 1], one-hot labels, in a fixed
+ * shuffle: the first 1437 rows to train on, the last 360 held out. */
+struct digits {
+	size_t n;
+	float X[1797 * 64], Y[1797 * 10];
+};
+void digits_load(struct digits *d);
+
 /* A hash of the bits of every parameter of net, in the order of
  * mlp_net_get_params (FNV-1a over 32-bit words). */
 uint64_t param_hash(const mlp_net *net);

@@ -3,22 +3,22 @@
  * as threads and a communicator of shared memory (no MPI): P workers
  * against one process with the same global batch and seed, the same run
  * twice, shards, errors that reach every worker, workers that disagree,
- * a communicator that fails.
+ * a communicator that fails; and checkpoints, resumed alone and by
+ * workers to the same bits as a run that never stopped.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "support.h"
 
 #include "internal.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef TEST_DATA_DIR
-#define TEST_DATA_DIR "tests/data"
-#endif
 
 /* ---- a communicator of threads ----------------------------------------- */
 
@@ -162,30 +162,13 @@ static void run_all(struct job *jobs, int P, struct group *g)
 /* ---- data: the digits, 1437 rows to train on, 360 held out ------------- */
 
 enum { N_ROWS = 1797, N_TRAIN = 1437, N_IN = 64, N_OUT = 10 };
-static float DX[N_ROWS * N_IN], DY[N_ROWS * N_OUT];
+static struct digits digits;
+#define DX (digits.X)
+#define DY (digits.Y)
 
 static void load_digits(void)
 {
-	FILE *f = fopen(TEST_DATA_DIR "/digits.csv", "r");
-	int v[65];
-	size_t n = 0;
-
-	ck_assert_msg(f != NULL, "cannot open %s/digits.csv", TEST_DATA_DIR);
-	while (n < N_ROWS) {
-		int k = 0;
-		for (; k < 65; k++)
-			if (fscanf(f, k ? ",%d" : "%d", &v[k]) != 1)
-				break;
-		if (k < 65)
-			break;
-		for (int j = 0; j < N_IN; j++)
-			DX[n * N_IN + j] = (float)v[j] / 16.0f;
-		for (int j = 0; j < N_OUT; j++)
-			DY[n * N_OUT + j] = j == v[64] ? 1.0f : 0.0f;
-		n++;
-	}
-	fclose(f);
-	ck_assert_uint_eq(n, N_ROWS);
+	digits_load(&digits);
 }
 
 static mlp_net *digits_net(void)
@@ -504,6 +487,166 @@ START_TEST(transfer_fails)
 }
 END_TEST
 
+/* ---- checkpoints --------------------------------------------------------- */
+
+/* A directory of its own for a test's files. */
+static char *temp_dir(void)
+{
+	char *dir = strdup("/tmp/mlp-test-ckpt-XXXXXX");
+
+	ck_assert_ptr_nonnull(dir);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	return dir;
+}
+
+/* The files in dir, removed; their number. */
+static int clear_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[512];
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		remove(path);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Trains on P workers (P = 1: mlp_train itself), each from a network of
+ * its own, all with opts; worker 0's network's hash. */
+static uint64_t train_hash(int P, const mlp_train_opts *opts, uint64_t init)
+{
+	struct job jobs[MAX_WORKERS];
+	uint64_t h;
+
+	memset(jobs, 0, sizeof(jobs));
+	for (int r = 0; r < P; r++) {
+		jobs[r].net = digits_net();
+		mlp_net_init(jobs[r].net, init + (uint64_t)r);
+		jobs[r].opts = *opts;
+		jobs[r].n = N_TRAIN;
+		jobs[r].X = DX;
+		jobs[r].Y = DY;
+	}
+	if (P == 1) {
+		jobs[0].st = mlp_train(jobs[0].net, opts, N_TRAIN, DX, DY);
+	} else {
+		struct group *g = group_new(P);
+
+		run_all(jobs, P, g);
+		group_free(g);
+	}
+	for (int r = 0; r < P; r++)
+		ck_assert_msg(jobs[r].st == MLP_OK, "worker %d: %s", r,
+			      mlp_strerror(jobs[r].st));
+	h = param_hash(jobs[0].net);
+	for (int r = 0; r < P; r++)
+		mlp_net_free(jobs[r].net);
+	return h;
+}
+
+/* 4 epochs straight; 2 epochs with a checkpoint after the second, then a
+ * run that resumes from it for the 2 left, from another network: the same
+ * bits. Alone with Adam (_i = 0), on 2 workers with SGD and Nesterov
+ * momentum (_i = 1). The checkpoint loads as a plain network, the one
+ * after 2 epochs; no temporary file is left beside it. */
+START_TEST(resume_gives_the_same_bits)
+{
+	int P = _i == 0 ? 1 : 2;
+	char *dir = temp_dir(), path[512];
+	mlp_train_opts o = digits_opts();
+	uint64_t straight, two, resumed;
+	mlp_net *saved;
+	mlp_msg msg;
+
+	load_digits();
+	snprintf(path, sizeof(path), "%s/run.ckpt", dir);
+	o.epochs = 4;
+	if (_i == 1) {
+		o.optim = MLP_OPTIM_SGD;
+		o.nesterov = 1;
+		o.lr = 0.05f;
+	}
+	straight = train_hash(P, &o, 11);
+	o.epochs = 2;
+	o.checkpoint = path;
+	o.checkpoint_every = 2;
+	two = train_hash(P, &o, 11);
+	ck_assert_int_eq(mlp_net_load(&saved, path, NULL, &msg), MLP_OK);
+	ck_assert_uint_eq(param_hash(saved), two);
+	mlp_net_free(saved);
+	o.epochs = 4;
+	o.checkpoint = NULL;
+	o.resume = path;
+	resumed = train_hash(P, &o, 77);
+	ck_assert_uint_eq(resumed, straight);
+	ck_assert_uint_ne(two, straight);
+	ck_assert_int_eq(clear_dir(dir), 1);
+	rmdir(dir);
+	free(dir);
+}
+END_TEST
+
+/* A checkpoint of other options or of another network, a model file that
+ * is not a checkpoint, a file that is not there: refused, the network
+ * unchanged; a checkpoint without checkpoint_every: MLP_EINVAL. */
+START_TEST(resume_refuses)
+{
+	char *dir = temp_dir(), ckpt[512], model[512];
+	mlp_train_opts o = digits_opts();
+	static const size_t sizes[] = { N_IN, 16, N_OUT };
+	static const mlp_act acts[] = { MLP_RELU, MLP_SOFTMAX };
+	mlp_net *net = digits_net(), *other;
+	uint64_t before;
+	mlp_msg msg;
+
+	load_digits();
+	snprintf(ckpt, sizeof(ckpt), "%s/run.ckpt", dir);
+	snprintf(model, sizeof(model), "%s/model.st", dir);
+	o.epochs = 1;
+	o.checkpoint = ckpt;
+	o.checkpoint_every = 1;
+	ck_assert_int_eq(mlp_train(net, &o, N_TRAIN, DX, DY), MLP_OK);
+	ck_assert_int_eq(mlp_net_save(net, model, &msg), MLP_OK);
+	before = param_hash(net);
+	o.checkpoint = NULL;
+	o.epochs = 3;
+	o.resume = ckpt;
+	o.seed = 6;
+	ck_assert_int_eq(mlp_train(net, &o, N_TRAIN, DX, DY), MLP_EINVAL);
+	o.seed = 5;
+	o.batch_size = 30;
+	ck_assert_int_eq(mlp_train(net, &o, N_TRAIN, DX, DY), MLP_EINVAL);
+	o.batch_size = 60;
+	ck_assert_int_eq(mlp_train(net, &o, N_TRAIN - 1, DX, DY), MLP_EINVAL);
+	ck_assert_int_eq(mlp_net_create(&other, 2, sizes, acts), MLP_OK);
+	ck_assert_int_eq(mlp_train(other, &o, N_TRAIN, DX, DY), MLP_EINVAL);
+	mlp_net_free(other);
+	o.resume = model;
+	ck_assert_int_eq(mlp_train(net, &o, N_TRAIN, DX, DY), MLP_EFORMAT);
+	o.resume = "/nonexistent/run.ckpt";
+	ck_assert_int_eq(mlp_train(net, &o, N_TRAIN, DX, DY), MLP_EIO);
+	ck_assert_uint_eq(param_hash(net), before);
+	o.resume = NULL;
+	o.checkpoint = ckpt;
+	o.checkpoint_every = 0;
+	ck_assert_int_eq(mlp_train_check(net, &o, &msg), MLP_EINVAL);
+	ck_assert_str_eq(msg.text, "checkpoint_every must be at least 1 with a "
+				   "checkpoint file");
+	ck_assert_int_eq(clear_dir(dir), 2);
+	rmdir(dir);
+	free(dir);
+	mlp_net_free(net);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("parallel");
@@ -517,5 +660,10 @@ int main(void)
 	tcase_add_loop_test(tc, workers_disagree, 0, 3);
 	tcase_add_test(tc, transfer_fails);
 	suite_add_tcase(s, tc);
+	TCase *ck = tcase_create("checkpoints");
+	tcase_set_timeout(ck, 120);
+	tcase_add_loop_test(ck, resume_gives_the_same_bits, 0, 2);
+	tcase_add_test(ck, resume_refuses);
+	suite_add_tcase(s, ck);
 	return run_suite(s);
 }

@@ -251,50 +251,6 @@ START_TEST(approximates_sin)
 }
 END_TEST
 
-/* The digits data: 1797 8×8 images, pixels scaled to [0, 1]; a shuffled
- * split of 1437 rows to train on and 360 held out. */
-struct digits {
-	size_t n;
-	float X[1797 * 64], Y[1797 * 10];
-};
-
-static void load_digits(struct digits *d)
-{
-	FILE *f = fopen(TEST_DATA_DIR "/digits.csv", "r");
-	int v[65];
-
-	ck_assert_msg(f != NULL, "cannot open %s/digits.csv", TEST_DATA_DIR);
-	d->n = 0;
-	while (d->n < 1797) {
-		int k = 0;
-		for (; k < 65; k++)
-			if (fscanf(f, k ? ",%d" : "%d", &v[k]) != 1)
-				break;
-		if (k < 65)
-			break;
-		ck_assert(v[64] >= 0 && v[64] <= 9);
-		for (int j = 0; j < 64; j++)
-			d->X[d->n * 64 + j] = (float)v[j] / 16.0f;
-		for (int j = 0; j < 10; j++)
-			d->Y[d->n * 10 + j] = j == v[64] ? 1.0f : 0.0f;
-		d->n++;
-	}
-	fclose(f);
-	ck_assert_uint_eq(d->n, 1797);
-	/* A fixed shuffle so that both parts hold every writer and digit. */
-	struct trng g = { 2024 };
-	for (size_t i = d->n - 1; i > 0; i--) {
-		size_t j = trng_next(&g) % (i + 1);
-		float tx[64], ty[10];
-		memcpy(tx, d->X + i * 64, sizeof(tx));
-		memcpy(ty, d->Y + i * 10, sizeof(ty));
-		memcpy(d->X + i * 64, d->X + j * 64, sizeof(tx));
-		memcpy(d->Y + i * 10, d->Y + j * 10, sizeof(ty));
-		memcpy(d->X + j * 64, tx, sizeof(tx));
-		memcpy(d->Y + j * 10, ty, sizeof(ty));
-	}
-}
-
 /* 64-64-10, ReLU then softmax, cross-entropy, Adam, 40 epochs: at least 95%
  * of the 360 held-out digits right, in float (_i = 0) and in bf16 (_i = 1,
  * where the build and CPU have it). */
@@ -314,7 +270,7 @@ START_TEST(classifies_digits)
 		       "bf16 (oneDNN with AVX512_BF16 or AMX)\n");
 		return;
 	}
-	load_digits(&d);
+	digits_load(&d);
 	ck_assert_int_eq(mlp_net_create(&net, 2, sizes, acts), MLP_OK);
 	ck_assert_int_eq(mlp_net_init(net, 3), MLP_OK);
 	o.loss = MLP_LOSS_XENT;
