@@ -47,7 +47,8 @@ struct digits {
 	size_t n;
 	float X[1797 * 64], Y[1797 * 10];
 };
-void digits_load(struct digits *d);
+bool digits_read(struct digits *d); /* false if the file cannot be read */
+void digits_load(struct digits *d); /* the same, failing the test */
 
 /* A hash of the bits of every parameter of net, in the order of
  * mlp_net_get_params (FNV-1a over 32-bit words). */

@@ -522,6 +522,11 @@ static const struct bad_file bad_files[] = {
 	{ "trailing comma in activations", "{" W0 "," B0 "," W1 "," B1
 	  ",\"__metadata__\":{\"activations\":\"relu,identity,\"}}", 52, "item 3, '', is not", PLAIN },
 	{ "no tensors", "{" META "}", 0, "holds no tensors", PLAIN },
+	{ "only optimizer tensors", "{" T("optimizer.m.0.weight", "[3,2]", 0, 24) ","
+	  T("optimizer.m.0.bias", "[3]", 24, 36) "," META "}", 36,
+	  "only an optimizer's", PLAIN },
+	{ "optimizer tensor overlapping", "{" W0 "," B0 "," W1 "," B1 ","
+	  T("optimizer.m.0.bias", "[3]", 48, 60) "," META "}", 60, "overlap", PLAIN },
 	{ "NaN in a weight", NULL, 52, "NaN or infinity", NAN_WEIGHT },
 	{ "header length over the limit", NULL, 0, "exceeds the limit",
 	  HEADER_OVER_LIMIT },
