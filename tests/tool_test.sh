@@ -196,6 +196,26 @@ expect 4 "IDX labels not matching images" -- "$mlp" train --sizes 4,2 --act soft
 	--loss xent --out m.st u-images-idx3-ubyte
 contains err "3 labels for 4 images" "the count mismatch named"
 
+# ---- checkpoints: 2 epochs, then 2 resumed, give the file of 4 straight
+ck=(train --sizes 2,4,2 --act tanh,softmax --loss xent --lr 0.05 --batch 2)
+expect 0 "4 epochs straight" -- "$mlp" "${ck[@]}" --epochs 4 --out s.st xor.csv
+expect 0 "2 epochs and a checkpoint" -- "$mlp" "${ck[@]}" --epochs 2 \
+	--checkpoint c.st --checkpoint-every 2 --out h.st xor.csv
+expect 0 "2 more, resumed" -- "$mlp" "${ck[@]}" --epochs 4 --resume c.st \
+	--out r.st xor.csv
+cmp -s s.st r.st || { echo "FAIL: resumed model differs from 4 epochs straight"; failures=$((failures + 1)); }
+expect 0 "a checkpoint is a model" -- "$mlp" info c.st
+expect 4 "resume with another seed" -- "$mlp" "${ck[@]}" --epochs 4 --seed 3 \
+	--resume c.st --out r.st xor.csv
+contains err "--resume c.st: a checkpoint of another network" "the mismatch said"
+expect 1 "resume from a model" -- "$mlp" "${ck[@]}" --epochs 4 --resume s.st \
+	--out r.st xor.csv
+expect 2 "--checkpoint-every alone" -- "$mlp" "${ck[@]}" --checkpoint-every 2 \
+	--out r.st xor.csv
+contains err "--checkpoint-every needs --checkpoint" "the missing file said"
+expect 2 "--checkpoint-every 0" -- "$mlp" "${ck[@]}" --checkpoint c.st \
+	--checkpoint-every 0 --out r.st xor.csv
+
 # ---- precisions: what this build runs, refused values, bf16 where it runs
 expect 0 "mlp --version" -- "$mlp" --version
 contains out "engines: cblas" "the engines listed"

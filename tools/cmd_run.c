@@ -24,7 +24,11 @@ static const char help[] =
 	"  --act LIST     the activations, for a file that names none\n"
 	"\n"
 	"A row of the wrong width, or a value that is not a number, stops with a\n"
-	"message naming the line (exit status 4).\n";
+	"message naming the line (exit status 4).\n"
+	"\n"
+	"Under mpirun -np P, rank 0 reads all the rows, the ranks share the\n"
+	"batches out, and rank 0 writes the outputs in the rows' order: the\n"
+	"same bytes one process writes.\n";
 
 /* The largest --batch: 2²⁰ rows. */
 #define MAX_RUN_BATCH ((size_t)1 << 20)
@@ -95,6 +99,81 @@ static int run_rows(mlp_net *net, mlp_plan *plan, size_t batch,
 	return rc;
 }
 
+/* Rank 0's text rows, all of them, into a new array *X of *n rows; at a
+ * bad row, the rows before it and the row's exit code. */
+static int read_all_rows(const char *path, bool header, size_t n_in, float **X,
+			 size_t *n)
+{
+	size_t cap = 0;
+	struct rows in;
+	int rc = rows_open(&in, path, header);
+
+	*X = NULL;
+	*n = 0;
+	while (rc == EXIT_OK) {
+		if (*n == cap) {
+			size_t more = cap == 0 ? 1024 : 2 * cap;
+			float *grown = realloc(*X, more * n_in * sizeof(float));
+
+			if (grown == NULL) {
+				rows_close(&in);
+				return report_error(EXIT_FAIL, "out of memory for the rows");
+			}
+			*X = grown;
+			cap = more;
+		}
+		if (!rows_next(&in, *X + *n * n_in, n_in)) {
+			rc = in.rc;
+			rows_close(&in);
+			return rc;
+		}
+		(*n)++;
+	}
+	return rc;
+}
+
+/* Under mpirun: rank 0 reads every row, each rank runs its share of the
+ * batches (whole batches of the size one process uses, so each output has
+ * the same bits), and rank 0 writes them in order. */
+static int run_ranks(mlp_net *net, mlp_plan *plan, size_t batch,
+		     const char *path, bool header, bool argmax)
+{
+	size_t n_in = mlp_net_width(net, 0), n_out = mlp_net_width(net,
+						mlp_net_layers(net));
+	int P = rank_count(), r = rank_id(), rc = EXIT_OK, read_rc = EXIT_OK;
+	size_t n = 0, batches, *first = calloc((size_t)P + 1, sizeof(size_t));
+	float *X = NULL, *Y = NULL;
+
+	if (first == NULL)
+		return report_error(EXIT_FAIL, "out of memory");
+	if (r == 0)
+		read_rc = path != NULL && strstr(path, "idx3-ubyte") != NULL
+				  ? idx_images_load(path, n_in, &X, &n)
+				  : read_all_rows(path, header, n_in, &X, &n);
+	rc = ranks_agree(ranks_share(&X, &n, n_in));
+	batches = (n + batch - 1) / batch;
+	for (int k = 0; k <= P; k++) {
+		size_t row = batches * (size_t)k / (size_t)P * batch;
+
+		first[k] = row < n ? row : n;
+	}
+	Y = malloc((n > 0 ? n : 1) * n_out * sizeof(float));
+	rc = ranks_agree(rc != EXIT_OK ? rc : Y == NULL ? EXIT_FAIL : EXIT_OK);
+	for (size_t at = first[r]; rc == EXIT_OK && at < first[r + 1]; at += batch) {
+		size_t k = first[r + 1] - at < batch ? first[r + 1] - at : batch;
+
+		mlp_plan_forward(plan, k, X + at * n_in, Y + at * n_out);
+	}
+	if (rc == EXIT_OK)
+		ranks_gather(Y, first, n_out);
+	if (rc == EXIT_OK && r == 0)
+		write_rows(Y, n, n_out, argmax);
+	free(X);
+	free(Y);
+	free(first);
+	return ranks_agree(rc != EXIT_OK ? rc : read_rc);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -152,6 +231,8 @@ int cmd_run(int argc, char **argv)
 		rc = report_error(EXIT_FAIL, "cannot prepare the network: %s",
 				  X == NULL || Y == NULL ? "out of memory"
 							 : mlp_strerror(st));
+	else if (rank_count() > 1)
+		rc = run_ranks(net, plan, batch, input, header, argmax);
 	else if (input != NULL && strstr(input, "idx3-ubyte") != NULL)
 		rc = run_images(net, plan, batch, input, Y, argmax);
 	else

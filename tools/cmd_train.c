@@ -28,6 +28,9 @@ static const char help[] =
 	"  --seed N        initial weights and shuffling (default 0): the network\n"
 	"                  of mlp_net_init(net, N), then mlp_train with seed N\n"
 	"  --test DATA     held-out data: its loss and accuracy after each epoch\n"
+	"  --checkpoint FILE   save a checkpoint (a model file with the optimizer's\n"
+	"                  state) after every --checkpoint-every N epochs (1)\n"
+	"  --resume FILE   go on from a checkpoint, to --epochs in all\n"
 	"  --labels FILE, --test-labels FILE   IDX labels, when not beside the images\n"
 	"  --header        skip the first line of CSV files\n"
 	"\n"
@@ -39,7 +42,11 @@ static const char help[] =
 	"scaled to [0, 1].\n"
 	"\n"
 	"Progress goes to standard error: a line an epoch, and a bar redrawn\n"
-	"during the epoch on a terminal.\n";
+	"during the epoch on a terminal.\n"
+	"\n"
+	"Under mpirun -np P, the P ranks train data-parallel: each reads DATA,\n"
+	"takes its share of every batch of --batch rows (a multiple of P), and\n"
+	"rank 0 alone prints progress and writes MODEL and checkpoints.\n";
 
 struct train_args {
 	size_t sizes[MLP_MAX_LAYERS + 1], n_sizes;
@@ -47,6 +54,7 @@ struct train_args {
 	size_t n_acts;
 	mlp_train_opts opts;
 	const char *out, *data, *labels, *test, *test_labels;
+	bool every_given;
 	bool header, help;
 };
 
@@ -115,6 +123,9 @@ static int parse_args(int argc, char **argv, struct train_args *a)
 		{ "labels", required_argument, NULL, 'l' },
 		{ "test-labels", required_argument, NULL, 'T' },
 		{ "header", no_argument, NULL, 'H' },
+		{ "checkpoint", required_argument, NULL, 'k' },
+		{ "checkpoint-every", required_argument, NULL, 'K' },
+		{ "resume", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -136,6 +147,13 @@ static int parse_args(int argc, char **argv, struct train_args *a)
 		case 'l': a->labels = optarg; break;
 		case 'T': a->test_labels = optarg; break;
 		case 'H': a->header = true; break;
+		case 'k': o->checkpoint = optarg; break;
+		case 'R': o->resume = optarg; break;
+		case 'K':
+			rc = option_size("checkpoint-every", optarg, 1, SIZE_MAX,
+					 &o->checkpoint_every);
+			a->every_given = true;
+			break;
 		case 'n': o->nesterov = 1; break;
 		case 'L':
 			rc = choice("loss", optarg, "mse", "xent", &pick);
@@ -179,6 +197,11 @@ static int parse_args(int argc, char **argv, struct train_args *a)
 		return report_error(EXIT_USAGE, "--act names %zu activations for "
 				    "the %zu layers of --sizes", a->n_acts,
 				    a->n_sizes - 1);
+	if (a->every_given && o->checkpoint == NULL)
+		return report_error(EXIT_USAGE, "--checkpoint-every needs "
+				    "--checkpoint FILE");
+	if (o->checkpoint != NULL && !a->every_given)
+		o->checkpoint_every = 1;
 	return EXIT_OK;
 }
 
@@ -206,19 +229,38 @@ static int on_epoch(void *user, const mlp_train_progress *p)
 	return 0;
 }
 
-/* The exit code for a status of mlp_train. */
-static int train_failed(mlp_status st, const struct train_view *v)
+/* The exit code for a status of mlp_train (which every rank shares: rank 0
+ * alone says it). */
+static int train_failed(mlp_status st, const struct train_view *v,
+			const mlp_train_opts *o)
 {
+	if (rank_id() != 0)
+		return st == MLP_EDIVERGED ? EXIT_TRAIN : EXIT_FAIL;
 	switch (st) {
 	case MLP_EDIVERGED:
 		return report_error(EXIT_TRAIN, "epoch %zu: %s (try a smaller --lr)",
 				    v->epoch, mlp_strerror(st));
 	case MLP_EINVAL:
+		if (o->resume != NULL)
+			return report_error(EXIT_DATA, "--resume %s: a checkpoint of "
+					    "another network, data, --batch or "
+					    "--seed (or a target that does not "
+					    "fit cross-entropy)", o->resume);
 		return report_error(EXIT_DATA, "a target does not fit cross-entropy: "
 				    "targets lie in [0, 1], and a softmax "
 				    "output's targets sum to 1 in each row");
 	case MLP_ENOMEM:
 		return report_error(EXIT_FAIL, "out of memory");
+	case MLP_EIO:
+	case MLP_EFORMAT:
+		return report_error(EXIT_FAIL, "cannot %s the checkpoint: %s",
+				    st == MLP_EIO ? "read or write" : "use",
+				    mlp_strerror(st));
+	case MLP_EWORKERS:
+		return report_error(EXIT_DATA, "the ranks disagree: each must read "
+				    "the same data with the same options");
+	case MLP_ECOMM:
+		return report_error(EXIT_FAIL, "a transfer between the ranks failed");
 	default:
 		return report_error(EXIT_FAIL, "training failed: %s", mlp_strerror(st));
 	}
@@ -266,20 +308,31 @@ int cmd_train(int argc, char **argv)
 	if (rc == EXIT_OK && a.test != NULL)
 		rc = dataset_load(&test, a.test, a.test_labels, a.sizes[0],
 				  a.sizes[a.n_sizes - 1], labels, a.header);
+	/* Under mpirun, every rank has read its data, or none trains. */
+	rc = ranks_agree(rc);
+	a.opts.comm = ranks_comm();
+	if (rc == EXIT_OK && a.opts.comm != NULL &&
+	    mlp_train_check(net, &a.opts, &msg) != MLP_OK)
+		rc = report_error(EXIT_USAGE, "--batch %zu: %s", a.opts.batch_size,
+				  msg.text);
 	if (rc == EXIT_OK) {
 		a.opts.eval_n = test.n;
 		a.opts.eval_X = test.X;
 		a.opts.eval_Y = test.Y;
-		a.opts.on_step = on_step;
-		a.opts.on_epoch = on_epoch;
-		a.opts.user = &view;
+		if (rank_id() == 0) {
+			a.opts.on_step = on_step;
+			a.opts.on_epoch = on_epoch;
+			a.opts.user = &view;
+		}
 		progress_init(&view.progress);
 		st = mlp_train(net, &a.opts, train.n, train.X, train.Y);
 		if (st != MLP_OK)
-			rc = train_failed(st, &view);
+			rc = train_failed(st, &view, &a.opts);
 	}
-	if (rc == EXIT_OK && mlp_net_save(net, a.out, &msg) != MLP_OK)
+	if (rc == EXIT_OK && rank_id() == 0 &&
+	    mlp_net_save(net, a.out, &msg) != MLP_OK)
 		rc = report_error(EXIT_FAIL, "%s", msg.text);
+	rc = ranks_agree(rc);
 	mlp_net_free(net);
 	dataset_free(&train);
 	dataset_free(&test);

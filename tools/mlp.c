@@ -15,6 +15,9 @@ static const char usage[] =
 	"MODEL is a safetensors file. 'mlp COMMAND --help' tells more;\n"
 	"'mlp --version' the BLAS, engines and precisions this build runs.\n"
 	"\n"
+	"Under an MPI launcher (mpirun -np P mlp ...), train and run share the\n"
+	"work among the P processes.\n"
+	"\n"
 	"Exit status: 0 success, 1 a file could not be read or written,\n"
 	"2 a wrong command line, 3 a model file mlp cannot run, 4 wrong data\n"
 	"(a bad row, width or label), 5 training diverged.\n";
@@ -31,7 +34,8 @@ static int version(void)
 	return EXIT_OK;
 }
 
-int main(int argc, char **argv)
+/* The command argv[1] names. */
+static int dispatch(int argc, char **argv)
 {
 	if (argc < 2)
 		return fputs(usage, stderr), EXIT_USAGE;
@@ -48,4 +52,14 @@ int main(int argc, char **argv)
 		return cmd_train(argc - 1, argv + 1);
 	fprintf(stderr, "mlp: unknown command '%s'\n\n%s", argv[1], usage);
 	return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	int rc = ranks_start(&argc, &argv);
+
+	if (rc == EXIT_OK)
+		rc = dispatch(argc, argv);
+	ranks_end();
+	return rc;
 }

@@ -118,6 +118,26 @@ void progress_step(struct progress *pr, const mlp_train_progress *p);
  * loss and accuracy when there are held-out rows. */
 void progress_epoch(struct progress *pr, const mlp_train_progress *p);
 
+/* ---- ranks.c: the processes of an MPI launcher ---- */
+
+/* Starts MPI when an MPI launcher started this process (mpirun -np P mlp
+ * ...); otherwise, and in a build without MPI, this is the one rank.
+ * Returns an exit code (under a launcher without MPI built in, 2). */
+int ranks_start(int *argc, char ***argv);
+void ranks_end(void);
+int rank_id(void);    /* 0 .. rank_count() − 1 */
+int rank_count(void);
+/* The ranks as mlp_train's workers; NULL for one rank. */
+const mlp_comm *ranks_comm(void);
+/* The exit code every rank returns: the largest of the ranks' rc. */
+int ranks_agree(int rc);
+/* Rank 0's *n rows of width floats in *X to every rank (*X malloc'd; the
+ * other ranks' replaced). Returns an exit code. */
+int ranks_share(float **X, size_t *n, size_t width);
+/* Rows [first[r], first[r + 1]) of Y (width floats each), computed by rank
+ * r, to rank 0's Y. */
+void ranks_gather(float *Y, const size_t *first, size_t width);
+
 /* ---- the commands: each returns the exit code ---- */
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
