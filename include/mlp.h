@@ -524,7 +524,13 @@ MLP_API mlp_status mlp_trainer_create(mlp_trainer **out, mlp_net *net,
 /* One step on a batch: forward, loss, backpropagation, optimizer update.
  * The batch's mean loss goes to *loss (may be NULL). Allocates nothing.
  * Checks X and Y as mlp_train checks its rows first; MLP_EDIVERGED when
- * the loss or the gradient is not finite, without updating the network. */
+ * the loss or the gradient is not finite, without updating the network.
+ * With opts.comm, every worker calls it once a step with its own rows
+ * (batch 0 for none: X and Y are not read): the step is the one of all the
+ * workers' rows together, every worker applies the same update, and *loss
+ * is the mean over all of them; every worker returns the same status. The
+ * workers' networks must start the same (mlp_train makes them so; a
+ * trainer does not). */
 MLP_API mlp_status mlp_trainer_step(mlp_trainer *t, size_t batch,
 				    const float *X, const float *Y,
 				    float *loss);

@@ -487,6 +487,85 @@ START_TEST(transfer_fails)
 }
 END_TEST
 
+/* Trainers with workers (opts.comm), for callers who feed their own
+ * batches: 2 workers each stepping on half of a batch of 60 (and worker 1
+ * on none of the last, smaller one) against one trainer on the whole:
+ * the same losses (to float rounding) and parameters within 1e-5. */
+struct step_job {
+	struct worker w;
+	mlp_net *net;
+	float losses[3];
+	mlp_status st;
+};
+
+static void *run_steps(void *arg)
+{
+	struct step_job *j = arg;
+	mlp_train_opts o = digits_opts();
+	mlp_trainer *t;
+	size_t half = 30, rank = (size_t)j->w.rank;
+
+	o.comm = &j->w.comm;
+	j->st = mlp_trainer_create(&t, j->net, &o, half);
+	for (int k = 0; j->st == MLP_OK && k < 3; k++) {
+		size_t rows = k < 2 ? half : (rank == 0 ? 10 : 0);
+		size_t at = (size_t)k * 60 + rank * half;
+
+		j->st = mlp_trainer_step(t, rows, DX + at * N_IN, DY + at * N_OUT,
+					 &j->losses[k]);
+	}
+	mlp_trainer_free(t);
+	return NULL;
+}
+
+START_TEST(trainer_steps_with_workers)
+{
+	struct group *g = group_new(2);
+	struct step_job jobs[2];
+	pthread_t th[2];
+	mlp_train_opts o = digits_opts();
+	mlp_net *one = digits_net();
+	mlp_trainer *t;
+	float loss[3];
+	double scale, d;
+
+	load_digits();
+	ck_assert_int_eq(mlp_trainer_create(&t, one, &o, 60), MLP_OK);
+	for (int k = 0; k < 3; k++)
+		ck_assert_int_eq(mlp_trainer_step(t, k < 2 ? 60 : 10,
+						  DX + (size_t)k * 60 * N_IN,
+						  DY + (size_t)k * 60 * N_OUT, &loss[k]),
+				 MLP_OK);
+	mlp_trainer_free(t);
+	memset(jobs, 0, sizeof(jobs));
+	for (int r = 0; r < 2; r++) {
+		jobs[r].net = digits_net();
+		jobs[r].w = (struct worker){ g, r, { r, 2, &jobs[r].w,
+				group_sum_doubles, group_sum_floats, group_broadcast } };
+		jobs[r].w.comm.ctx = &jobs[r].w;
+		ck_assert_int_eq(pthread_create(&th[r], NULL, run_steps, &jobs[r]), 0);
+	}
+	for (int r = 0; r < 2; r++)
+		pthread_join(th[r], NULL);
+	for (int r = 0; r < 2; r++) {
+		ck_assert_int_eq(jobs[r].st, MLP_OK);
+		for (int k = 0; k < 3; k++)
+			ck_assert_msg(fabsf(jobs[r].losses[k] - loss[k]) <=
+					      1e-6f * fabsf(loss[k]),
+				      "worker %d, step %d: loss %.9g, one trainer "
+				      "%.9g", r, k, (double)jobs[r].losses[k],
+				      (double)loss[k]);
+	}
+	ck_assert_uint_eq(param_hash(jobs[0].net), param_hash(jobs[1].net));
+	d = max_diff(jobs[0].net, one, &scale);
+	ck_assert_msg(d <= 1e-5 * scale, "%.3g from one trainer", d);
+	for (int r = 0; r < 2; r++)
+		mlp_net_free(jobs[r].net);
+	mlp_net_free(one);
+	group_free(g);
+}
+END_TEST
+
 /* ---- checkpoints --------------------------------------------------------- */
 
 /* A directory of its own for a test's files. */
@@ -659,6 +738,7 @@ int main(void)
 	tcase_add_loop_test(tc, errors_reach_every_worker, 0, 2);
 	tcase_add_loop_test(tc, workers_disagree, 0, 3);
 	tcase_add_test(tc, transfer_fails);
+	tcase_add_test(tc, trainer_steps_with_workers);
 	suite_add_tcase(s, tc);
 	TCase *ck = tcase_create("checkpoints");
 	tcase_set_timeout(ck, 120);
