@@ -17,9 +17,9 @@
 
 static MPI_Comm world;
 static mlp_comm comm;
+static bool started;
 #endif
 
-static bool started;
 static int rank, count = 1;
 
 /* Whether a launcher started this process: the variables Open MPI's, the
