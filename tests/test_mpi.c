@@ -28,6 +28,7 @@ enum { N_TRAIN = 1437, N_IN = 64, N_OUT = 10 };
 static struct digits d;
 static int rank, size, failures;
 
+__attribute__((format(printf, 1, 2)))
 static void report_failure(const char *fmt, ...)
 {
 	va_list ap;
