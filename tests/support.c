@@ -460,3 +460,43 @@ void digits_load(struct digits *d)
 		      TEST_DATA_DIR);
 }
 
+
+/* ---- networks of many shapes -------------------------------------------- */
+
+struct net_case net_case_pick(int i, const struct net_case *fixed,
+			      int n_fixed, uint64_t seed,
+			      const size_t *max_batches, size_t n_batches)
+{
+	struct trng g = { seed + (uint64_t)i };
+	struct net_case c;
+	size_t weights;
+
+	if (i < n_fixed)
+		return fixed[i];
+	c.n_layers = 1 + (size_t)i % CASE_MAX_LAYERS;
+	c.max_batch = max_batches[(size_t)i % n_batches];
+	do {
+		weights = 0;
+		for (size_t l = 0; l <= c.n_layers; l++)
+			c.sizes[l] = (size_t)exp(trng_uniform(&g, 0, log(1024.999)));
+		for (size_t l = 0; l < c.n_layers; l++)
+			weights += c.sizes[l] * c.sizes[l + 1];
+	} while (weights > 1500000);
+	return c;
+}
+
+mlp_net *net_case_build(int i, const struct net_case *c, uint64_t init_seed,
+			uint64_t bias_seed)
+{
+	mlp_act acts[CASE_MAX_LAYERS];
+	struct trng g = { bias_seed };
+	mlp_net *net;
+
+	for (size_t l = 0; l < c->n_layers; l++)
+		acts[l] = (mlp_act)(((size_t)i + l) % MLP_ACT_COUNT);
+	ck_assert_int_eq(mlp_net_create(&net, c->n_layers, c->sizes, acts), MLP_OK);
+	ck_assert_int_eq(mlp_net_init(net, init_seed), MLP_OK);
+	for (size_t l = 0; l < c->n_layers; l++)
+		trng_fill(&g, mlp_net_bias(net, l), c->sizes[l + 1], -0.5, 0.5);
+	return net;
+}

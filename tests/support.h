@@ -50,6 +50,28 @@ struct digits {
 bool digits_read(struct digits *d); /* false if the file cannot be read */
 void digits_load(struct digits *d); /* the same, failing the test */
 
+/* ---- networks of many shapes, for the reference tests ------------------
+ * Fixed shapes at the extremes of width, then random ones of 1 to 6 layers
+ * with widths log-uniform in [1, 1024] and at most 1.5M weights, so that
+ * the double reference stays fast. */
+enum { CASE_MAX_LAYERS = 6 };
+struct net_case {
+	size_t n_layers;
+	size_t sizes[CASE_MAX_LAYERS + 1];
+	size_t max_batch;
+};
+/* Case i ≥ 0 of a list that starts with n_fixed fixed ones: fixed[i], or
+ * random shapes drawn from seed + i, of 1 + i % 6 layers, with max_batch
+ * max_batches[i % n_batches]. */
+struct net_case net_case_pick(int i, const struct net_case *fixed,
+			      int n_fixed, uint64_t seed,
+			      const size_t *max_batches, size_t n_batches);
+/* Case i's network: He/Glorot weights from init_seed, biases in
+ * [−0.5, 0.5] from bias_seed, activations cycling so that every activation
+ * appears at every depth. */
+mlp_net *net_case_build(int i, const struct net_case *c, uint64_t init_seed,
+			uint64_t bias_seed);
+
 /* A hash of the bits of every parameter of net, in the order of
  * mlp_net_get_params (FNV-1a over 32-bit words). */
 uint64_t param_hash(const mlp_net *net);

@@ -138,17 +138,10 @@ END_TEST
 
 /* ---- random networks against the double reference ------------------------ */
 
-enum { N_FIXED = 5, N_RANDOM = 25, N_NETS = N_FIXED + N_RANDOM, MAX_L = 6 };
+enum { N_FIXED = 5, N_RANDOM = 25, N_NETS = N_FIXED + N_RANDOM };
 
-struct net_case {
-	size_t n_layers;
-	size_t sizes[MAX_L + 1];
-	size_t max_batch;
-};
-
-/* The shapes: fixed ones at the extremes of width, then random ones of 1 to
- * 6 layers with widths log-uniform in [1, 1024], at most 1.5M weights so that
- * the double reference stays fast. */
+/* The shapes (support.h): fixed ones at the extremes of width, then random
+ * ones. */
 static struct net_case net_case(int i)
 {
 	static const struct net_case fixed[N_FIXED] = {
@@ -159,39 +152,14 @@ static struct net_case net_case(int i)
 		{ 6, { 7, 300, 2, 64, 1, 33, 10 }, 64 },
 	};
 	static const size_t max_batches[] = { 64, 1, 5, 64, 200 };
-	struct trng g = { 1000u + (uint64_t)i };
-	struct net_case c;
-	size_t weights;
 
-	if (i < N_FIXED)
-		return fixed[i];
-	c.n_layers = 1 + (size_t)i % MAX_L;
-	c.max_batch = max_batches[i % 5];
-	do {
-		weights = 0;
-		for (size_t l = 0; l <= c.n_layers; l++)
-			c.sizes[l] = (size_t)exp(trng_uniform(&g, 0, log(1024.999)));
-		for (size_t l = 0; l < c.n_layers; l++)
-			weights += c.sizes[l] * c.sizes[l + 1];
-	} while (weights > 1500000);
-	return c;
+	return net_case_pick(i, fixed, N_FIXED, 1000, max_batches, 5);
 }
 
-/* The network of case i: He/Glorot weights, random biases, activations
- * cycling so that every activation appears at every depth. */
+/* The network of case i. */
 static mlp_net *case_net(int i, const struct net_case *c)
 {
-	mlp_act acts[MAX_L];
-	struct trng g = { 77u + (uint64_t)i };
-	mlp_net *net;
-
-	for (size_t l = 0; l < c->n_layers; l++)
-		acts[l] = (mlp_act)(((size_t)i + l) % MLP_ACT_COUNT);
-	ck_assert_int_eq(mlp_net_create(&net, c->n_layers, c->sizes, acts), MLP_OK);
-	ck_assert_int_eq(mlp_net_init(net, (uint64_t)i), MLP_OK);
-	for (size_t l = 0; l < c->n_layers; l++)
-		trng_fill(&g, mlp_net_bias(net, l), c->sizes[l + 1], -0.5, 0.5);
-	return net;
+	return net_case_build(i, c, (uint64_t)i, 77u + (uint64_t)i);
 }
 
 static const char *shape_name(const struct net_case *c, char *buf, size_t n)

@@ -25,20 +25,13 @@ static const struct mlpi_engine *const engines[] = {
 
 /* ---- networks ------------------------------------------------------------ */
 
-enum { N_FIXED = 5, N_CASES = 12, MAX_L = 6 };
+enum { N_FIXED = 5, N_CASES = 12 };
 
-struct plan_case {
-	size_t n_layers;
-	size_t sizes[MAX_L + 1];
-	size_t max_batch;
-};
-
-/* Fixed shapes at the extremes of width, then random ones of 1 to 6
- * layers with widths log-uniform in [1, 1024] (at most 1.5M weights, for
- * the double reference). */
-static struct plan_case plan_case(int i)
+/* The shapes (support.h): fixed ones at the extremes of width, then random
+ * ones. */
+static struct net_case plan_case(int i)
 {
-	static const struct plan_case fixed[N_FIXED] = {
+	static const struct net_case fixed[N_FIXED] = {
 		{ 1, { 1, 1 }, 64 },
 		{ 2, { 1024, 1024, 1024 }, 64 },
 		{ 2, { 1, 1024, 1 }, 1 },
@@ -46,39 +39,14 @@ static struct plan_case plan_case(int i)
 		{ 6, { 7, 300, 2, 64, 1, 33, 10 }, 100 },
 	};
 	static const size_t max_batches[] = { 64, 1, 5, 64, 200, 37 };
-	struct trng g = { 4000u + (uint64_t)i };
-	struct plan_case c;
-	size_t weights;
 
-	if (i < N_FIXED)
-		return fixed[i];
-	c.n_layers = 1 + (size_t)i % MAX_L;
-	c.max_batch = max_batches[i % 6];
-	do {
-		weights = 0;
-		for (size_t l = 0; l <= c.n_layers; l++)
-			c.sizes[l] = (size_t)exp(trng_uniform(&g, 0, log(1024.999)));
-		for (size_t l = 0; l < c.n_layers; l++)
-			weights += c.sizes[l] * c.sizes[l + 1];
-	} while (weights > 1500000);
-	return c;
+	return net_case_pick(i, fixed, N_FIXED, 4000, max_batches, 6);
 }
 
-/* Case i's network: He/Glorot weights, random biases, activations cycling
- * so that every activation appears at every depth. */
-static mlp_net *case_net(int i, const struct plan_case *c)
+/* Case i's network. */
+static mlp_net *case_net(int i, const struct net_case *c)
 {
-	mlp_act acts[MAX_L];
-	struct trng g = { 91u + (uint64_t)i };
-	mlp_net *net;
-
-	for (size_t l = 0; l < c->n_layers; l++)
-		acts[l] = (mlp_act)(((size_t)i + l) % MLP_ACT_COUNT);
-	ck_assert_int_eq(mlp_net_create(&net, c->n_layers, c->sizes, acts), MLP_OK);
-	ck_assert_int_eq(mlp_net_init(net, (uint64_t)i + 7), MLP_OK);
-	for (size_t l = 0; l < c->n_layers; l++)
-		trng_fill(&g, mlp_net_bias(net, l), c->sizes[l + 1], -0.5, 0.5);
-	return net;
+	return net_case_build(i, c, (uint64_t)i + 7, 91u + (uint64_t)i);
 }
 
 /* The plan's outputs at batches 1, 2, 7, 64 and 150 (chunks of max_batch,
@@ -119,7 +87,7 @@ static void check_plan(mlp_plan *plan, mlp_net *net, bool bf16, int i,
  * pass is held to. */
 START_TEST(fp32_plans_match_reference)
 {
-	struct plan_case c = plan_case(_i);
+	struct net_case c = plan_case(_i);
 	mlp_net *net = case_net(_i, &c);
 
 	for (size_t e = 0; e < N_ENGINES; e++) {
@@ -137,7 +105,7 @@ END_TEST
 /* bf16 where the build and the CPU have it, within the bf16 bound. */
 START_TEST(bf16_plans_match_reference)
 {
-	struct plan_case c = plan_case(_i);
+	struct net_case c = plan_case(_i);
 	mlp_net *net;
 	mlp_plan *plan;
 
