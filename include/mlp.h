@@ -575,10 +575,23 @@ typedef struct mlp_load_opts {
 	size_t n_acts;
 } mlp_load_opts;
 
-/* Saves net to path, atomically: written to a temporary file in the same
- * directory, flushed to disk, then renamed over path, so a failed save
- * leaves any existing file as it was. MLP_EIO when a file cannot be
- * written, MLP_ENOMEM; the reason in *msg (msg may be NULL). */
+/* Saves net to path, atomically: the file is written unnamed (or, where
+ * the system cannot, under a temporary name ".mlp-<pid>.<n>.tmp") in the
+ * same directory, flushed to disk, then renamed over path. A failed or
+ * killed save leaves any existing file as it was, and no other file behind
+ * (a process killed in the instant between naming and renaming leaves its
+ * temporary file, which the next save in that directory removes).
+ *   - A symbolic link is followed: the file it points to is replaced, and
+ *     the link stays.
+ *   - An existing file keeps its permission bits (a private 0600 model
+ *     stays private); a new one gets what the umask gives.
+ *   - A read-only file (no write permission) is not replaced: MLP_EIO.
+ *   - A file larger than the process's file size limit (ulimit -f) is
+ *     refused, MLP_EIO, before anything is written, so SIGXFSZ is never
+ *     raised. The library changes no signal handling.
+ * MLP_ENONFINITE, naming the tensor, if a parameter is a NaN or an
+ * infinity (the loader would refuse the file). MLP_EIO when a file cannot
+ * be written, MLP_ENOMEM; the reason in *msg (msg may be NULL). */
 MLP_API mlp_status mlp_net_save(const mlp_net *net, const char *path,
 				mlp_msg *msg);
 

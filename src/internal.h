@@ -271,10 +271,12 @@ mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o,
  * as the parameter block), scaled by g_scale (gradient clipping), at step
  * t ≥ 1. M and V: optimizer state, as large as the block (V unused by SGD;
  * M unused by SGD without momentum). Part `part` of `parts` of the block,
- * so that threads can share an update. */
-void mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
+ * so that threads can share an update. With write false, the update is
+ * computed and nothing is written. True when every value it writes (or
+ * would write) is finite. */
+bool mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
 		       const float *G, float g_scale, float *M, float *V,
-		       int part, int parts);
+		       int part, int parts, bool write);
 
 /* ---- workers training together (comm.c) ---- */
 
@@ -328,6 +330,10 @@ struct mlpi_state {
 	uint64_t seed;
 	float lr;
 };
+
+/* Whether saves may use an unnamed file (O_TMPFILE); tests clear it to
+ * exercise the named-file way that systems without it take. */
+extern bool mlpi_io_tmpfile;
 
 /* Checks size bytes of a safetensors file and builds its network; tensors
  * named "optimizer.*" are a checkpoint's and left out. With state, the

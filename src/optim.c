@@ -167,47 +167,89 @@ mlp_status mlp_train_check(const mlp_net *net, const mlp_train_opts *opts,
 	return mlpi_check_opts(net, opts, true, msg);
 }
 
-MLPI_CLONES
-static void sgd(size_t n, float *restrict w, const float *restrict g,
-		float *restrict v, float scale, float lr, float decay, float mu,
-		bool nesterov)
+/* The optimizers' constants for one tensor. */
+struct rule {
+	float scale, lr, decay, mu;     /* SGD; lr, decay and scale for both */
+	bool nesterov;
+	float b1, b2, step, inv_sqrt_bc2, eps, keep; /* Adam */
+};
+
+/* One SGD element: the new weight *w and velocity *v. */
+static inline void sgd_one(const struct rule *k, float g, float *w, float *v)
 {
-	if (mu == 0.0f) {
-		for (size_t i = 0; i < n; i++)
-			w[i] -= lr * decay * w[i] + lr * scale * g[i];
+	float gi;
+
+	if (k->mu == 0.0f) {
+		*w -= k->lr * k->decay * *w + k->lr * k->scale * g;
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
-		float gi = scale * g[i];
-
-		v[i] = mu * v[i] + gi;
-		w[i] -= lr * decay * w[i] + lr * (nesterov ? gi + mu * v[i] : v[i]);
-	}
+	gi = k->scale * g;
+	*v = k->mu * *v + gi;
+	*w -= k->lr * k->decay * *w + k->lr * (k->nesterov ? gi + k->mu * *v : *v);
 }
 
-MLPI_CLONES
-static void adam(size_t n, float *restrict w, const float *restrict g,
-		 float *restrict m, float *restrict v, float scale, float lr,
-		 float decay, float b1, float b2, float step, float inv_sqrt_bc2,
-		 float eps)
+/* One Adam element: the new weight, first and second moments. */
+static inline void adam_one(const struct rule *k, float g, float *w, float *m,
+			    float *v)
 {
-	/* One pass over four arrays: memory-bound on large layers. */
-	float keep = 1.0f - lr * decay;
+	float gi = k->scale * g;
 
-	for (size_t i = 0; i < n; i++) {
-		float gi = scale * g[i];
-		float mi = b1 * m[i] + (1.0f - b1) * gi;
-		float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+	*m = k->b1 * *m + (1.0f - k->b1) * gi;
+	*v = k->b2 * *v + (1.0f - k->b2) * gi * gi;
+	*w = *w * k->keep - k->step * *m / (sqrtf(*v) * k->inv_sqrt_bc2 + k->eps);
+}
 
-		m[i] = mi;
-		v[i] = vi;
-		w[i] = w[i] * keep - step * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
+/* The update of n elements, written. One pass over four arrays:
+ * memory-bound on large layers. */
+MLPI_CLONES
+static void apply_n(const struct rule *k, bool adam, size_t n,
+		    float *restrict w, const float *restrict g,
+		    float *restrict m, float *restrict v)
+{
+	if (adam) {
+		for (size_t i = 0; i < n; i++)
+			adam_one(k, g[i], &w[i], &m[i], &v[i]);
+	} else if (k->mu == 0.0f) {
+		for (size_t i = 0; i < n; i++)
+			sgd_one(k, g[i], &w[i], NULL);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			sgd_one(k, g[i], &w[i], &m[i]);
 	}
 }
 
-void mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
+/* The update of n elements, computed and not written: 0 when every new
+ * value is finite, NaN otherwise (x − x in sixteen vectorised sums, as
+ * mlpi_all_finite). */
+MLPI_CLONES
+static float check_n(const struct rule *k, bool adam, size_t n,
+		     const float *restrict w, const float *restrict g,
+		     const float *restrict m, const float *restrict v)
+{
+	float acc[16] = { 0 };
+	size_t i = 0;
+
+	for (; i < n; i += 16) {
+		size_t lanes = n - i < 16 ? n - i : 16;
+
+		for (size_t j = 0; j < lanes; j++) {
+			float wi = w[i + j], mi = m[i + j], vi = v[i + j];
+
+			if (adam)
+				adam_one(k, g[i + j], &wi, &mi, &vi);
+			else
+				sgd_one(k, g[i + j], &wi, k->mu == 0.0f ? NULL : &mi);
+			acc[j] += (wi - wi) + (mi - mi) + (vi - vi);
+		}
+	}
+	for (size_t j = 1; j < 16; j++)
+		acc[0] += acc[j];
+	return acc[0];
+}
+
+bool mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
 		       const float *G, float g_scale, float *M, float *V,
-		       int part, int parts)
+		       int part, int parts, bool write)
 {
 	/* This part's slice of the block, in whole 16-float groups (the block
 	 * is padded to 16 floats). */
@@ -217,8 +259,14 @@ void mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
 	/* Bias corrections in double: β^t for large t underflows cleanly. */
 	double bc1 = 1.0 - pow(o->beta1, (double)t);
 	double bc2 = 1.0 - pow(o->beta2, (double)t);
-	float step = (float)(o->lr / bc1);
-	float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+	bool adam = o->optim == MLP_OPTIM_ADAM;
+	struct rule k = {
+		.scale = g_scale, .lr = o->lr, .mu = o->momentum,
+		.nesterov = o->nesterov != 0, .b1 = o->beta1, .b2 = o->beta2,
+		.step = (float)(o->lr / bc1),
+		.inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2)), .eps = o->eps,
+	};
+	float bad = 0.0f;
 
 	FLUSH_BEGIN();
 	for (size_t l = 0; l < net->n_layers; l++) {
@@ -228,25 +276,27 @@ void mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
 		size_t count[2] = { layer->n_out * layer->n_in, layer->n_out };
 		float decay[2] = { o->weight_decay, 0.0f };
 
-		for (int k = 0; k < 2; k++) {
+		for (int j = 0; j < 2; j++) {
 			/* The tensor [begin, end) within the slice. */
-			size_t begin = (size_t)(p[k] - net->block);
-			size_t end = begin + count[k], at, n;
+			size_t begin = (size_t)(p[j] - net->block);
+			size_t end = begin + count[j], at;
 
 			begin = begin > lo ? begin : lo;
 			end = end < hi ? end : hi;
 			if (begin >= end)
 				continue;
 			at = begin;
-			n = end - begin;
-			if (o->optim == MLP_OPTIM_SGD)
-				sgd(n, net->block + at, G + at, M + at, g_scale, o->lr,
-				    decay[k], o->momentum, o->nesterov != 0);
+			k.decay = decay[j];
+			k.keep = 1.0f - o->lr * decay[j];
+			if (write)
+				apply_n(&k, adam, end - begin, net->block + at,
+					G + at, M + at, V + at);
 			else
-				adam(n, net->block + at, G + at, M + at, V + at,
-				     g_scale, o->lr, decay[k], o->beta1, o->beta2,
-				     step, inv_sqrt_bc2, o->eps);
+				bad += check_n(&k, adam, end - begin,
+					       net->block + at, G + at, M + at,
+					       V + at);
 		}
 	}
 	FLUSH_END();
+	return bad == 0.0f;
 }

@@ -562,10 +562,14 @@ void mlpi_trainer_state(mlp_trainer *t, float **M, float **V, size_t **steps,
 
 /* The optimizer's update. A bf16 trainer shares it among oneDNN's threads:
  * the update reads and writes four arrays the size of the network, and
- * alone it took as long as the bf16 products of the step. */
+ * alone it took as long as the bf16 products of the step. The update is
+ * first computed without being written, so that one that would leave a
+ * value not finite changes nothing. */
 struct update_job {
 	mlp_trainer *t;
 	float scale;
+	bool write;
+	atomic_bool bad; /* a part's check found a value not finite */
 };
 
 static void update_part(void *arg, int part, int parts)
@@ -573,33 +577,40 @@ static void update_part(void *arg, int part, int parts)
 	struct update_job *job = arg;
 	mlp_trainer *t = job->t;
 
-	mlpi_optim_update(&t->opts, t->net, t->steps, t->G, job->scale, t->M,
-			  t->V, part, parts);
+	if (!mlpi_optim_update(&t->opts, t->net, t->steps + 1, t->G, job->scale,
+			       t->M, t->V, part, parts, job->write))
+		atomic_store_explicit(&job->bad, true, memory_order_relaxed);
 }
 
-static void update(mlp_trainer *t, float scale)
+static void update_pass(struct update_job *job)
 {
-	struct update_job job = { t, scale };
-
 #if defined(MLP_HAVE_ONEDNN)
-	if (t->bf16 != NULL) {
-		mlpi_openmp_parallel(update_part, &job);
+	if (job->t->bf16 != NULL) {
+		mlpi_openmp_parallel(update_part, job);
 		return;
 	}
 #endif
-	update_part(&job, 0, 1);
+	update_part(job, 0, 1);
 }
 
-/* The update from the gradients in G, whose norm is `norm`. */
-static void apply(mlp_trainer *t, double norm)
+/* The update from the gradients in G, whose norm is `norm`; MLP_EDIVERGED,
+ * with nothing changed, when a parameter or a moment would stop being
+ * finite. */
+static mlp_status apply(mlp_trainer *t, double norm)
 {
-	float scale = 1.0f;
+	struct update_job job = { .t = t, .scale = 1.0f };
 
 	/* As torch.nn.utils.clip_grad_norm_: scale by max / (norm + 1e-6). */
 	if (t->opts.clip_norm > 0.0f && norm > t->opts.clip_norm)
-		scale = (float)(t->opts.clip_norm / (norm + 1e-6));
+		job.scale = (float)(t->opts.clip_norm / (norm + 1e-6));
+	atomic_init(&job.bad, false);
+	update_pass(&job);
+	if (atomic_load(&job.bad))
+		return MLP_EDIVERGED;
+	job.write = true;
+	update_pass(&job);
 	t->steps++;
-	update(t, scale);
+	return MLP_OK;
 }
 
 /* A step with workers: the workers agree on the rows' checks and count
@@ -638,9 +649,10 @@ mlp_status mlpi_trainer_step_shared(mlp_trainer *t, size_t batch,
 	norm = grad_norm(t);
 	if (!isfinite(norm))
 		return MLP_EDIVERGED;
-	apply(t, norm);
-	*mean = (double)t->G[n] / sums[0];
-	return MLP_OK;
+	st = apply(t, norm);
+	if (st == MLP_OK)
+		*mean = (double)t->G[n] / sums[0];
+	return st;
 }
 
 mlp_status mlp_trainer_step(mlp_trainer *t, size_t batch, const float *X,
@@ -657,7 +669,7 @@ mlp_status mlp_trainer_step(mlp_trainer *t, size_t batch, const float *X,
 	} else {
 		st = mlpi_trainer_grad(t, batch, X, Y, &mean, &norm);
 		if (st == MLP_OK)
-			apply(t, norm);
+			st = apply(t, norm);
 	}
 	if (st == MLP_OK && loss != NULL)
 		*loss = (float)mean;

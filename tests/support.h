@@ -113,4 +113,19 @@ void ref_forward_bf16(mlp_net *net, size_t batch, const float *X, double *Y,
 double ref_worst(size_t n, const float *got, const double *want,
 		 const double *err, size_t *where);
 
+/* ---- files ---- */
+
+/* A fresh directory under /tmp for a test's files (a static buffer: one
+ * at a time). */
+const char *test_dir(void);
+
+/* The entries of dir but "." and "..", hidden ones included. */
+size_t dir_entries(const char *dir);
+
+/* dir and every file in it, removed. */
+void dir_remove(const char *dir);
+
+/* A whole file, malloc'd (asserting it reads), its size in *size. */
+unsigned char *file_read(const char *path, size_t *size);
+
 #endif

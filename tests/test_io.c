@@ -24,64 +24,6 @@
 #define TEST_NP_SCRIPT ""
 #endif
 
-/* A fresh directory for a test's files. */
-static const char *tmpdir(void)
-{
-	static char dir[64];
-
-	snprintf(dir, sizeof(dir), "/tmp/mlp-test-io-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	return dir;
-}
-
-static void rmdir_all(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[512];
-
-	while (d != NULL && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	if (d != NULL)
-		closedir(d);
-	rmdir(dir);
-}
-
-static size_t count_files(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	size_t n = 0;
-
-	while (d != NULL && (e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	if (d != NULL)
-		closedir(d);
-	return n;
-}
-
-static unsigned char *read_file(const char *path, size_t *size)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf;
-	long n;
-
-	ck_assert_ptr_nonnull(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*size = (size_t)n;
-	return buf;
-}
-
 /* The same shape, activations and parameter bits. */
 static void assert_same_net(mlp_net *a, mlp_net *b)
 {
@@ -115,7 +57,7 @@ static const struct {
 
 START_TEST(round_trip_bit_for_bit)
 {
-	const char *dir = tmpdir();
+	const char *dir = test_dir();
 	char path[256];
 	mlp_net *net, *back, *mem;
 	mlp_msg msg = { { 0 } };
@@ -136,7 +78,7 @@ START_TEST(round_trip_bit_for_bit)
 	ck_assert_int_eq(mlp_net_load(&back, path, NULL, &msg), MLP_OK);
 	assert_same_net(net, back);
 	/* From memory, the same. The data starts 8-byte aligned. */
-	buf = read_file(path, &size);
+	buf = file_read(path, &size);
 	ck_assert_uint_eq((buf[0] | buf[1] << 8) % 8, 0);
 	ck_assert_int_eq(mlp_net_load_memory(&mem, buf, size, NULL, &msg), MLP_OK);
 	assert_same_net(net, mem);
@@ -146,22 +88,35 @@ START_TEST(round_trip_bit_for_bit)
 	mlp_net_free(back);
 	ck_assert_int_eq(mlp_net_load(&back, path, NULL, &msg), MLP_OK);
 	ck_assert(mlp_net_bias(back, 0)[0] == 2.0f);
-	ck_assert_uint_eq(count_files(dir), 1); /* no temporary left */
+	ck_assert_uint_eq(dir_entries(dir), 1); /* no temporary left */
 	free(buf);
 	mlp_net_free(net);
 	mlp_net_free(back);
 	mlp_net_free(mem);
-	rmdir_all(dir);
+	dir_remove(dir);
 }
 END_TEST
 
-/* A save that fails while writing (the file size limit) leaves the old
- * file as it was and no temporary file behind. */
+/* The message of a failure: written, terminated, and saying `want`. */
+static void assert_msg(const mlp_msg *msg, const char *want, const char *what)
+{
+	ck_assert_msg(memchr(msg->text, '\0', sizeof(msg->text)) != NULL,
+		      "%s: the message is not terminated", what);
+	ck_assert_msg(msg->text[0] != '\0' && msg->text[0] != 'X',
+		      "%s: no message", what);
+	ck_assert_msg(strstr(msg->text, want) != NULL,
+		      "%s: message \"%s\" does not say \"%s\"", what, msg->text,
+		      want);
+}
+
+/* A save past the file size limit fails before writing, with the default
+ * SIGXFSZ disposition (which kills a process that writes past it), and
+ * leaves the old file as it was and no temporary file behind. */
 START_TEST(failed_save_leaves_old_file)
 {
 	static const size_t sizes[] = { 100, 100, 10 };
 	static const mlp_act acts[] = { MLP_RELU, MLP_IDENTITY };
-	const char *dir = tmpdir();
+	const char *dir = test_dir();
 	char path[256];
 	struct rlimit lim, old;
 	mlp_msg msg = { { 0 } };
@@ -175,29 +130,29 @@ START_TEST(failed_save_leaves_old_file)
 	fputs("the old model", f);
 	fclose(f);
 	ck_assert_int_eq(mlp_net_create(&net, 2, sizes, acts), MLP_OK);
-	signal(SIGXFSZ, SIG_IGN);
 	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
 	lim = old;
 	lim.rlim_cur = 4096; /* the soft limit only: it can be raised back */
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
 	ck_assert_int_eq(mlp_net_save(net, path, &msg), MLP_EIO);
-	ck_assert_msg(strstr(msg.text, "cannot write") != NULL, "%s", msg.text);
-	buf = read_file(path, &size);
+	assert_msg(&msg, "ulimit -f", "the size limit");
+	buf = file_read(path, &size);
 	ck_assert_uint_eq(size, 13);
 	ck_assert_mem_eq(buf, "the old model", 13);
-	ck_assert_uint_eq(count_files(dir), 1);
-	/* A target that is a directory: the rename fails, nothing is left. */
+	ck_assert_uint_eq(dir_entries(dir), 1);
+	/* A target that is a directory: refused, nothing is left. */
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
 	ck_assert_int_eq(mlp_net_save(net, dir, &msg), MLP_EIO);
-	ck_assert_msg(strstr(msg.text, "cannot rename") != NULL, "%s", msg.text);
-	ck_assert_uint_eq(count_files(dir), 1);
+	assert_msg(&msg, "not a regular file", "a directory as the target");
+	ck_assert_uint_eq(dir_entries(dir), 1);
 	/* A directory that does not exist. */
 	ck_assert_int_eq(mlp_net_save(net, "/nonexistent/dir/m.safetensors", &msg),
 			 MLP_EIO);
-	ck_assert_msg(strstr(msg.text, "temporary") != NULL, "%s", msg.text);
+	assert_msg(&msg, "cannot create a file in /nonexistent/dir",
+		   "a missing directory");
 	free(buf);
 	mlp_net_free(net);
-	rmdir_all(dir);
+	dir_remove(dir);
 }
 END_TEST
 
@@ -233,17 +188,6 @@ static void garbage(mlp_msg *msg)
 	memset(msg->text, 'X', sizeof(msg->text));
 }
 
-/* The message of a failure: written, terminated, and saying `want`. */
-static void assert_msg(const mlp_msg *msg, const char *want, const char *what)
-{
-	ck_assert_msg(memchr(msg->text, '\0', sizeof(msg->text)) != NULL,
-		      "%s: the message is not terminated", what);
-	ck_assert_msg(msg->text[0] != '\0' && msg->text[0] != 'X',
-		      "%s: no message", what);
-	ck_assert_msg(strstr(msg->text, want) != NULL,
-		      "%s: message \"%s\" does not say \"%s\"", what, msg->text,
-		      want);
-}
 
 /* A small network saved in a fresh directory. */
 static mlp_net *saved_net(const char *dir, char *path, size_t path_size)
@@ -264,7 +208,7 @@ static mlp_net *saved_net(const char *dir, char *path, size_t path_size)
 START_TEST(message_on_every_path)
 {
 	static const mlp_act bad_acts[] = { MLP_RELU, MLP_ACT_COUNT };
-	const char *dir = tmpdir();
+	const char *dir = test_dir();
 	char path[256];
 	mlp_net *net = saved_net(dir, path, sizeof(path)), *back;
 	mlp_load_opts opts = { bad_acts, 3 };
@@ -272,7 +216,7 @@ START_TEST(message_on_every_path)
 	mlp_msg msg;
 	size_t size;
 
-	buf = read_file(path, &size);
+	buf = file_read(path, &size);
 	garbage(&msg);
 	ck_assert_int_eq(mlp_net_save(net, path, &msg), MLP_OK);
 	ck_assert_str_eq(msg.text, "");
@@ -325,7 +269,7 @@ START_TEST(message_on_every_path)
 	assert_msg(&msg, "activation 1 given is not an activation", "load, bad act");
 	free(buf);
 	mlp_net_free(net);
-	rmdir_all(dir);
+	dir_remove(dir);
 }
 END_TEST
 
@@ -333,7 +277,7 @@ END_TEST
  * ends early, as having shrunk. */
 START_TEST(read_errors_reported)
 {
-	const char *dir = tmpdir();
+	const char *dir = test_dir();
 	char path[256];
 	mlp_net *net = saved_net(dir, path, sizeof(path)), *back = NULL;
 	mlp_msg msg;
@@ -341,7 +285,7 @@ START_TEST(read_errors_reported)
 
 	if (!TEST_WRAP) {
 		mlp_net_free(net);
-		rmdir_all(dir);
+		dir_remove(dir);
 		return;
 	}
 	garbage(&msg);
@@ -358,7 +302,7 @@ START_TEST(read_errors_reported)
 	assert_msg(&msg, "shrank", "a file that ends early");
 	ck_assert_ptr_null(back);
 	mlp_net_free(net);
-	rmdir_all(dir);
+	dir_remove(dir);
 }
 END_TEST
 
@@ -366,7 +310,7 @@ END_TEST
  * (jansson reports its own failures as bad JSON). */
 START_TEST(message_on_allocation_failure)
 {
-	const char *dir = tmpdir();
+	const char *dir = test_dir();
 	char path[256], copy[300];
 	mlp_net *net = saved_net(dir, path, sizeof(path)), *back = NULL;
 	mlp_status st;
@@ -375,7 +319,7 @@ START_TEST(message_on_allocation_failure)
 
 	if (!TEST_WRAP) {
 		mlp_net_free(net);
-		rmdir_all(dir);
+		dir_remove(dir);
 		return;
 	}
 	snprintf(copy, sizeof(copy), "%s/copy.safetensors", dir);
@@ -407,7 +351,7 @@ START_TEST(message_on_allocation_failure)
 	ck_assert_str_eq(msg.text, "");
 	mlp_net_free(back);
 	mlp_net_free(net);
-	rmdir_all(dir);
+	dir_remove(dir);
 }
 END_TEST
 
@@ -725,7 +669,7 @@ START_TEST(numpy_written_file_loads)
 
 	if (!have_numpy())
 		return;
-	dir = tmpdir();
+	dir = test_dir();
 	snprintf(model, sizeof(model), "%s/torch.safetensors", dir);
 	snprintf(xp, sizeof(xp), "%s/x.bin", dir);
 	snprintf(yp, sizeof(yp), "%s/y.bin", dir);
@@ -736,8 +680,8 @@ START_TEST(numpy_written_file_loads)
 	ck_assert_int_eq(system(cmd), 0);
 	ck_assert_msg(mlp_net_load(&net, model, NULL, &msg) == MLP_OK, "%s", msg.text);
 	ck_assert_uint_eq(mlp_net_layers(net), 3);
-	float *X = (float *)(void *)read_file(xp, &xs);
-	double *want = (double *)(void *)read_file(yp, &ys);
+	float *X = (float *)(void *)file_read(xp, &xs);
+	double *want = (double *)(void *)file_read(yp, &ys);
 	float Y[7 * 4];
 	ck_assert_uint_eq(xs, 7 * 6 * sizeof(float));
 	ck_assert_uint_eq(ys, 7 * 4 * sizeof(double));
@@ -751,7 +695,7 @@ START_TEST(numpy_written_file_loads)
 	mlp_net_free(net);
 	free(X);
 	free(want);
-	rmdir_all(dir);
+	dir_remove(dir);
 }
 END_TEST
 
@@ -771,7 +715,7 @@ START_TEST(mlp_file_read_by_numpy)
 
 	if (!have_numpy())
 		return;
-	dir = tmpdir();
+	dir = test_dir();
 	snprintf(model, sizeof(model), "%s/mlp.safetensors", dir);
 	snprintf(xp, sizeof(xp), "%s/x.bin", dir);
 	snprintf(yp, sizeof(yp), "%s/y.bin", dir);
@@ -801,7 +745,7 @@ START_TEST(mlp_file_read_by_numpy)
 	ck_assert_int_ne(system(cmd), 0);
 	mlp_workspace_free(ws);
 	mlp_net_free(net);
-	rmdir_all(dir);
+	dir_remove(dir);
 }
 END_TEST
 

@@ -68,7 +68,7 @@ START_TEST(updates_match_double)
 		gradient(t, g, &scale);
 		for (int i = 0; i < NP; i++)
 			G[(i < 6 ? W + i : b + i - 6) - W] = (float)g[i];
-		mlpi_optim_update(&o, net, (size_t)t, G, (float)scale, M, V, 0, 1);
+		ck_assert(mlpi_optim_update(&o, net, (size_t)t, G, (float)scale, M, V, 0, 1, true));
 		for (int i = 0; i < NP; i++) {
 			double gi = scale * g[i], decay = i < 6 ? c->wd : 0.0;
 
@@ -207,10 +207,10 @@ START_TEST(update_in_parts_equals_whole)
 		memcpy(M[1], M[0], n * sizeof(float));
 		memcpy(V[1], V[0], n * sizeof(float));
 		trng_fill(&g, G, n, -1, 1);
-		mlpi_optim_update(&o, whole, (size_t)count, G, 0.5f, M[0], V[0], 0, 1);
+		ck_assert(mlpi_optim_update(&o, whole, (size_t)count, G, 0.5f, M[0], V[0], 0, 1, true));
 		for (int part = count; part-- > 0;) /* in any order */
 			mlpi_optim_update(&o, parts, (size_t)count, G, 0.5f, M[1], V[1],
-					  part, count);
+					  part, count, true);
 		ck_assert_uint_eq(param_hash(parts), param_hash(whole));
 		ck_assert_mem_eq(M[1], M[0], n * sizeof(float));
 		ck_assert_mem_eq(V[1], V[0], n * sizeof(float));

@@ -558,6 +558,121 @@ START_TEST(divergence_is_caught)
 }
 END_TEST
 
+/* The optimizers the huge-step tests cover: SGD, with momentum, Nesterov,
+ * Adam. */
+static void pick_optimizer(mlp_train_opts *o, int which)
+{
+	o->optim = which == 3 ? MLP_OPTIM_ADAM : MLP_OPTIM_SGD;
+	o->momentum = which == 0 ? 0.0f : 0.9f;
+	o->nesterov = which == 2;
+	o->weight_decay = 0.01f;
+}
+
+/* Rows whose targets are far from a fresh network's outputs: gradients
+ * of hundreds, finite, that a huge step turns into overflowing updates. */
+static mlp_net *huge_step_case(float *X, float *Y, size_t n)
+{
+	static const size_t sizes[] = { 3, 8, 2 };
+	static const mlp_act acts[] = { MLP_TANH, MLP_IDENTITY };
+	struct trng g = { 77 };
+	mlp_net *net;
+
+	trng_fill(&g, X, n * 3, -1, 1);
+	trng_fill(&g, Y, n * 2, -1000, 1000);
+	ck_assert_int_eq(mlp_net_create(&net, 2, sizes, acts), MLP_OK);
+	ck_assert_int_eq(mlp_net_init(net, 8), MLP_OK);
+	return net;
+}
+
+/* A step whose update would overflow a parameter or a moment changes
+ * nothing (parameters and optimizer state) and is MLP_EDIVERGED, for every
+ * optimizer; the parameters stay finite throughout. */
+START_TEST(overflowing_update_changes_nothing)
+{
+	enum { N = 16 };
+	float X[N * 3], Y[N * 2], loss, *M, *V, *lr;
+	mlp_train_opts o = mlp_train_defaults();
+	mlp_net *net = huge_step_case(X, Y, N);
+	size_t n = net->block_floats, *steps, steps_before;
+	float *m0 = malloc(n * sizeof(float)), *v0 = malloc(n * sizeof(float));
+	mlp_status st = MLP_OK;
+	mlp_trainer *t;
+	uint64_t h = 0;
+	int k = 0;
+
+	pick_optimizer(&o, _i);
+	o.lr = o.optim == MLP_OPTIM_ADAM ? 1e38f : 3e38f;
+	ck_assert_int_eq(mlp_trainer_create(&t, net, &o, N), MLP_OK);
+	mlpi_trainer_state(t, &M, &V, &steps, &lr);
+	for (; k < 10; k++) {
+		h = param_hash(net);
+		memcpy(m0, M, n * sizeof(float));
+		memcpy(v0, V, n * sizeof(float));
+		steps_before = *steps;
+		st = mlp_trainer_step(t, N, X, Y, &loss);
+		ck_assert(mlpi_all_finite(n, net->block));
+		if (st != MLP_OK)
+			break;
+	}
+	ck_assert_int_eq(st, MLP_EDIVERGED);
+	ck_assert_uint_eq(param_hash(net), h);
+	ck_assert_mem_eq(M, m0, n * sizeof(float));
+	ck_assert_mem_eq(V, v0, n * sizeof(float));
+	ck_assert_uint_eq(*steps, steps_before);
+	/* The loss was finite: the update itself was caught, on step 1 when
+	 * the step size alone overflows. */
+	ck_assert(isfinite(loss) || k == 0);
+	mlp_trainer_free(t);
+	free(m0);
+	free(v0);
+	mlp_net_free(net);
+}
+END_TEST
+
+static int on_step_blow_up_last(void *user, const mlp_train_progress *p)
+{
+	(void)user;
+	/* Before the last step of epoch 2. */
+	if (p->epoch == 2 && p->step + 1 == p->steps)
+		ck_assert_int_eq(mlp_trainer_set_lr(p->trainer, 3e38f), MLP_OK);
+	return 0;
+}
+
+/* mlp_train with an update that overflows on the last step of epoch 2:
+ * MLP_EDIVERGED, and the network is what one epoch alone gives (finite),
+ * for every optimizer; with a huge rate from the start, it is unchanged. */
+START_TEST(train_never_keeps_broken_parameters)
+{
+	enum { N = 16 };
+	float X[N * 3], Y[N * 2];
+	mlp_train_opts o = mlp_train_defaults();
+	mlp_net *net = huge_step_case(X, Y, N), *one, *fresh;
+	uint64_t h = param_hash(net);
+
+	ck_assert_int_eq(mlp_net_clone(&one, net), MLP_OK);
+	ck_assert_int_eq(mlp_net_clone(&fresh, net), MLP_OK);
+	pick_optimizer(&o, _i);
+	o.lr = 1e-3f;
+	o.batch_size = 4;
+	o.epochs = 3;
+	o.on_step = on_step_blow_up_last;
+	ck_assert_int_eq(mlp_train(net, &o, N, X, Y), MLP_EDIVERGED);
+	ck_assert(mlpi_all_finite(net->block_floats, net->block));
+	o.epochs = 1;
+	o.on_step = NULL;
+	ck_assert_int_eq(mlp_train(one, &o, N, X, Y), MLP_OK);
+	ck_assert_uint_eq(param_hash(net), param_hash(one));
+
+	o.lr = o.optim == MLP_OPTIM_ADAM ? 1e38f : 3e38f;
+	o.epochs = 2;
+	ck_assert_int_eq(mlp_train(fresh, &o, N, X, Y), MLP_EDIVERGED);
+	ck_assert_uint_eq(param_hash(fresh), h);
+	mlp_net_free(net);
+	mlp_net_free(one);
+	mlp_net_free(fresh);
+}
+END_TEST
+
 /* ---- mlp_train_check ------------------------------------------------------------ */
 
 /* Each option out of range: its status, and a message naming the field, its
@@ -1018,6 +1133,8 @@ int main(void)
 	tcase_add_test(bad, step_rejects_bad_input);
 	tcase_add_test(bad, divergence_is_caught);
 	tcase_add_test(bad, diverged_keeps_earlier_epochs);
+	tcase_add_loop_test(bad, overflowing_update_changes_nothing, 0, 4);
+	tcase_add_loop_test(bad, train_never_keeps_broken_parameters, 0, 4);
 	tcase_add_test(bad, train_rejects_bad_eval_rows);
 	tcase_add_test(bad, train_check_names_each_rule);
 	tcase_add_test(bad, step_allocates_nothing);

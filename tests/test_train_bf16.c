@@ -360,10 +360,10 @@ START_TEST(shared_update_equals_whole)
 	}
 	ck_assert_int_eq(mlp_trainer_create(&t, net, &o, c->batch), MLP_OK);
 	ck_assert_int_eq(mlp_trainer_step(t, c->batch, X, T, &loss), MLP_OK);
-	mlpi_optim_update(&o, copy, 1, mlpi_trainer_gradients(t), 1.0f, M, V, 0, 1);
+	ck_assert(mlpi_optim_update(&o, copy, 1, mlpi_trainer_gradients(t), 1.0f, M, V, 0, 1, true));
 	ck_assert_uint_eq(param_hash(net), param_hash(copy));
 	ck_assert_int_eq(mlp_trainer_step(t, c->batch, X, T, &loss), MLP_OK);
-	mlpi_optim_update(&o, copy, 2, mlpi_trainer_gradients(t), 1.0f, M, V, 0, 1);
+	ck_assert(mlpi_optim_update(&o, copy, 2, mlpi_trainer_gradients(t), 1.0f, M, V, 0, 1, true));
 	ck_assert_uint_eq(param_hash(net), param_hash(copy));
 	free(M);
 	free(V);
