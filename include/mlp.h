@@ -85,7 +85,8 @@ typedef enum mlp_status {
 	MLP_EFORMAT,    /* a model file is malformed */
 	MLP_ENONFINITE, /* a NaN or an infinity where a finite value is needed */
 	MLP_ELOSS,      /* the loss does not fit the output activation */
-	MLP_EDIVERGED,  /* training diverged: a loss or gradient not finite */
+	MLP_EDIVERGED,  /* training diverged: a loss, gradient or update not
+			 * finite */
 	MLP_ECOMM,      /* a communicator's transfer failed (mlp_comm) */
 	MLP_EWORKERS    /* the workers of a parallel run disagree: their
 			 * options, rows or parameters differ */
@@ -271,7 +272,8 @@ MLP_API size_t mlp_workspace_max_batch(const mlp_workspace *ws);
  * Batch 1 takes the sgemv path, larger batches sgemm, in chunks of the
  * workspace's max_batch. Allocates nothing, takes no locks, reads the
  * network only. MLP_EWORKSPACE if ws was made for another network;
- * MLP_EINVAL if X and Y overlap. */
+ * MLP_EINVAL if Y overlaps X, the network's parameters (as from
+ * mlp_net_weights and mlp_net_bias) or the workspace's memory. */
 MLP_API mlp_status mlp_forward(const mlp_net *net, mlp_workspace *ws,
 			       size_t batch, const float *X, float *Y);
 
@@ -477,9 +479,12 @@ MLP_API mlp_status mlp_train_check(const mlp_net *net,
  * statuses of mlp_train_check for the options, MLP_ENULL, MLP_ESIZE and
  * MLP_ETOOBIG for the rows (training and held out), MLP_ENONFINITE for NaN
  * or infinity in them, MLP_EINVAL for cross-entropy targets out of range.
- * If a loss or gradient stops being finite, training stops with
- * MLP_EDIVERGED and the network is restored to what it was at the start of
- * that epoch: the updates of the epochs before it stay.
+ * If a loss or gradient stops being finite, or an update would make a
+ * parameter or the optimizer's state overflow (every update is computed
+ * and checked before it is written), training stops with MLP_EDIVERGED and
+ * the network is restored to what it was at the start of that epoch: the
+ * updates of the epochs before it stay, and the parameters are always
+ * finite.
  *
  * With opts->comm, the workers train together (see mlp_comm). Every worker
  * first checks its options and rows, and all return the first error any
@@ -524,7 +529,9 @@ MLP_API mlp_status mlp_trainer_create(mlp_trainer **out, mlp_net *net,
 /* One step on a batch: forward, loss, backpropagation, optimizer update.
  * The batch's mean loss goes to *loss (may be NULL). Allocates nothing.
  * Checks X and Y as mlp_train checks its rows first; MLP_EDIVERGED when
- * the loss or the gradient is not finite, without updating the network.
+ * the loss or the gradient is not finite, or when the update would leave a
+ * parameter or the optimizer's state not finite (a learning rate far too
+ * large): the step then changes nothing, parameters and state alike.
  * With opts.comm, every worker calls it once a step with its own rows
  * (batch 0 for none: X and Y are not read): the step is the one of all the
  * workers' rows together, every worker applies the same update, and *loss

@@ -136,6 +136,16 @@ void mlpi_forward_rows(const mlp_net *net, mlp_workspace *ws, size_t rows,
 	}
 }
 
+/* Whether Y's bytes overlap the workspace's buffers. */
+static bool overlaps_scratch(const mlp_net *net, const mlp_workspace *ws,
+			     const float *Y, size_t y_bytes)
+{
+	size_t bytes = ws->max_batch * net->max_hidden * sizeof(float);
+
+	return mlpi_overlap(Y, y_bytes, ws->buf[0], bytes) ||
+	       mlpi_overlap(Y, y_bytes, ws->buf[1], bytes);
+}
+
 mlp_status mlp_forward(const mlp_net *net, mlp_workspace *ws, size_t batch,
 		       const float *X, float *Y)
 {
@@ -152,7 +162,11 @@ mlp_status mlp_forward(const mlp_net *net, mlp_workspace *ws, size_t batch,
 	if (!mlpi_mul(batch, n_in * sizeof(float), &x_bytes) ||
 	    !mlpi_mul(batch, n_out * sizeof(float), &y_bytes))
 		return MLP_ETOOBIG;
-	if (mlpi_overlap(X, x_bytes, Y, y_bytes))
+	/* Y may not overwrite X, the parameters, or the scratch it is
+	 * computed through. */
+	if (mlpi_overlap(X, x_bytes, Y, y_bytes) ||
+	    mlpi_overlap(Y, y_bytes, net->block, net->block_floats * sizeof(float)) ||
+	    overlaps_scratch(net, ws, Y, y_bytes))
 		return MLP_EINVAL;
 
 	for (size_t r = 0; r < batch; r += ws->max_batch) {

@@ -6,6 +6,8 @@
  */
 #include "support.h"
 
+#include "internal.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -385,6 +387,20 @@ START_TEST(forward_bad_input)
 	for (size_t i = 0; i < 6; i++)
 		ck_assert(Y[i] == 777.0f);
 	ck_assert_int_eq(mlp_forward(net, ws, 2, buf, buf + 8), MLP_OK);
+	/* Y over the network's own weights or biases, and over the
+	 * workspace's buffers: refused, the network unchanged. */
+	{
+		uint64_t h = param_hash(net);
+		float *w1 = mlp_net_weights(net, 1), *b0 = mlp_net_bias(net, 0);
+
+		ck_assert_int_eq(mlp_forward(net, ws, 1, X, w1), MLP_EINVAL);
+		ck_assert_int_eq(mlp_forward(net, ws, 2, X, b0 + 1), MLP_EINVAL);
+		ck_assert_int_eq(mlp_forward(net, ws, 1, X, ws->buf[1] + 1),
+				 MLP_EINVAL);
+		ck_assert_int_eq(mlp_forward(net, ws, 1, X, ws->buf[0]),
+				 MLP_EINVAL);
+		ck_assert_uint_eq(param_hash(net), h);
+	}
 	mlp_workspace_free(ws);
 	mlp_workspace_free(other_ws);
 	mlp_net_free(net);
