@@ -570,8 +570,10 @@ MLP_API mlp_status mlp_evaluate(const mlp_net *net, mlp_loss_kind loss,
  * The layout of the file and every rule a file must follow to load are in
  * docs/model-files.md. A model file is untrusted input: a file that breaks
  * a rule is refused with MLP_EFORMAT and a message naming the tensor and
- * the rule. These calls need a build with file support (jansson); without
- * it they return MLP_ENOTSUP. */
+ * the rule. A file can make the loader take no more memory than its own
+ * bytes (read whole), the network it holds, and at most 32 MiB for its
+ * header (at most 16 MiB of text and 262,144 JSON values); running out of
+ * memory anywhere is MLP_ENOMEM. */
 
 /* Options of loading; NULL for the defaults. */
 typedef struct mlp_load_opts {

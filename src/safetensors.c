@@ -10,19 +10,24 @@
  */
 #include "internal.h"
 
-#if defined(MLP_HAVE_JANSSON)
 
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The reference implementation's limit on the header. */
-#define MAX_HEADER_BYTES 100000000u
+/* Limits on the header, which bound what reading it takes (64 bytes a
+ * value and the text: at most 32 MiB; see json_read.c). A
+ * network of MLP_MAX_LAYERS layers saved as a checkpoint has 6 × 4096
+ * tensors of 8 values each, 196,608 values, in some 4 MB of text; the
+ * limits leave room for names with long prefixes and for metadata. */
+#define MAX_HEADER_BYTES (1u << 24)
+#define MAX_HEADER_VALUES (1u << 18)
+#define MAX_HEADER_DEPTH 64
 
 /* A tensor name fit for a message: quoted, at most 60 bytes, bytes that
  * are not printable ASCII shown as '?'. */
@@ -87,56 +92,58 @@ static bool parse_name(const char *name, struct entry *e)
 }
 
 /* A JSON integer in [0, max] into *out. */
-static bool get_size(const json_t *v, size_t max, size_t *out)
+static bool get_size(const struct mlpi_json *v, size_t max, size_t *out)
 {
-	json_int_t i;
-
-	if (!json_is_integer(v))
+	if (v == NULL || v->type != MLPI_JSON_NUMBER || !v->integer ||
+	    v->ival < 0 || (uint64_t)v->ival > (uint64_t)max)
 		return false;
-	i = json_integer_value(v);
-	if (i < 0 || (uint64_t)i > (uint64_t)max)
-		return false;
-	*out = (size_t)i;
+	*out = (size_t)v->ival;
 	return true;
 }
 
+/* A string's text, or NULL for any other value (or none). */
+static const char *string_value(const struct mlpi_json *v)
+{
+	return v != NULL && v->type == MLPI_JSON_STRING ? v->str : NULL;
+}
+
 /* Checks one tensor's entry against the data of data_size bytes. */
-static mlp_status check_entry(const char *key, const json_t *v, size_t data_size,
-			      struct entry *e, mlp_msg *msg)
+static mlp_status check_entry(const char *key, const struct mlpi_json *v,
+			      size_t data_size, struct entry *e, mlp_msg *msg)
 {
 	struct name n = show(key);
-	const json_t *dtype, *shape, *offsets;
-	const char *k;
-	json_t *item;
+	const struct mlpi_json *dtype, *shape, *offsets, *item;
 	size_t bytes = sizeof(float), i;
 
 	e->name = key;
-	if (!json_is_object(v))
+	if (v->type != MLPI_JSON_OBJECT)
 		return mlpi_fail(msg, MLP_EFORMAT, "tensor %s: its entry is not an object", n.s);
-	json_object_foreach((json_t *)v, k, item) {
+	for (item = v->first; item != NULL; item = item->next) {
+		const char *k = item->key;
+
 		if (strcmp(k, "dtype") != 0 && strcmp(k, "shape") != 0 &&
 		    strcmp(k, "data_offsets") != 0)
 			return mlpi_fail(msg, MLP_EFORMAT, "tensor %s: unknown key %s", n.s,
 				    show(k).s);
 	}
-	dtype = json_object_get(v, "dtype");
-	shape = json_object_get(v, "shape");
-	offsets = json_object_get(v, "data_offsets");
+	dtype = mlpi_json_get(v, "dtype");
+	shape = mlpi_json_get(v, "shape");
+	offsets = mlpi_json_get(v, "data_offsets");
 	if (dtype == NULL || shape == NULL || offsets == NULL)
 		return mlpi_fail(msg, MLP_EFORMAT, "tensor %s: missing %s", n.s,
 			    dtype == NULL ? "dtype" : shape == NULL ? "shape"
 								   : "data_offsets");
-	if (!json_is_string(dtype))
+	if (dtype->type != MLPI_JSON_STRING)
 		return mlpi_fail(msg, MLP_EFORMAT, "tensor %s: dtype is not a string", n.s);
-	if (strcmp(json_string_value(dtype), "F32") != 0)
+	if (strcmp(dtype->str, "F32") != 0)
 		return mlpi_fail(msg, MLP_EFORMAT,
 			    "tensor %s: dtype %s is not supported (only F32)", n.s,
-			    show(json_string_value(dtype)).s);
-	if (!json_is_array(shape) || json_array_size(shape) == 0)
+			    show(dtype->str).s);
+	if (shape->type != MLPI_JSON_ARRAY || shape->count == 0)
 		return mlpi_fail(msg, MLP_EFORMAT,
 			    "tensor %s: shape is not a non-empty list", n.s);
-	e->rank = json_array_size(shape);
-	json_array_foreach(shape, i, item) {
+	e->rank = shape->count;
+	for (i = 0, item = shape->first; item != NULL; i++, item = item->next) {
 		size_t d;
 
 		if (!get_size(item, SIZE_MAX, &d) || d == 0)
@@ -149,9 +156,9 @@ static mlp_status check_entry(const char *key, const json_t *v, size_t data_size
 		if (i < 2)
 			e->dims[i] = d;
 	}
-	if (!json_is_array(offsets) || json_array_size(offsets) != 2 ||
-	    !get_size(json_array_get(offsets, 0), SIZE_MAX, &e->begin) ||
-	    !get_size(json_array_get(offsets, 1), SIZE_MAX, &e->end))
+	if (offsets->type != MLPI_JSON_ARRAY || offsets->count != 2 ||
+	    !get_size(offsets->first, SIZE_MAX, &e->begin) ||
+	    !get_size(offsets->first->next, SIZE_MAX, &e->end))
 		return mlpi_fail(msg, MLP_EFORMAT,
 			    "tensor %s: data_offsets is not [begin, end] of "
 			    "non-negative integers", n.s);
@@ -224,10 +231,11 @@ static mlp_status check_ranges(struct entry *e, size_t n, size_t data_size,
 }
 
 /* The activations, from opts or from __metadata__["activations"]. */
-static mlp_status read_acts(const json_t *meta, const mlp_load_opts *opts,
-			    size_t n_layers, mlp_act *acts, mlp_msg *msg)
+static mlp_status read_acts(const struct mlpi_json *meta,
+			    const mlp_load_opts *opts, size_t n_layers,
+			    mlp_act *acts, mlp_msg *msg)
 {
-	const json_t *v;
+	const struct mlpi_json *v;
 	mlp_msg why;
 	size_t count;
 
@@ -244,12 +252,12 @@ static mlp_status read_acts(const json_t *meta, const mlp_load_opts *opts,
 		}
 		return MLP_OK;
 	}
-	v = meta != NULL ? json_object_get(meta, "activations") : NULL;
+	v = mlpi_json_get(meta, "activations");
 	if (v == NULL)
 		return mlpi_fail(msg, MLP_EFORMAT,
 			    "no activations: __metadata__ has no \"activations\" "
 			    "(give them in mlp_load_opts)");
-	if (mlp_act_parse_list(json_string_value(v), acts, n_layers, &count,
+	if (mlp_act_parse_list(string_value(v), acts, n_layers, &count,
 			       &why) != MLP_OK)
 		return mlpi_fail(msg, MLP_EFORMAT, "__metadata__ activations for "
 				 "%zu layers: %.180s", n_layers, why.text);
@@ -364,12 +372,13 @@ static mlp_status check_layers(struct entry *e, size_t n, size_t *n_layers,
 /* The framing of a file: the header length, the header's JSON object
  * (followed only by spaces) into *root, and where the data is. */
 static mlp_status read_header(const unsigned char *file, size_t size,
-			      json_t **root, const unsigned char **data,
+			      struct mlpi_json **root, const unsigned char **data,
 			      size_t *data_size, mlp_msg *msg)
 {
 	uint64_t header_len = 0;
 	const unsigned char *header = file + 8;
-	json_error_t jerr;
+	size_t end;
+	mlp_status st;
 
 	if (size < 8)
 		return mlpi_fail(msg, MLP_EFORMAT,
@@ -387,19 +396,17 @@ static mlp_status read_header(const unsigned char *file, size_t size,
 			    header_len, MAX_HEADER_BYTES);
 	if (header_len == 0 || header[0] != '{')
 		return mlpi_fail(msg, MLP_EFORMAT, "the header does not start with '{'");
-	*root = json_loadb((const char *)header, (size_t)header_len,
-			   JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &jerr);
-	if (*root == NULL)
-		return mlpi_fail(msg, MLP_EFORMAT,
-			    "the header is not valid JSON: %s (byte %d)", jerr.text,
-			    jerr.position);
-	for (size_t i = (size_t)jerr.position; i < header_len; i++) {
+	st = mlpi_json_read(header, (size_t)header_len, MAX_HEADER_VALUES,
+			    MAX_HEADER_DEPTH, root, &end, msg);
+	if (st != MLP_OK)
+		return st;
+	for (size_t i = end; i < header_len; i++) {
 		if (header[i] != ' ')
 			return mlpi_fail(msg, MLP_EFORMAT,
 				    "the header has something other than spaces "
 				    "after its JSON object (byte %zu)", i);
 	}
-	if (!json_is_object(*root))
+	if ((*root)->type != MLPI_JSON_OBJECT)
 		return mlpi_fail(msg, MLP_EFORMAT, "the header is not a JSON object");
 	*data = header + header_len;
 	*data_size = size - 8 - (size_t)header_len;
@@ -407,34 +414,32 @@ static mlp_status read_header(const unsigned char *file, size_t size,
 }
 
 /* __metadata__: an object of strings. */
-static mlp_status check_meta(const json_t *v, mlp_msg *msg)
+static mlp_status check_meta(const struct mlpi_json *v, mlp_msg *msg)
 {
-	const char *key;
-	json_t *item;
-
-	if (!json_is_object(v))
+	if (v->type != MLPI_JSON_OBJECT)
 		return mlpi_fail(msg, MLP_EFORMAT, "__metadata__ is not an object");
-	json_object_foreach((json_t *)v, key, item) {
-		if (!json_is_string(item))
+	for (const struct mlpi_json *item = v->first; item; item = item->next) {
+		if (item->type != MLPI_JSON_STRING)
 			return mlpi_fail(msg, MLP_EFORMAT,
-				    "__metadata__ %s is not a string", show(key).s);
+				    "__metadata__ %s is not a string",
+				    show(item->key).s);
 	}
 	return MLP_OK;
 }
 
 /* Every tensor's entry of the header, checked, into e (room for every
  * key), their number into *n; the metadata into *meta (NULL: none). */
-static mlp_status read_entries(json_t *root, size_t data_size,
-			       struct entry *e, size_t *n, const json_t **meta,
-			       mlp_msg *msg)
+static mlp_status read_entries(const struct mlpi_json *root, size_t data_size,
+			       struct entry *e, size_t *n,
+			       const struct mlpi_json **meta, mlp_msg *msg)
 {
-	const char *key;
-	json_t *v;
 	mlp_status st;
 
 	*n = 0;
 	*meta = NULL;
-	json_object_foreach(root, key, v) {
+	for (const struct mlpi_json *v = root->first; v != NULL; v = v->next) {
+		const char *key = v->key;
+
 		if (strcmp(key, "__metadata__") == 0) {
 			st = check_meta(v, msg);
 			*meta = v;
@@ -476,9 +481,10 @@ static size_t split_state(struct entry *e, size_t n)
 }
 
 /* A metadata string as a whole number, or a hexadecimal float. */
-static bool meta_size(const json_t *meta, const char *key, size_t *out)
+static bool meta_size(const struct mlpi_json *meta, const char *key,
+		      size_t *out)
 {
-	const char *v = json_string_value(json_object_get(meta, key));
+	const char *v = string_value(mlpi_json_get(meta, key));
 	char *end;
 	unsigned long long x;
 
@@ -490,9 +496,10 @@ static bool meta_size(const json_t *meta, const char *key, size_t *out)
 	return errno == 0 && *end == '\0' && (unsigned long long)*out == x;
 }
 
-static bool meta_float(const json_t *meta, const char *key, float *out)
+static bool meta_float(const struct mlpi_json *meta, const char *key,
+		       float *out)
 {
-	const char *v = json_string_value(json_object_get(meta, key));
+	const char *v = string_value(mlpi_json_get(meta, key));
 	char *end;
 
 	if (v == NULL)
@@ -504,7 +511,8 @@ static bool meta_float(const json_t *meta, const char *key, float *out)
 /* The state of a checkpoint of net: its optimizer tensors, one for each
  * of the network's, with their shapes, and its metadata. */
 static mlp_status read_state(const struct entry *e, size_t n,
-			     const json_t *meta, const unsigned char *data,
+			     const struct mlpi_json *meta,
+			     const unsigned char *data,
 			     const mlp_net *net, struct mlpi_state *state,
 			     mlp_msg *msg)
 {
@@ -575,16 +583,16 @@ mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
 			mlp_msg *msg)
 {
 	const unsigned char *data = NULL;
-	const json_t *meta = NULL;
+	const struct mlpi_json *meta = NULL;
 	size_t data_size = 0, n = 0, n_layers = 0, n_model = 0;
-	json_t *root = NULL;
+	struct mlpi_json *root = NULL;
 	struct entry *e = NULL;
 	mlp_act *acts = NULL;
 	mlp_status st = read_header(file, size, &root, &data, &data_size, msg);
 
 	if (st == MLP_OK) {
-		e = malloc((json_object_size(root) + 1) * sizeof(*e));
-		acts = malloc((json_object_size(root) / 2 + 1) * sizeof(*acts));
+		e = malloc((root->count + 1) * sizeof(*e));
+		acts = malloc((root->count / 2 + 1) * sizeof(*acts));
 		if (e == NULL || acts == NULL)
 			st = mlpi_fail(msg, MLP_ENOMEM,
 				       "out of memory for the header's tensors");
@@ -615,145 +623,109 @@ mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
 	}
 	free(e);
 	free(acts);
-	json_decref(root);
+	free(root);
 	return st;
 }
 
-/* "relu,relu,softmax": the activations of net, malloc'd; NULL when out of
- * memory. */
-static char *act_list(const mlp_net *net)
-{
-	size_t len = 0, at = 0;
+/* The header's text as it grows; a failed allocation sticks. */
+struct text {
 	char *s;
+	size_t len, cap;
+	bool failed;
+};
 
-	for (size_t l = 0; l < net->n_layers; l++)
-		len += strlen(mlp_act_name(net->layers[l].act)) + 1;
-	s = malloc(len); /* n_layers ≥ 1: room for the commas and the NUL */
-	if (s == NULL)
-		return NULL;
-	for (size_t l = 0; l < net->n_layers; l++)
-		at += (size_t)sprintf(s + at, "%s%s", l > 0 ? "," : "",
-				      mlp_act_name(net->layers[l].act));
-	return s;
+static void add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->failed)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n >= t->cap - t->len) {
+		size_t cap = 2 * t->cap + (size_t)n + 64;
+		char *grown = realloc(t->s, cap);
+
+		if (grown == NULL) {
+			t->failed = true;
+			return;
+		}
+		t->s = grown;
+		t->cap = cap;
+		va_start(ap, fmt);
+		n = vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+	}
+	if (n < 0)
+		t->failed = true;
+	else
+		t->len += (size_t)n;
 }
 
-/* The tensors of net under `prefix` from byte *at of the data. */
-static bool add_tensors(json_t *root, const mlp_net *net, const char *prefix,
-			size_t *at_bytes)
+/* The entries of net's tensors under `prefix`, from byte *at of the data.
+ * (Every string of a header is mlp's own ASCII, with nothing to escape.) */
+static void add_tensors(struct text *t, const mlp_net *net, const char *prefix,
+			size_t *at)
 {
-	size_t at = *at_bytes;
-	bool ok = true;
-	char name[64];
-
-	for (size_t l = 0; ok && l < net->n_layers; l++) {
+	for (size_t l = 0; l < net->n_layers; l++) {
 		const struct mlp_layer *layer = &net->layers[l];
 		size_t wb = layer->n_out * layer->n_in * sizeof(float);
 		size_t bb = layer->n_out * sizeof(float);
 
-		snprintf(name, sizeof(name), "%s%zu.weight", prefix, l);
-		ok = json_object_set_new(root, name,
-			json_pack("{s:s, s:[I,I], s:[I,I]}", "dtype", "F32", "shape",
-				  (json_int_t)layer->n_out, (json_int_t)layer->n_in,
-				  "data_offsets", (json_int_t)at,
-				  (json_int_t)(at + wb))) == 0;
-		at += wb;
-		snprintf(name, sizeof(name), "%s%zu.bias", prefix, l);
-		ok = ok && json_object_set_new(root, name,
-			json_pack("{s:s, s:[I], s:[I,I]}", "dtype", "F32", "shape",
-				  (json_int_t)layer->n_out, "data_offsets",
-				  (json_int_t)at, (json_int_t)(at + bb))) == 0;
-		at += bb;
+		add(t, "%s\"%s%zu.weight\":{\"dtype\":\"F32\",\"shape\":[%zu,%zu],"
+		    "\"data_offsets\":[%zu,%zu]}", t->len > 1 ? "," : "", prefix,
+		    l, layer->n_out, layer->n_in, *at, *at + wb);
+		*at += wb;
+		add(t, ",\"%s%zu.bias\":{\"dtype\":\"F32\",\"shape\":[%zu],"
+		    "\"data_offsets\":[%zu,%zu]}", prefix, l, layer->n_out, *at,
+		    *at + bb);
+		*at += bb;
 	}
-	*at_bytes = at;
-	return ok;
 }
 
-/* A checkpoint's metadata: what mlp_train needs to go on. */
-static bool add_state_meta(json_t *meta, const struct mlpi_state *s)
+/* A checkpoint's metadata: what mlp_train needs to go on; the learning
+ * rate as an exact hexadecimal float. */
+static void add_state_meta(struct text *t, const struct mlpi_state *s)
 {
-	char v[6][48];
-
-	snprintf(v[0], sizeof(v[0]), "%zu", s->epoch);
-	snprintf(v[1], sizeof(v[1]), "%zu", s->steps);
-	snprintf(v[2], sizeof(v[2]), "%zu", s->rows);
-	snprintf(v[3], sizeof(v[3]), "%zu", s->batch);
-	snprintf(v[4], sizeof(v[4]), "%llu", (unsigned long long)s->seed);
-	snprintf(v[5], sizeof(v[5]), "%a", (double)s->lr); /* exact */
-	return json_object_set_new(meta, "checkpoint.epoch", json_string(v[0])) == 0 &&
-	       json_object_set_new(meta, "checkpoint.steps", json_string(v[1])) == 0 &&
-	       json_object_set_new(meta, "checkpoint.rows", json_string(v[2])) == 0 &&
-	       json_object_set_new(meta, "checkpoint.batch", json_string(v[3])) == 0 &&
-	       json_object_set_new(meta, "checkpoint.seed", json_string(v[4])) == 0 &&
-	       json_object_set_new(meta, "checkpoint.lr", json_string(v[5])) == 0;
+	add(t, "\"checkpoint.epoch\":\"%zu\",\"checkpoint.steps\":\"%zu\","
+	    "\"checkpoint.rows\":\"%zu\",\"checkpoint.batch\":\"%zu\","
+	    "\"checkpoint.seed\":\"%llu\",\"checkpoint.lr\":\"%a\",",
+	    s->epoch, s->steps, s->rows, s->batch, (unsigned long long)s->seed,
+	    (double)s->lr);
 }
 
-/* The tensors of net (and of a checkpoint's state) and the metadata, as a
- * JSON object. */
-static json_t *header_json(const mlp_net *net, const char *acts,
-			   const struct mlpi_state *state)
+mlp_status mlpi_st_header(const mlp_net *net, const struct mlpi_state *state,
+			  char **out, size_t *out_len, mlp_msg *msg)
 {
-	json_t *root = json_object(), *meta = json_object();
-	bool ok = root != NULL && meta != NULL;
+	struct text t = { malloc(256), 0, 256, false };
 	size_t at = 0;
 
-	ok = ok && add_tensors(root, net, "layers.", &at);
+	if (t.s == NULL)
+		return mlpi_fail(msg, MLP_ENOMEM, "out of memory for the header");
+	t.s[0] = '\0';
+	add(&t, "{");
+	add_tensors(&t, net, "layers.", &at);
+	if (state != NULL) {
+		add_tensors(&t, net, STATE_PREFIX "m.", &at);
+		add_tensors(&t, net, STATE_PREFIX "v.", &at);
+	}
+	add(&t, ",\"__metadata__\":{");
 	if (state != NULL)
-		ok = ok && add_tensors(root, net, STATE_PREFIX "m.", &at) &&
-		     add_tensors(root, net, STATE_PREFIX "v.", &at) &&
-		     add_state_meta(meta, state);
-	ok = ok && json_object_set_new(meta, "activations", json_string(acts)) == 0 &&
-	     json_object_set(root, "__metadata__", meta) == 0;
-	json_decref(meta);
-	if (!ok) {
-		json_decref(root);
-		return NULL;
-	}
-	return root;
-}
-
-mlp_status mlpi_st_header(const mlp_net *net, const struct mlpi_state *state,
-			  char **out, size_t *out_len, mlp_msg *msg)
-{
-	char *acts = act_list(net), *text = NULL, *padded;
-	json_t *root = acts != NULL ? header_json(net, acts, state) : NULL;
-	size_t len, padded_len;
-
-	if (root != NULL)
-		text = json_dumps(root, JSON_COMPACT);
-	json_decref(root);
-	free(acts);
-	if (text == NULL)
-		return mlpi_fail(msg, MLP_ENOMEM, "out of memory for the header");
+		add_state_meta(&t, state);
+	add(&t, "\"activations\":\"");
+	for (size_t l = 0; l < net->n_layers; l++)
+		add(&t, "%s%s", l > 0 ? "," : "", mlp_act_name(net->layers[l].act));
+	add(&t, "\"}}");
 	/* Spaces up to a multiple of 8, so that the data starts aligned. */
-	len = strlen(text);
-	padded = mlpi_round_up(len, 8, &padded_len) ? malloc(padded_len) : NULL;
-	if (padded == NULL) {
-		free(text);
+	while (!t.failed && t.len % 8 != 0)
+		add(&t, " ");
+	if (t.failed) {
+		free(t.s);
 		return mlpi_fail(msg, MLP_ENOMEM, "out of memory for the header");
 	}
-	memcpy(padded, text, len);
-	memset(padded + len, ' ', padded_len - len);
-	free(text);
-	*out = padded;
-	*out_len = padded_len;
+	*out = t.s;
+	*out_len = t.len;
 	return MLP_OK;
 }
-
-#else /* no file support */
-
-mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
-			const mlp_load_opts *opts, struct mlpi_state *state,
-			mlp_msg *msg)
-{
-	(void)out, (void)file, (void)size, (void)opts, (void)state;
-	return mlpi_fail(msg, MLP_ENOTSUP, "built without file support");
-}
-
-mlp_status mlpi_st_header(const mlp_net *net, const struct mlpi_state *state,
-			  char **out, size_t *out_len, mlp_msg *msg)
-{
-	(void)net, (void)state, (void)out, (void)out_len;
-	return mlpi_fail(msg, MLP_ENOTSUP, "built without file support");
-}
-
-#endif
