@@ -149,7 +149,7 @@ if [ "$(wc -l < out)" != 2 ]; then
 fi
 printf '0 0\n0 x\n' > bad_value.txt
 expect 4 "a value that is not a number" -- "$mlp" run xor.safetensors bad_value.txt
-contains err "bad_value.txt:2: 'x' is not a number" "the bad value named"
+contains err "bad_value.txt:2: value 2, 'x', is not a decimal number" "the bad value named"
 printf '0,0,0\n0,1,7\n' > bad_label.csv
 expect 4 "a label out of range" -- "$mlp" train --sizes 2,4,2 --act relu,softmax \
 	--loss xent --out m.st bad_label.csv

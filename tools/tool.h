@@ -59,17 +59,20 @@ int option_acts(const char *name, const char *text, mlp_act *acts, size_t max,
  * Returns an exit code. */
 int load_model(const char *path, const char *act_list, mlp_net **out);
 
-/* ---- data.c: rows of numbers ---- */
+/* ---- csv.c: rows of numbers ---- */
 
 /* A reader of rows of numbers: CSV, or numbers separated by spaces or tabs
- * (or both). Empty lines and lines starting with '#' are skipped. */
+ * (or both), decimal (strtof's values; no hexadecimal floats). A UTF-8
+ * byte-order mark at the start, '\r' before '\n', spaces around numbers
+ * and a comma at the end of a line are allowed; empty lines and lines
+ * starting with '#' are skipped; a NUL byte is an error. */
 struct rows {
 	FILE *f;
 	const char *name; /* for messages */
 	size_t line;      /* of the last row read */
-	char *buf;
-	size_t cap;
-	bool close;
+	char *buf;        /* lines read, [pos, len) not yet used */
+	size_t cap, len, pos;
+	bool eof, close, skip_header;
 	int rc;           /* after rows_next returned false: EXIT_OK at the
 			   * end, or the exit code of the problem reported */
 };
