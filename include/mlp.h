@@ -532,6 +532,11 @@ MLP_API mlp_status mlp_trainer_create(mlp_trainer **out, mlp_net *net,
  * the loss or the gradient is not finite, or when the update would leave a
  * parameter or the optimizer's state not finite (a learning rate far too
  * large): the step then changes nothing, parameters and state alike.
+ * (Each update is bounded from the largest values the last one wrote;
+ * where the bounds do not rule out an overflow, or the parameters changed
+ * since through mlp_net_set_params, mlp_net_init or a pointer taken from
+ * mlp_net_weights or mlp_net_bias after that update, the update is first
+ * computed in full and checked.)
  * With opts.comm, every worker calls it once a step with its own rows
  * (batch 0 for none: X and Y are not read): the step is the one of all the
  * workers' rows together, every worker applies the same update, and *loss

@@ -33,5 +33,6 @@ mlp_status mlp_net_init(mlp_net *net, uint64_t seed)
 			layer->W[i] = (float)((2.0 * mlpi_rng_uniform(&rng) - 1.0) * a);
 		memset(layer->b, 0, layer->n_out * sizeof(float));
 	}
+	mlpi_net_changed(net);
 	return MLP_OK;
 }

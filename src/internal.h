@@ -8,6 +8,7 @@
 #include "mlp.h"
 
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,8 +47,24 @@ struct mlp_net {
 	size_t block_floats; /* the parameter block, padding included */
 	float *block;        /* all W and b, each 64-byte aligned */
 	size_t *sizes;       /* n_layers + 1 widths, input first */
+	/* Counts the changes to the parameters from outside a trainer's
+	 * steps (setters, mutable pointers handed out): a trainer trusts the
+	 * bounds it keeps of them only while this is unchanged. */
+	atomic_uint_least64_t version;
 	struct mlp_layer layers[];
 };
+
+/* The parameters of net may have been changed by other means than a
+ * trainer's update. */
+static inline void mlpi_net_changed(mlp_net *net)
+{
+	atomic_fetch_add_explicit(&net->version, 1, memory_order_relaxed);
+}
+
+static inline uint64_t mlpi_net_version(const mlp_net *net)
+{
+	return atomic_load_explicit(&net->version, memory_order_relaxed);
+}
 
 struct mlp_workspace {
 	const mlp_net *net; /* the network it was made for */
@@ -271,12 +288,14 @@ mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o,
  * as the parameter block), scaled by g_scale (gradient clipping), at step
  * t ≥ 1. M and V: optimizer state, as large as the block (V unused by SGD;
  * M unused by SGD without momentum). Part `part` of `parts` of the block,
- * so that threads can share an update. With write false, the update is
- * computed and nothing is written. True when every value it writes (or
- * would write) is finite. */
+ * so that threads can share an update. With top NULL, the update is
+ * computed and nothing is written; with top, it is written and the largest
+ * magnitudes it wrote are folded into top[0..2] (weights; first moments or
+ * velocities; second moments). True when every value it writes (or would
+ * write) is finite. */
 bool mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
 		       const float *G, float g_scale, float *M, float *V,
-		       int part, int parts, bool write);
+		       int part, int parts, float top[3]);
 
 /* ---- workers training together (comm.c) ---- */
 

@@ -79,6 +79,7 @@ static mlp_net *net_new(size_t n_layers, const size_t *sizes,
 	net->block_floats = block_bytes / sizeof(float);
 	net->n_params = 0;
 	net->max_hidden = 0;
+	atomic_init(&net->version, 0);
 	for (size_t l = 0; l < n_layers; l++) {
 		struct mlp_layer *layer = &net->layers[l];
 
@@ -159,16 +160,22 @@ size_t mlp_net_param_count(const mlp_net *net)
 	return net != NULL ? net->n_params : 0;
 }
 
+/* A pointer through which the parameters may be written: a trainer
+ * re-checks its next update in full. */
 float *mlp_net_weights(mlp_net *net, size_t layer)
 {
-	return net != NULL && layer < net->n_layers ? net->layers[layer].W
-						    : NULL;
+	if (net == NULL || layer >= net->n_layers)
+		return NULL;
+	mlpi_net_changed(net);
+	return net->layers[layer].W;
 }
 
 float *mlp_net_bias(mlp_net *net, size_t layer)
 {
-	return net != NULL && layer < net->n_layers ? net->layers[layer].b
-						    : NULL;
+	if (net == NULL || layer >= net->n_layers)
+		return NULL;
+	mlpi_net_changed(net);
+	return net->layers[layer].b;
 }
 
 /* Copies between the flat list W₀ b₀ W₁ b₁ … and the padded block: into
@@ -225,5 +232,6 @@ mlp_status mlp_net_set_params(mlp_net *net, const float *in, size_t count)
 	if (!mlpi_all_finite(count, in))
 		return MLP_ENONFINITE;
 	copy_params(net, NULL, in);
+	mlpi_net_changed(net);
 	return MLP_OK;
 }

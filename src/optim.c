@@ -12,6 +12,7 @@
  */
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 
 #if defined(__SSE__) || defined(__x86_64__)
@@ -174,74 +175,135 @@ struct rule {
 	float b1, b2, step, inv_sqrt_bc2, eps, keep; /* Adam */
 };
 
-/* One SGD element: the new weight *w and velocity *v. */
-static inline void sgd_one(const struct rule *k, float g, float *w, float *v)
+/* One SGD element: the new weight *w and velocity *v. (The constants
+ * come by value: through a pointer, the compiler must assume the stores
+ * may change them, and the loops would not vectorise.) */
+static inline void sgd_one(const struct rule k, float g, float *w, float *v)
 {
 	float gi;
 
-	if (k->mu == 0.0f) {
-		*w -= k->lr * k->decay * *w + k->lr * k->scale * g;
+	if (k.mu == 0.0f) {
+		*w -= k.lr * k.decay * *w + k.lr * k.scale * g;
 		return;
 	}
-	gi = k->scale * g;
-	*v = k->mu * *v + gi;
-	*w -= k->lr * k->decay * *w + k->lr * (k->nesterov ? gi + k->mu * *v : *v);
+	gi = k.scale * g;
+	*v = k.mu * *v + gi;
+	*w -= k.lr * k.decay * *w + k.lr * (k.nesterov ? gi + k.mu * *v : *v);
 }
 
 /* One Adam element: the new weight, first and second moments. */
-static inline void adam_one(const struct rule *k, float g, float *w, float *m,
+static inline void adam_one(const struct rule k, float g, float *w, float *m,
 			    float *v)
 {
-	float gi = k->scale * g;
+	float gi = k.scale * g;
 
-	*m = k->b1 * *m + (1.0f - k->b1) * gi;
-	*v = k->b2 * *v + (1.0f - k->b2) * gi * gi;
-	*w = *w * k->keep - k->step * *m / (sqrtf(*v) * k->inv_sqrt_bc2 + k->eps);
+	*m = k.b1 * *m + (1.0f - k.b1) * gi;
+	*v = k.b2 * *v + (1.0f - k.b2) * gi * gi;
+	*w = *w * k.keep - k.step * *m / (sqrtf(*v) * k.inv_sqrt_bc2 + k.eps);
 }
 
-/* The update of n elements, written. One pass over four arrays:
- * memory-bound on large layers. */
-MLPI_CLONES
-static void apply_n(const struct rule *k, bool adam, size_t n,
-		    float *restrict w, const float *restrict g,
-		    float *restrict m, float *restrict v)
+/* Which update a loop applies: a constant in each loop, so that each is
+ * compiled for its own. */
+enum rule_kind { SGD, SGD_MOMENTUM, ADAM };
+
+/* a or b, whichever is larger; a NaN in b sticks. */
+static inline float larger(float a, float b)
 {
-	if (adam) {
-		for (size_t i = 0; i < n; i++)
-			adam_one(k, g[i], &w[i], &m[i], &v[i]);
-	} else if (k->mu == 0.0f) {
-		for (size_t i = 0; i < n; i++)
-			sgd_one(k, g[i], &w[i], NULL);
+	return b > a || b != b ? b : a;
+}
+
+/* Element i's update, written, and the magnitudes it wrote folded into
+ * top[0..2] (weights, first moments or velocities, second moments). */
+static inline void apply_one(const struct rule k, enum rule_kind kind,
+			     float *restrict w, const float *restrict g,
+			     float *restrict m, float *restrict v, size_t i,
+			     float *tw, float *tm, float *tv)
+{
+	if (kind == ADAM)
+		adam_one(k, g[i], &w[i], &m[i], &v[i]);
+	else
+		sgd_one(k, g[i], &w[i], kind == SGD ? NULL : &m[i]);
+	*tw = larger(*tw, fabsf(w[i]));
+	if (kind != SGD)
+		*tm = larger(*tm, fabsf(m[i]));
+	if (kind == ADAM)
+		*tv = larger(*tv, v[i]);
+}
+
+/* The update of n elements, written, with the largest magnitudes written
+ * into top (sixteen lanes each, which vectorise). One pass over four
+ * arrays: memory-bound on large layers. */
+MLPI_CLONES
+static void apply_n(const struct rule k, enum rule_kind kind, size_t n,
+		    float *restrict w, const float *restrict g,
+		    float *restrict m, float *restrict v, float top[3])
+{
+	float tw[16] = { 0 }, tm[16] = { 0 }, tv[16] = { 0 };
+	size_t i = 0;
+
+	/* One loop for each kind: the kind is a constant within each. */
+	if (kind == ADAM) {
+		for (; i + 16 <= n; i += 16)
+			for (size_t j = 0; j < 16; j++)
+				apply_one(k, ADAM, w, g, m, v, i + j, &tw[j],
+					  &tm[j], &tv[j]);
+	} else if (kind == SGD) {
+		for (; i + 16 <= n; i += 16)
+			for (size_t j = 0; j < 16; j++)
+				apply_one(k, SGD, w, g, m, v, i + j, &tw[j],
+					  &tm[j], &tv[j]);
 	} else {
-		for (size_t i = 0; i < n; i++)
-			sgd_one(k, g[i], &w[i], &m[i]);
+		for (; i + 16 <= n; i += 16)
+			for (size_t j = 0; j < 16; j++)
+				apply_one(k, SGD_MOMENTUM, w, g, m, v, i + j,
+					  &tw[j], &tm[j], &tv[j]);
+	}
+	for (; i < n; i++)
+		apply_one(k, kind, w, g, m, v, i, &tw[0], &tm[0], &tv[0]);
+	for (size_t j = 0; j < 16; j++) {
+		top[0] = larger(top[0], tw[j]);
+		top[1] = larger(top[1], tm[j]);
+		top[2] = larger(top[2], tv[j]);
 	}
 }
 
+/* x − x over what element i's update would write: 0 when all is finite,
+ * NaN otherwise. */
+static inline float check_one(const struct rule k, bool adam, const float *w,
+			      const float *g, const float *m, const float *v,
+			      size_t i)
+{
+	float wi = w[i], mi = m[i], vi = v[i];
+
+	if (adam)
+		adam_one(k, g[i], &wi, &mi, &vi);
+	else
+		sgd_one(k, g[i], &wi, &mi);
+	return (wi - wi) + (mi - mi) + (vi - vi);
+}
+
 /* The update of n elements, computed and not written: 0 when every new
- * value is finite, NaN otherwise (x − x in sixteen vectorised sums, as
- * mlpi_all_finite). */
+ * value is finite, NaN otherwise (in sixteen independent sums, which
+ * vectorise, as mlpi_all_finite). */
 MLPI_CLONES
-static float check_n(const struct rule *k, bool adam, size_t n,
+static float check_n(const struct rule k, bool adam, size_t n,
 		     const float *restrict w, const float *restrict g,
 		     const float *restrict m, const float *restrict v)
 {
 	float acc[16] = { 0 };
 	size_t i = 0;
 
-	for (; i < n; i += 16) {
-		size_t lanes = n - i < 16 ? n - i : 16;
-
-		for (size_t j = 0; j < lanes; j++) {
-			float wi = w[i + j], mi = m[i + j], vi = v[i + j];
-
-			if (adam)
-				adam_one(k, g[i + j], &wi, &mi, &vi);
-			else
-				sgd_one(k, g[i + j], &wi, k->mu == 0.0f ? NULL : &mi);
-			acc[j] += (wi - wi) + (mi - mi) + (vi - vi);
-		}
+	if (adam) {
+		for (; i + 16 <= n; i += 16)
+			for (size_t j = 0; j < 16; j++)
+				acc[j] += check_one(k, true, w, g, m, v, i + j);
+	} else {
+		for (; i + 16 <= n; i += 16)
+			for (size_t j = 0; j < 16; j++)
+				acc[j] += check_one(k, false, w, g, m, v, i + j);
 	}
+	for (; i < n; i++)
+		acc[0] += check_one(k, adam, w, g, m, v, i);
 	for (size_t j = 1; j < 16; j++)
 		acc[0] += acc[j];
 	return acc[0];
@@ -249,7 +311,7 @@ static float check_n(const struct rule *k, bool adam, size_t n,
 
 bool mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
 		       const float *G, float g_scale, float *M, float *V,
-		       int part, int parts, bool write)
+		       int part, int parts, float top[3])
 {
 	/* This part's slice of the block, in whole 16-float groups (the block
 	 * is padded to 16 floats). */
@@ -260,6 +322,8 @@ bool mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
 	double bc1 = 1.0 - pow(o->beta1, (double)t);
 	double bc2 = 1.0 - pow(o->beta2, (double)t);
 	bool adam = o->optim == MLP_OPTIM_ADAM;
+	enum rule_kind kind = adam ? ADAM : o->momentum == 0.0f ? SGD
+								 : SGD_MOMENTUM;
 	struct rule k = {
 		.scale = g_scale, .lr = o->lr, .mu = o->momentum,
 		.nesterov = o->nesterov != 0, .b1 = o->beta1, .b2 = o->beta2,
@@ -288,15 +352,17 @@ bool mlpi_optim_update(const mlp_train_opts *o, mlp_net *net, size_t t,
 			at = begin;
 			k.decay = decay[j];
 			k.keep = 1.0f - o->lr * decay[j];
-			if (write)
-				apply_n(&k, adam, end - begin, net->block + at,
-					G + at, M + at, V + at);
+			if (top != NULL)
+				apply_n(k, kind, end - begin, net->block + at,
+					G + at, M + at, V + at, top);
 			else
-				bad += check_n(&k, adam, end - begin,
+				bad += check_n(k, adam, end - begin,
 					       net->block + at, G + at, M + at,
 					       V + at);
 		}
 	}
 	FLUSH_END();
+	if (top != NULL)
+		return top[0] <= FLT_MAX && top[1] <= FLT_MAX && top[2] <= FLT_MAX;
 	return bad == 0.0f;
 }

@@ -634,6 +634,7 @@ struct text {
 	bool failed;
 };
 
+__attribute__((format(printf, 2, 3)))
 static void add(struct text *t, const char *fmt, ...)
 {
 	va_list ap;

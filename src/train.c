@@ -350,6 +350,7 @@ static mlp_status join(struct train_run *r, mlp_status st)
 	if (st == MLP_OK && r->comm->broadcast(r->comm->ctx, r->net->block,
 					       r->net->block_floats) != 0)
 		st = MLP_ECOMM;
+	mlpi_net_changed(r->net);
 	return st;
 }
 
@@ -404,6 +405,7 @@ static mlp_status read_checkpoint(struct train_run *r, double *scalars)
 
 		mlpi_trainer_state(r->t, &M, &V, &steps, &lr);
 		memcpy(r->net->block, saved->block, bytes);
+		mlpi_net_changed(r->net);
 		memcpy(M, s.M, bytes);
 		memcpy(V, s.V, bytes);
 		scalars[0] = (double)s.epoch;
@@ -440,6 +442,7 @@ static mlp_status resume(struct train_run *r, size_t *done)
 		    c->broadcast(c->ctx, V, n) != 0)
 			return MLP_ECOMM;
 	}
+	mlpi_net_changed(r->net);
 	*done = (size_t)scalars[0];
 	*steps = (size_t)scalars[1];
 	*lr = (float)scalars[2];
@@ -490,6 +493,7 @@ mlp_status mlp_train(mlp_net *net, const mlp_train_opts *opts, size_t n,
 		if (st != MLP_OK) {
 			/* Back to the start of the epoch. */
 			memcpy(net->block, r.backup, block_bytes);
+			mlpi_net_changed(net);
 			break;
 		}
 		if (opts->checkpoint != NULL && epoch % opts->checkpoint_every == 0)

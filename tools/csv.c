@@ -17,28 +17,38 @@
 /* Reads are this large; a longer line grows the buffer. */
 #define BLOCK (1u << 20)
 
-int rows_open(struct rows *r, const char *path, bool skip_header)
+int rows_attach(struct rows *r, FILE *f, const char *name, bool skip_header)
 {
 	memset(r, 0, sizeof(*r));
+	r->f = f;
+	r->name = name;
 	r->skip_header = skip_header;
 	r->cap = BLOCK + 1;
 	r->buf = malloc(r->cap);
 	if (r->buf == NULL)
 		return report_error(EXIT_FAIL, "out of memory");
-	if (path == NULL || strcmp(path, "-") == 0) {
-		r->f = stdin;
-		r->name = "(standard input)";
-	} else {
-		r->f = fopen(path, "rb");
-		r->name = path;
-		r->close = true;
-		if (r->f == NULL) {
-			free(r->buf);
-			r->buf = NULL;
-			return report_error(EXIT_FAIL, "cannot open %s: %s", path,
-					    strerror(errno));
-		}
+	return EXIT_OK;
+}
+
+int rows_open(struct rows *r, const char *path, bool skip_header)
+{
+	FILE *f;
+	int rc;
+
+	if (path == NULL || strcmp(path, "-") == 0)
+		return rows_attach(r, stdin, "(standard input)", skip_header);
+	f = fopen(path, "rb");
+	if (f == NULL) {
+		memset(r, 0, sizeof(*r));
+		return report_error(EXIT_FAIL, "cannot open %s: %s", path,
+				    strerror(errno));
 	}
+	rc = rows_attach(r, f, path, skip_header);
+	if (rc != EXIT_OK) {
+		fclose(f);
+		return rc;
+	}
+	r->close = true;
 	return EXIT_OK;
 }
 

@@ -79,6 +79,9 @@ struct rows {
 
 /* Opens path ("-" or NULL: standard input). Returns an exit code. */
 int rows_open(struct rows *r, const char *path, bool skip_header);
+/* Reads the open stream f (not closed by rows_close), `name` in messages.
+ * Returns an exit code. */
+int rows_attach(struct rows *r, FILE *f, const char *name, bool skip_header);
 /* Reads the next row, of exactly n numbers, into row: true for a row;
  * false at the end, or after reporting FILE:LINE and the problem (r->rc). */
 bool rows_next(struct rows *r, float *row, size_t n);
@@ -93,12 +96,25 @@ struct dataset {
 /* Loads a data set for a network of n_in inputs and n_out outputs. CSV:
  * n_in inputs, then one class label (0 .. n_out − 1, made one-hot) when
  * labels is true, or n_out targets. IDX (a name containing "idx3-ubyte",
- * gzip-compressed when it ends in .gz): images scaled to [0, 1], with the
+ * plain or gzip-compressed): images scaled to [0, 1], with the
  * labels of labels_path (NULL: the name with "images-idx3" made
  * "labels-idx1"). Returns an exit code. */
 int dataset_load(struct dataset *d, const char *path, const char *labels_path,
 		 size_t n_in, size_t n_out, bool labels, bool skip_header);
 void dataset_free(struct dataset *d);
+
+/* ---- idx.c ---- */
+
+/* An IDX file of unsigned bytes with `dims` dimensions from f, plain or
+ * gzip-compressed (its first bytes tell): the data after the header into
+ * *data (malloc'd), the first size into *count, the product of the others
+ * into *item. Memory grows with the data read, never past what the header
+ * says. Returns an exit code, reported with `name`. */
+int idx_read(FILE *f, const char *name, unsigned dims, unsigned char **data,
+	     size_t *count, size_t *item);
+/* The same, from the file at path. */
+int idx_read_file(const char *path, unsigned dims, unsigned char **data,
+		  size_t *count, size_t *item);
 
 /* The images of an IDX file (n_in pixels each, scaled to [0, 1]) into a
  * new array *X of *count rows. Returns an exit code. */
