@@ -77,8 +77,8 @@ refused --seed -1 "not a whole number"
 refused --seed 18446744073709551616 "not a whole number"
 refused --lr 0 "lr must be finite and above 0"
 refused --lr -0.1 "lr must be finite and above 0"
-refused --lr abc "not a number"
-refused --lr 0.1x "not a number"
+refused --lr abc "not a decimal number"
+refused --lr 0.1x "not a decimal number"
 refused --lr 1e39 "not a finite number"
 refused --lr nan "not a finite number"
 refused --lr inf "not a finite number"
@@ -89,7 +89,7 @@ refused --beta2 2 "beta2 must be in [0, 1)"
 refused --eps 0 "eps must be finite and above 0"
 refused --wd -1 "weight_decay must be finite and at least 0"
 refused --clip -1 "clip_norm must be finite and at least 0"
-refused --clip x "not a number"
+refused --clip x "not a decimal number"
 refused --sizes 2 "at least two widths"
 refused --sizes 2,0,2 "width 2 is 0; widths are 1 to 16777216"
 refused --sizes 2,100000000,2 "width 2 is 100000000; widths are 1 to 16777216"
@@ -256,6 +256,106 @@ else
 	expect 2 "run --precision bf16 without bf16" -- "$mlp" run --precision bf16 \
 		idx.safetensors t-images-idx3-ubyte
 	contains err "does not run bf16" "bf16 refused where it does not run"
+fi
+
+# ---- text as spreadsheets and editors write it: a byte-order mark, CRLF,
+# spaces around numbers, blank lines at the end; what is refused, with the
+# file and line, and bad bytes shown escaped
+printf '\xef\xbb\xbf0,0,0\r\n0 , 1 , 1\r\n1,0,1\r\n1,1,0\r\n\r\n\n' > bom.csv
+expect 0 "a CSV file with a byte-order mark and CRLF" -- "$mlp" train \
+	--sizes 2,4,2 --act tanh,softmax --loss xent --epochs 2 --out bom.st bom.csv
+printf '0,0,0\n0,1\0,1\n' > nul.csv
+expect 4 "a NUL byte" -- "$mlp" train --sizes 2,4,2 --act tanh,softmax \
+	--loss xent --out m.st nul.csv
+contains err "nul.csv:2: a NUL byte at column 4" "the NUL byte's line and column"
+printf '0,0,0\n0,\x1b[31m1,1\n' > esc.csv
+expect 4 "a value with raw bytes" -- "$mlp" train --sizes 2,4,2 --act tanh,softmax \
+	--loss xent --out m.st esc.csv
+contains err "esc.csv:2: value 2, '\x1b[31m1', is not a decimal number" \
+	"the raw bytes shown escaped"
+if grep -q $'\x1b' err; then
+	echo "FAIL: a raw escape byte reached the terminal"; failures=$((failures + 1))
+fi
+printf '0x1p0,0,0\n' > hex.csv
+expect 4 "a hexadecimal float in data" -- "$mlp" train --sizes 2,4,2 \
+	--act tanh,softmax --loss xent --out m.st hex.csv
+contains err "hex.csv:1: value 1, '0x1p0', is not a decimal number" "hex refused"
+refused --lr 0x1p-3 "not a decimal number"
+
+# ---- targets checked like labels, in training and --test data alike
+printf '0,0,0\n0,1,1\n1,0,2\n' > sig.csv
+expect 4 "a sigmoid target of 2" -- "$mlp" train --sizes 2,4,1 \
+	--act tanh,sigmoid --loss xent --out m.st sig.csv
+contains err "sig.csv:3: target 1 is 2; with --loss xent a sigmoid output's targets lie in [0, 1]" \
+	"the bad target's line"
+printf '0,0,0\n0,1,1\n' > sig_ok.csv
+expect 4 "a bad target in --test data" -- "$mlp" train --sizes 2,4,1 \
+	--act tanh,sigmoid --loss xent --out m.st --test sig.csv sig_ok.csv
+contains err "sig.csv:3: target 1 is 2" "the --test file's bad line"
+printf '0,0,0\n0,1,7\n' > bad_test_label.csv
+expect 4 "a bad label in --test data" -- "$mlp" train --sizes 2,4,2 \
+	--act tanh,softmax --loss xent --out m.st --test bad_test_label.csv xor.csv
+contains err "bad_test_label.csv:2: label 7" "the --test label's line"
+
+# ---- a PyTorch file without activations: the advice is the tool's flag
+h='{"0.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]},'
+h+='"0.bias":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}'
+while [ $((${#h} % 8)) != 0 ]; do h+=' '; done
+# shellcheck disable=SC2059
+printf "$(printf '\\x%02x' $((${#h} & 255)) $((${#h} >> 8)) 0 0 0 0 0 0)" > nometa.st
+printf '%s' "$h" >> nometa.st
+printf '\0\0\x80\x3f\0\0\x80\x3f\0\0\0\0' >> nometa.st
+expect 3 "info on a file without activations" -- "$mlp" info nometa.st
+contains err "give them with --act" "the advice names --act"
+expect 0 "info with --act" -- "$mlp" info --act identity nometa.st
+
+# ---- IDX, plain and gzip: truncated, trailing bytes, sizes that lie
+printf '\0\0\x08\x03\0\0\0\x02\0\0\0\x01\0\0\0\x02\x00\xff\x80\x10' > a-images-idx3-ubyte
+printf '\0\0\x08\x01\0\0\0\x02\x01\x00' > a-labels-idx1-ubyte
+expect 0 "plain IDX" -- "$mlp" train --sizes 2,3,2 --act relu,softmax \
+	--loss xent --epochs 1 --out idx.st a-images-idx3-ubyte
+gzip -c a-images-idx3-ubyte > b-images-idx3-ubyte.gz
+gzip -c a-labels-idx1-ubyte > b-labels-idx1-ubyte.gz
+expect 0 "gzip IDX" -- "$mlp" train --sizes 2,3,2 --act relu,softmax \
+	--loss xent --epochs 1 --out idx.st b-images-idx3-ubyte.gz
+head -c -4 b-images-idx3-ubyte.gz > c-images-idx3-ubyte.gz
+gzip -c a-labels-idx1-ubyte > c-labels-idx1-ubyte.gz
+expect 4 "a gzip file without its trailer" -- "$mlp" train --sizes 2,3,2 \
+	--act relu,softmax --loss xent --out idx.st c-images-idx3-ubyte.gz
+contains err "c-images-idx3-ubyte.gz: the gzip data ends early" "truncated gzip"
+{ cat b-images-idx3-ubyte.gz; printf 'junk'; } > d-images-idx3-ubyte.gz
+gzip -c a-labels-idx1-ubyte > d-labels-idx1-ubyte.gz
+expect 4 "bytes after the gzip stream" -- "$mlp" train --sizes 2,3,2 \
+	--act relu,softmax --loss xent --out idx.st d-images-idx3-ubyte.gz
+contains err "bytes after the end of the gzip stream" "trailing bytes"
+printf '\0\0\x08\x03\0\0\xff\xff\0\0\0\x01\0\0\0\x02\x00\xff' | gzip -c \
+	> e-images-idx3-ubyte.gz
+gzip -c a-labels-idx1-ubyte > e-labels-idx1-ubyte.gz
+expect 4 "sizes that promise more than the file holds" -- "$mlp" train \
+	--sizes 2,3,2 --act relu,softmax --loss xent --out idx.st e-images-idx3-ubyte.gz
+contains err "its sizes say 131070 bytes of data, it has 2" "sizes that lie"
+
+# ---- under an address-space limit (ulimit -v): out of memory is exit 1
+# with a message, never a crash or a hang (OpenBLAS's threads would spin:
+# mlp runs it on one thread there). Not under the sanitizers, whose shadow
+# memory needs more address space than any such limit.
+if ldd "$mlp" | grep -q 'libasan\|libtsan'; then
+	echo "memory-limit cases skipped: a sanitizer build"
+else
+	for limit in 200000 300000; do
+		expect 1 "train under ulimit -v $limit" -- bash -c "ulimit -v $limit; \
+			exec timeout 120 '$mlp' train --sizes 2,4096,4096,2 \
+			--act relu,relu,softmax --loss xent --epochs 1 --out big.st xor.csv"
+		contains err "out of memory" "train under ulimit -v $limit says why"
+	done
+	expect 0 "help under ulimit -v 200000" -- bash -c "ulimit -v 200000; \
+		exec timeout 60 '$mlp' --help"
+	expect 0 "a large model to run" -- "$mlp" train --sizes 2,4096,4096,2 \
+		--act relu,relu,softmax --loss xent --epochs 1 --out big.st xor.csv
+	printf '0 0\n1 1\n' > pairs.txt
+	expect 1 "run under ulimit -v 200000" -- bash -c "ulimit -v 200000; \
+		exec timeout 120 '$mlp' run big.st pairs.txt"
+	contains err "out of memory" "run under ulimit -v says why"
 fi
 
 # ---- Fashion-MNIST: the bf16 plan's classes are the fp32 path's on at

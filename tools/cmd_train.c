@@ -232,7 +232,7 @@ static int on_epoch(void *user, const mlp_train_progress *p)
 /* The exit code for a status of mlp_train (which every rank shares: rank 0
  * alone says it). */
 static int train_failed(mlp_status st, const struct train_view *v,
-			const mlp_train_opts *o)
+			const mlp_train_opts *o, size_t net_params)
 {
 	if (rank_id() != 0)
 		return st == MLP_EDIVERGED ? EXIT_TRAIN : EXIT_FAIL;
@@ -250,7 +250,12 @@ static int train_failed(mlp_status st, const struct train_view *v,
 				    "targets lie in [0, 1], and a softmax "
 				    "output's targets sum to 1 in each row");
 	case MLP_ENOMEM:
-		return report_error(EXIT_FAIL, "out of memory");
+		return report_error(EXIT_FAIL, "out of memory for training: the "
+				    "trainer keeps the gradients and the "
+				    "optimizer's state, three more copies of the "
+				    "network's %zu parameters (%.0f MB), and a "
+				    "--batch of activations", net_params,
+				    3.0 * 4.0 * (double)net_params / 1e6);
 	case MLP_EIO:
 	case MLP_EFORMAT:
 		return report_error(EXIT_FAIL, "cannot %s the checkpoint: %s",
@@ -294,7 +299,7 @@ int cmd_train(int argc, char **argv)
 	mlp_net *net = NULL;
 	mlp_msg msg;
 	mlp_status st;
-	bool labels;
+	enum targets targets;
 	int rc = parse_args(argc, argv, &a);
 
 	if (rc != EXIT_OK || a.help)
@@ -302,12 +307,14 @@ int cmd_train(int argc, char **argv)
 	rc = make_net(&a, &net);
 	if (rc != EXIT_OK)
 		return rc;
-	labels = a.opts.loss == MLP_LOSS_XENT && a.acts[a.n_acts - 1] == MLP_SOFTMAX;
+	targets = a.opts.loss != MLP_LOSS_XENT ? TARGETS_VALUES
+		  : a.acts[a.n_acts - 1] == MLP_SOFTMAX ? TARGETS_LABELS
+							: TARGETS_UNIT;
 	rc = dataset_load(&train, a.data, a.labels, a.sizes[0],
-			  a.sizes[a.n_sizes - 1], labels, a.header);
+			  a.sizes[a.n_sizes - 1], targets, a.header);
 	if (rc == EXIT_OK && a.test != NULL)
 		rc = dataset_load(&test, a.test, a.test_labels, a.sizes[0],
-				  a.sizes[a.n_sizes - 1], labels, a.header);
+				  a.sizes[a.n_sizes - 1], targets, a.header);
 	/* Under mpirun, every rank has read its data, or none trains. */
 	rc = ranks_agree(rc);
 	a.opts.comm = ranks_comm();
@@ -327,7 +334,8 @@ int cmd_train(int argc, char **argv)
 		progress_init(&view.progress);
 		st = mlp_train(net, &a.opts, train.n, train.X, train.Y);
 		if (st != MLP_OK)
-			rc = train_failed(st, &view, &a.opts);
+			rc = train_failed(st, &view, &a.opts,
+					  mlp_net_param_count(net));
 	}
 	if (rc == EXIT_OK && rank_id() == 0 &&
 	    mlp_net_save(net, a.out, &msg) != MLP_OK)

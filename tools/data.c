@@ -14,10 +14,40 @@
 
 /* ---- CSV data sets ---- */
 
-static int load_csv(struct dataset *d, const char *path, bool labels,
+/* Row r's targets (after its inputs) into Y: a label made one-hot, or
+ * the values, checked. An exit code. */
+static int row_targets(const struct dataset *d, const struct rows *r,
+		       const float *row, enum targets targets, float *Y)
+{
+	if (targets == TARGETS_LABELS) {
+		float c = row[d->n_in];
+
+		if (c != floorf(c) || c < 0 || c >= (float)d->n_out)
+			return report_error(EXIT_DATA, "%s:%zu: label %g is not a "
+					    "class in 0..%zu", r->name, r->line,
+					    (double)c, d->n_out - 1);
+		memset(Y, 0, d->n_out * sizeof(float));
+		Y[(size_t)c] = 1.0f;
+		return EXIT_OK;
+	}
+	for (size_t j = 0; targets == TARGETS_UNIT && j < d->n_out; j++) {
+		float t = row[d->n_in + j];
+
+		if (t < 0.0f || t > 1.0f)
+			return report_error(EXIT_DATA, "%s:%zu: target %zu is %g; "
+					    "with --loss xent a sigmoid output's "
+					    "targets lie in [0, 1]", r->name,
+					    r->line, j + 1, (double)t);
+	}
+	memcpy(Y, row + d->n_in, d->n_out * sizeof(float));
+	return EXIT_OK;
+}
+
+static int load_csv(struct dataset *d, const char *path, enum targets targets,
 		    bool skip_header)
 {
-	size_t cols = d->n_in + (labels ? 1 : d->n_out), cap = 1024;
+	size_t cols = d->n_in + (targets == TARGETS_LABELS ? 1 : d->n_out);
+	size_t cap = 1024;
 	float *row = malloc(cols * sizeof(float));
 	struct rows r;
 	int rc;
@@ -47,19 +77,9 @@ static int load_csv(struct dataset *d, const char *path, bool labels,
 			cap *= 2;
 		}
 		memcpy(d->X + d->n * d->n_in, row, d->n_in * sizeof(float));
-		if (labels) {
-			float c = row[d->n_in];
-			if (c != floorf(c) || c < 0 || c >= (float)d->n_out) {
-				rc = report_error(EXIT_DATA, "%s:%zu: label %g is not a class in 0..%zu",
-					 r.name, r.line, (double)c, d->n_out - 1);
-				break;
-			}
-			memset(d->Y + d->n * d->n_out, 0, d->n_out * sizeof(float));
-			d->Y[d->n * d->n_out + (size_t)c] = 1.0f;
-		} else {
-			memcpy(d->Y + d->n * d->n_out, row + d->n_in,
-			       d->n_out * sizeof(float));
-		}
+		rc = row_targets(d, &r, row, targets, d->Y + d->n * d->n_out);
+		if (rc != EXIT_OK)
+			break;
 		d->n++;
 	}
 	if (rc == EXIT_OK)
@@ -116,18 +136,19 @@ static int load_idx(struct dataset *d, const char *path, const char *labels_path
 }
 
 int dataset_load(struct dataset *d, const char *path, const char *labels_path,
-		 size_t n_in, size_t n_out, bool labels, bool skip_header)
+		 size_t n_in, size_t n_out, enum targets targets,
+		 bool skip_header)
 {
 	memset(d, 0, sizeof(*d));
 	d->n_in = n_in;
 	d->n_out = n_out;
 	if (strstr(path, "idx3-ubyte") != NULL) {
-		if (!labels)
+		if (targets != TARGETS_LABELS)
 			return report_error(EXIT_USAGE, "%s: IDX data needs a classifier "
 				   "(--loss xent, softmax output)", path);
 		return load_idx(d, path, labels_path);
 	}
-	return load_csv(d, path, labels, skip_header);
+	return load_csv(d, path, targets, skip_header);
 }
 
 void dataset_free(struct dataset *d)

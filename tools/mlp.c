@@ -1,8 +1,12 @@
 /* mlp.c — the mlp command-line program: help, and dispatch to a command. */
+#define _POSIX_C_SOURCE 200809L
 #include "tool.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 static const char usage[] =
 	"usage: mlp COMMAND [OPTIONS] ...\n"
@@ -54,9 +58,32 @@ static int dispatch(int argc, char **argv)
 	return EXIT_USAGE;
 }
 
+/* Under an address-space limit (ulimit -v), each of OpenBLAS's worker
+ * threads maps a 128 MiB buffer when it starts, and retries forever when
+ * it cannot: the program then hangs at its first product or at its exit.
+ * Below a limit with room for them, the program starts itself again with
+ * OpenBLAS on one thread (the setting must be there before OpenBLAS
+ * loads), unless OPENBLAS_NUM_THREADS already says how many. */
+static void fit_blas_to_limit(char **argv)
+{
+	struct rlimit rl;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (getenv("OPENBLAS_NUM_THREADS") != NULL ||
+	    getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    cpus <= 1 || rl.rlim_cur >= ((rlim_t)512 + 160 * (rlim_t)cpus) << 20)
+		return;
+	if (setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0)
+		execv("/proc/self/exe", argv);
+	/* No re-execution: go on, with OpenBLAS as it is. */
+}
+
 int main(int argc, char **argv)
 {
-	int rc = ranks_start(&argc, &argv);
+	int rc;
+
+	fit_blas_to_limit(argv);
+	rc = ranks_start(&argc, &argv);
 
 	if (rc == EXIT_OK)
 		rc = dispatch(argc, argv);

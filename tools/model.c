@@ -1,6 +1,8 @@
 /* model.c — loading a model file for a command (see tool.h). */
 #include "tool.h"
 
+#include <string.h>
+
 int load_model(const char *path, const char *act_list, mlp_net **out)
 {
 	mlp_act acts[MLP_MAX_LAYERS];
@@ -28,6 +30,14 @@ int load_model(const char *path, const char *act_list, mlp_net **out)
 		return report_error(EXIT_USAGE, "--act '%s': %s", act_list,
 				    msg.text);
 	default:
+		/* The library's advice is for programs; the tool's is --act. */
+		if (act_list == NULL &&
+		    strncmp(msg.text, "no activations", 14) == 0)
+			return report_error(EXIT_MODEL, "%s: the file names no "
+					    "activations (a PyTorch state "
+					    "dict?); give them with --act, one "
+					    "a layer: --act relu,relu,softmax",
+					    path);
 		return report_error(EXIT_MODEL, "%s: %s", path, msg.text);
 	}
 }

@@ -4,6 +4,8 @@
  */
 #include "tool.h"
 
+#include "number.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -13,15 +15,21 @@
 
 int option_float(const char *name, const char *text, float *out)
 {
-	char *end;
-	float v;
+	char copy[64];
+	size_t len = strlen(text);
+	float v = 0;
+	enum number_kind kind = NUMBER_BAD;
 
-	errno = 0;
-	v = strtof(text, &end);
-	if (end == text || *end != '\0' || isspace((unsigned char)text[0]))
-		return report_error(EXIT_USAGE, "--%s '%s': not a number", name,
-				    text);
-	if (!isfinite(v))
+	/* Decimal, as the data: number_parse writes (and restores) the byte
+	 * after the text, so it reads a copy. */
+	if (len < sizeof(copy)) {
+		memcpy(copy, text, len + 1);
+		kind = number_parse(copy, len, &v);
+	}
+	if (kind == NUMBER_BAD)
+		return report_error(EXIT_USAGE, "--%s '%s': not a decimal number",
+				    name, text);
+	if (kind != NUMBER_OK || !isfinite(v))
 		return report_error(EXIT_USAGE, "--%s %s: not a finite number "
 				    "(a float is at most %g)", name, text,
 				    3.4028234663852886e38);

@@ -93,14 +93,22 @@ struct dataset {
 	float *X, *Y;
 };
 
+/* What the columns after the inputs hold. */
+enum targets {
+	TARGETS_VALUES, /* n_out targets (a mean squared error) */
+	TARGETS_UNIT,   /* n_out targets in [0, 1] (cross-entropy, sigmoid) */
+	TARGETS_LABELS, /* one class label, 0 .. n_out − 1, made one-hot */
+};
+
 /* Loads a data set for a network of n_in inputs and n_out outputs. CSV:
- * n_in inputs, then one class label (0 .. n_out − 1, made one-hot) when
- * labels is true, or n_out targets. IDX (a name containing "idx3-ubyte",
- * plain or gzip-compressed): images scaled to [0, 1], with the
+ * n_in inputs, then the targets, each row checked (a bad one named with
+ * its file and line). IDX (a name containing "idx3-ubyte", plain or
+ * gzip-compressed; TARGETS_LABELS only): images scaled to [0, 1], with the
  * labels of labels_path (NULL: the name with "images-idx3" made
  * "labels-idx1"). Returns an exit code. */
 int dataset_load(struct dataset *d, const char *path, const char *labels_path,
-		 size_t n_in, size_t n_out, bool labels, bool skip_header);
+		 size_t n_in, size_t n_out, enum targets targets,
+		 bool skip_header);
 void dataset_free(struct dataset *d);
 
 /* ---- idx.c ---- */
