@@ -15,7 +15,7 @@
 #include <string.h>
 
 /* Reads are this large; a longer line grows the buffer. */
-#define BLOCK (1u << 20)
+#define BLOCK (1u << 16)
 
 int rows_attach(struct rows *r, FILE *f, const char *name, bool skip_header)
 {
