@@ -6,9 +6,9 @@
  * the tree in a block sized from that count. So the memory a header can
  * take is known before any is taken (the values, the text, and a pointer a
  * value), no header can make the reader allocate more than that, and a
- * failed allocation is one clean MLP_ENOMEM. (jansson, which writes the
- * files, took 4.5 GB for a header of 33 million "[]", and drops bytes of a
- * string it cannot grow.)
+ * failed allocation is one clean MLP_ENOMEM. (A general JSON library
+ * took 4.5 GB for a header of 33 million "[]", and dropped bytes of a
+ * string it failed to grow.)
  */
 #include "internal.h"
 
