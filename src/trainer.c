@@ -150,6 +150,8 @@ mlp_status mlp_trainer_create(mlp_trainer **out, mlp_net *net,
 	t->max_batch = max_batch;
 	t->steps = 0;
 	t->bf16 = NULL;
+	t->top_known = false; /* the first update is checked in full */
+	t->top_version = 0;
 	for (size_t i = 0; i < max_batch; i++)
 		t->ones[i] = 1.0f;
 	st = opts->precision == MLP_BF16 ? bf16_create(t) : MLP_OK;
