@@ -308,14 +308,15 @@ static mlp_status check_size_limit(const mlp_net *net,
 /* Opens the file a save writes, in dir, with the mode the target has (a
  * new target: what umask gives): unnamed where the system allows, named
  * otherwise (*tmp then holds its name). -1 with errno set on failure. */
-static int open_output(const char *dir, const struct stat *old, char **tmp)
+static int open_output(const char *dir, const struct stat *old, bool unnamed,
+		       char **tmp)
 {
 	/* Private until its mode is set: 0600 over an existing file. */
 	struct create_arg c = { -1, old != NULL ? 0600 : 0666 };
 
 	*tmp = NULL;
 #if defined(O_TMPFILE)
-	if (mlpi_io_tmpfile) {
+	if (unnamed) {
 		c.fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, c.mode);
 		if (c.fd < 0 && errno != EOPNOTSUPP && errno != EISDIR &&
 		    errno != EINVAL)
@@ -388,18 +389,27 @@ static mlp_status save_file(const mlp_net *net, const struct mlpi_state *state,
 		goto out;
 	}
 	remove_stale(dir);
-	fd = open_output(dir, exists ? &old : NULL, &tmp);
-	if (fd < 0) {
-		st = name_fail(msg, "cannot create a file in", dir);
-		goto out;
-	}
-	if (!write_model(fd, net, state, header, header_len)) {
-		st = io_fail(msg, "cannot write %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (tmp == NULL && take_temp_name(dir, &tmp, link_unnamed, &fd) != 0) {
+	/* Unnamed first; named where the unnamed file cannot be linked (no
+	 * /proc, a file system that refuses): written again. */
+	for (bool unnamed = mlpi_io_tmpfile;; unnamed = false) {
+		fd = open_output(dir, exists ? &old : NULL, unnamed, &tmp);
+		if (fd < 0) {
+			st = name_fail(msg, "cannot create a file in", dir);
+			goto out;
+		}
+		if (!write_model(fd, net, state, header, header_len)) {
+			st = io_fail(msg, "cannot write %s: %s", path,
+				     strerror(errno));
+			goto out;
+		}
+		if (tmp != NULL ||
+		    take_temp_name(dir, &tmp, link_unnamed, &fd) == 0)
+			break;
 		st = name_fail(msg, "cannot name a new file in", dir);
-		goto out;
+		if (!unnamed || errno == ENOMEM)
+			goto out;
+		close(fd);
+		fd = -1;
 	}
 	if (rename(tmp, target) != 0) {
 		st = io_fail(msg, "cannot rename %s to %s: %s", tmp, target,
