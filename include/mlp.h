@@ -53,13 +53,10 @@ extern "C" {
 /* 1. Version                                                                */
 /* ------------------------------------------------------------------------ */
 
-#define MLP_VERSION_MAJOR 0
-#define MLP_VERSION_MINOR 2
-#define MLP_VERSION_PATCH 0
-/* One number that orders versions: 0.2.0 is 200, 1.2.3 is 10203. */
-#define MLP_VERSION_NUMBER \
-	(MLP_VERSION_MAJOR * 10000 + MLP_VERSION_MINOR * 100 + MLP_VERSION_PATCH)
-#define MLP_VERSION_STRING "0.2.0"
+/* MLP_VERSION_MAJOR, _MINOR, _PATCH, MLP_VERSION_NUMBER (one number that
+ * orders versions: 0.2.0 is 200, 1.2.3 is 10203) and MLP_VERSION_STRING,
+ * generated from the build's version. */
+#include "mlp_version.h"
 
 /* The MLP_VERSION_NUMBER of the library the program is linked with, so a
  * program can check it against the header it was compiled with. */
