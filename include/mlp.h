@@ -399,6 +399,8 @@ typedef int (*mlp_train_fn)(void *user, const mlp_train_progress *p);
  * not finite, no memory) still takes part in the step's exchange, and every
  * worker returns the same status. */
 typedef struct mlp_comm {
+	size_t struct_size; /* sizeof(mlp_comm) as the program sees it (see
+			     * docs/abi.md) */
 	int rank, size;
 	void *ctx;
 	int (*sum_doubles)(void *ctx, double *v, size_t n);
@@ -407,6 +409,10 @@ typedef struct mlp_comm {
 } mlp_comm;
 
 typedef struct mlp_train_opts {
+	size_t struct_size; /* sizeof(mlp_train_opts) as the program was
+			     * compiled: set by mlp_train_defaults. The library
+			     * reads the fields that fit in it and takes the
+			     * defaults for fields added since (docs/abi.md). */
 	mlp_loss_kind loss;
 	mlp_optim_kind optim;
 	float lr;           /* learning rate, finite and > 0 */
@@ -446,11 +452,25 @@ typedef struct mlp_train_opts {
 	const char *resume;  /* a checkpoint to go on from, or NULL */
 } mlp_train_opts;
 
-/* Defaults: MSE, Adam, lr 1e-3, momentum 0.9 (SGD only), no Nesterov,
+/* Sets the struct_size bytes of *opts to the defaults, and struct_size
+ * with them: MSE, Adam, lr 1e-3, momentum 0.9 (SGD only), no Nesterov,
  * β₁ 0.9, β₂ 0.999, eps 1e-8, no weight decay, no clipping, fp32, one
  * worker, batch 32, 10 epochs, seed 0, every row used, no held-out rows,
- * no callbacks, no checkpoints. */
-MLP_API mlp_train_opts mlp_train_defaults(void);
+ * no callbacks, no checkpoints. MLP_EINVAL (and nothing written) for a
+ * struct_size this library does not know: a program built against a
+ * newer mlp.h. */
+MLP_API mlp_status mlp_train_opts_init(mlp_train_opts *opts,
+				       size_t struct_size);
+
+/* The defaults, for the mlp_train_opts this program was compiled with. */
+static inline mlp_train_opts mlp_train_defaults(void)
+{
+	mlp_train_opts o = { 0 }; /* struct_size stays 0, which every call
+				   * refuses, if the library is older */
+
+	mlp_train_opts_init(&o, sizeof(o));
+	return o;
+}
 
 /* Checks opts as mlp_train does, without training: MLP_OK, or the status
  * mlp_train would return (MLP_EINVAL for a value out of range, MLP_ELOSS
@@ -579,12 +599,23 @@ MLP_API mlp_status mlp_evaluate(const mlp_net *net, mlp_loss_kind loss,
 
 /* Options of loading; NULL for the defaults. */
 typedef struct mlp_load_opts {
+	size_t struct_size; /* sizeof(mlp_load_opts) as the program was
+			     * compiled: set by mlp_load_defaults */
 	/* The activations of the layers, for a file that names none (a
 	 * PyTorch state dict), or to override those it names; n_acts must
 	 * then be the number of layers. NULL: the file's. */
 	const mlp_act *acts;
 	size_t n_acts;
 } mlp_load_opts;
+
+/* The defaults (the file's activations), for the mlp_load_opts this
+ * program was compiled with. */
+static inline mlp_load_opts mlp_load_defaults(void)
+{
+	mlp_load_opts o = { sizeof(mlp_load_opts), 0, 0 };
+
+	return o;
+}
 
 /* Saves net to path, atomically: the file is written unnamed (or, where
  * the system cannot, under a temporary name ".mlp-<pid>.<n>.tmp") in the

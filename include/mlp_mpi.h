@@ -87,6 +87,7 @@ static inline mlp_status mlp_mpi_comm(mlp_comm *out, MPI_Comm *comm)
 	if (MPI_Comm_rank(*comm, &rank) != MPI_SUCCESS ||
 	    MPI_Comm_size(*comm, &size) != MPI_SUCCESS)
 		return MLP_ECOMM;
+	out->struct_size = sizeof(mlp_comm);
 	out->rank = rank;
 	out->size = size;
 	out->ctx = comm;

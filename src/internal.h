@@ -279,6 +279,12 @@ void mlpi_evaluate(const mlp_net *net, mlp_workspace *ws, float *scratch,
 
 /* ---- options and optimizers (optim.c) ---- */
 
+/* The caller's options (struct_size bytes of them) as this library's
+ * struct: the fields they hold as given, the rest the defaults; MLP_EINVAL,
+ * with the reason, for a struct_size it does not know. */
+mlp_status mlpi_opts_read(const mlp_train_opts *in, mlp_train_opts *out,
+			  mlp_msg *msg);
+
 /* The checks of mlp_train_check; with for_train false, those a trainer
  * needs (the fields up to batch_size). net may be NULL. */
 mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o,

@@ -14,6 +14,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <string.h>
 
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>
@@ -32,9 +33,11 @@
 #endif
 
 
-mlp_train_opts mlp_train_defaults(void)
+/* The defaults, the whole of this library's struct. */
+static mlp_train_opts defaults(void)
 {
 	mlp_train_opts o = {
+		.struct_size = sizeof(mlp_train_opts),
 		.loss = MLP_LOSS_MSE,
 		.optim = MLP_OPTIM_ADAM,
 		.lr = 1e-3f,
@@ -63,6 +66,41 @@ mlp_train_opts mlp_train_defaults(void)
 		.user = NULL,
 	};
 	return o;
+}
+
+/* The smallest struct_size a program may pass: mlp_train_opts as 0.3, the
+ * first version with struct_size, published it. Fields added later go
+ * after it, and this stays. */
+#define TRAIN_OPTS_MIN_SIZE sizeof(mlp_train_opts)
+
+mlp_status mlp_train_opts_init(mlp_train_opts *opts, size_t struct_size)
+{
+	mlp_train_opts full = defaults();
+
+	if (opts == NULL)
+		return MLP_ENULL;
+	if (struct_size < TRAIN_OPTS_MIN_SIZE || struct_size > sizeof(full))
+		return MLP_EINVAL;
+	memcpy(opts, &full, struct_size);
+	opts->struct_size = struct_size;
+	return MLP_OK;
+}
+
+mlp_status mlpi_opts_read(const mlp_train_opts *in, mlp_train_opts *out,
+			  mlp_msg *msg)
+{
+	size_t size;
+
+	memcpy(&size, in, sizeof(size)); /* struct_size, first */
+	if (size < TRAIN_OPTS_MIN_SIZE || size > sizeof(*out))
+		return mlpi_fail(msg, MLP_EINVAL, "opts->struct_size is %zu, not "
+				 "a size of mlp_train_opts this library knows "
+				 "(%zu to %zu): start from mlp_train_defaults()",
+				 size, (size_t)TRAIN_OPTS_MIN_SIZE, sizeof(*out));
+	*out = defaults();
+	memcpy(out, in, size);
+	out->struct_size = sizeof(*out);
+	return MLP_OK;
 }
 
 /* The ranges of the float options. */
@@ -128,6 +166,10 @@ mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o,
 		return mlpi_fail(msg, MLP_EINVAL, "batch_size must be at least 1");
 	if (for_train && o->epochs == 0)
 		return mlpi_fail(msg, MLP_EINVAL, "epochs must be at least 1");
+	if (o->comm != NULL && o->comm->struct_size != sizeof(mlp_comm))
+		return mlpi_fail(msg, MLP_EINVAL, "comm->struct_size is %zu, not "
+				 "%zu, the mlp_comm this library knows",
+				 o->comm->struct_size, sizeof(mlp_comm));
 	if (o->comm != NULL) {
 		const mlp_comm *c = o->comm;
 
@@ -163,9 +205,13 @@ mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o,
 mlp_status mlp_train_check(const mlp_net *net, const mlp_train_opts *opts,
 			   mlp_msg *msg)
 {
+	mlp_train_opts full;
+	mlp_status st;
+
 	if (opts == NULL)
 		return mlpi_fail(msg, MLP_ENULL, "opts is NULL");
-	return mlpi_check_opts(net, opts, true, msg);
+	st = mlpi_opts_read(opts, &full, msg);
+	return st != MLP_OK ? st : mlpi_check_opts(net, &full, true, msg);
 }
 
 /* The optimizers' constants for one tensor. */

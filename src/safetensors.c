@@ -588,8 +588,16 @@ mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
 	struct mlpi_json *root = NULL;
 	struct entry *e = NULL;
 	mlp_act *acts = NULL;
-	mlp_status st = read_header(file, size, &root, &data, &data_size, msg);
+	mlp_status st;
 
+	/* One layout of mlp_load_opts so far: fields added later would take
+	 * their defaults for a smaller struct_size. */
+	if (opts != NULL && opts->struct_size != sizeof(mlp_load_opts))
+		return mlpi_fail(msg, MLP_EINVAL, "opts->struct_size is %zu, not "
+				 "%zu, the mlp_load_opts this library knows: "
+				 "start from mlp_load_defaults()",
+				 opts->struct_size, sizeof(mlp_load_opts));
+	st = read_header(file, size, &root, &data, &data_size, msg);
 	if (st == MLP_OK) {
 		e = malloc((root->count + 1) * sizeof(*e));
 		acts = malloc((root->count / 2 + 1) * sizeof(*acts));

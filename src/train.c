@@ -451,18 +451,22 @@ static mlp_status resume(struct train_run *r, size_t *done)
 	return MLP_OK;
 }
 
-mlp_status mlp_train(mlp_net *net, const mlp_train_opts *opts, size_t n,
+mlp_status mlp_train(mlp_net *net, const mlp_train_opts *given, size_t n,
 		     const float *X, const float *Y)
 {
+	mlp_train_opts full;
+	const mlp_train_opts *opts = &full;
 	struct train_run r = { .o = opts, .net = net, .n = n, .X = X, .Y = Y,
 			       .size = 1 };
 	size_t block_bytes, done = 0;
 	bool stop = false;
 	mlp_status st;
 
-	if (net == NULL || opts == NULL || X == NULL || Y == NULL)
+	if (net == NULL || given == NULL || X == NULL || Y == NULL)
 		return MLP_ENULL;
-	st = mlpi_check_opts(net, opts, true, NULL);
+	st = mlpi_opts_read(given, &full, NULL);
+	if (st == MLP_OK)
+		st = mlpi_check_opts(net, opts, true, NULL);
 	if (st == MLP_OK && opts->comm != NULL) {
 		r.comm = opts->comm;
 		r.rank = (size_t)opts->comm->rank;

@@ -108,20 +108,24 @@ static mlp_status bf16_create(mlp_trainer *t)
 }
 
 mlp_status mlp_trainer_create(mlp_trainer **out, mlp_net *net,
-			      const mlp_train_opts *opts, size_t max_batch)
+			      const mlp_train_opts *given, size_t max_batch)
 {
 	struct mlpi_carver c = MLPI_CARVER(NULL);
+	mlp_train_opts full;
+	const mlp_train_opts *opts = &full;
 	size_t L, bytes;
 	mlp_trainer *t;
 	mlp_status st;
 
-	if (out == NULL || net == NULL || opts == NULL)
+	if (out == NULL || net == NULL || given == NULL)
 		return MLP_ENULL;
 	if (max_batch == 0)
 		return MLP_ESIZE;
 	if (max_batch > MLP_MAX_BATCH)
 		return MLP_ETOOBIG;
-	st = mlpi_check_opts(net, opts, false, NULL);
+	st = mlpi_opts_read(given, &full, NULL);
+	if (st == MLP_OK)
+		st = mlpi_check_opts(net, opts, false, NULL);
 	if (st != MLP_OK)
 		return st;
 

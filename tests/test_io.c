@@ -211,11 +211,13 @@ START_TEST(message_on_every_path)
 	const char *dir = test_dir();
 	char path[256];
 	mlp_net *net = saved_net(dir, path, sizeof(path)), *back;
-	mlp_load_opts opts = { bad_acts, 3 };
+	mlp_load_opts opts = mlp_load_defaults();
 	unsigned char *buf, byte = 0;
 	mlp_msg msg;
 	size_t size;
 
+	opts.acts = bad_acts;
+	opts.n_acts = 3;
 	buf = file_read(path, &size);
 	garbage(&msg);
 	ck_assert_int_eq(mlp_net_save(net, path, &msg), MLP_OK);
@@ -627,10 +629,12 @@ START_TEST(caller_activations)
 	static const mlp_act acts[] = { MLP_TANH, MLP_SIGMOID };
 	size_t hl = sizeof(header) - 1, size = 8 + hl + 52;
 	unsigned char *f = calloc(size, 1);
-	mlp_load_opts opts = { acts, 2 };
+	mlp_load_opts opts = mlp_load_defaults();
 	mlp_msg msg = { { 0 } };
 	mlp_net *net;
 
+	opts.acts = acts;
+	opts.n_acts = 2;
 	for (int k = 0; k < 8; k++)
 		f[k] = (unsigned char)((uint64_t)hl >> (8 * k));
 	memcpy(f + 8, header, hl);
@@ -642,6 +646,16 @@ START_TEST(caller_activations)
 	opts.n_acts = 3;
 	ck_assert_int_eq(mlp_net_load_memory(&net, f, size, &opts, &msg), MLP_ESIZE);
 	ck_assert_msg(strstr(msg.text, "3 activations given for 2 layers"), "%s", msg.text);
+	/* Options of a size this library does not know. */
+	opts.n_acts = 2;
+	for (int k = 0; k < 2; k++) {
+		opts.struct_size = k == 0 ? 0 : sizeof(opts) + 8;
+		net = NULL;
+		ck_assert_int_eq(mlp_net_load_memory(&net, f, size, &opts, &msg),
+				 MLP_EINVAL);
+		ck_assert_ptr_null(net);
+		ck_assert_msg(strstr(msg.text, "opts->struct_size"), "%s", msg.text);
+	}
 	free(f);
 }
 END_TEST

@@ -150,8 +150,8 @@ static void run_all(struct job *jobs, int P, struct group *g)
 
 		w->g = g;
 		w->rank = r;
-		w->comm = (mlp_comm){ r, P, w, group_sum_doubles, group_sum_floats,
-				      group_broadcast };
+		w->comm = (mlp_comm){ sizeof(mlp_comm), r, P, w, group_sum_doubles,
+				      group_sum_floats, group_broadcast };
 		jobs[r].opts.comm = &w->comm;
 		ck_assert_int_eq(pthread_create(&th[r], NULL, run_job, &jobs[r]), 0);
 	}
@@ -540,8 +540,9 @@ START_TEST(trainer_steps_with_workers)
 	memset(jobs, 0, sizeof(jobs));
 	for (int r = 0; r < 2; r++) {
 		jobs[r].net = digits_net();
-		jobs[r].w = (struct worker){ g, r, { r, 2, &jobs[r].w,
-				group_sum_doubles, group_sum_floats, group_broadcast } };
+		jobs[r].w = (struct worker){ g, r, { sizeof(mlp_comm), r, 2,
+				&jobs[r].w, group_sum_doubles, group_sum_floats,
+				group_broadcast } };
 		jobs[r].w.comm.ctx = &jobs[r].w;
 		ck_assert_int_eq(pthread_create(&th[r], NULL, run_steps, &jobs[r]), 0);
 	}

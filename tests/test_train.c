@@ -760,6 +760,59 @@ START_TEST(train_never_keeps_broken_parameters)
 }
 END_TEST
 
+/* The options carry the size of the struct the program was compiled with:
+ * one this library does not know (a newer or a broken program) is refused
+ * by every call that takes them, with a message, and changes nothing;
+ * mlp_train_opts_init fills only the bytes it is given. */
+START_TEST(opts_struct_size_checked)
+{
+	static const size_t sizes[] = { 2, 3, 1 };
+	static const mlp_act acts[] = { MLP_TANH, MLP_IDENTITY };
+	float X[4] = { 0, 1, 1, 0 }, Y[2] = { 1, 0 };
+	mlp_train_opts o = mlp_train_defaults(), big;
+	unsigned char raw[sizeof(mlp_train_opts) + 16];
+	mlp_trainer *t = NULL;
+	mlp_net *net;
+	mlp_msg msg;
+	uint64_t h;
+
+	ck_assert_uint_eq(o.struct_size, sizeof(mlp_train_opts));
+	ck_assert_int_eq(mlp_net_create(&net, 2, sizes, acts), MLP_OK);
+	h = param_hash(net);
+	for (int k = 0; k < 3; k++) {
+		o.struct_size = k == 0 ? 0 : k == 1 ? sizeof(size_t)
+						: sizeof(mlp_train_opts) + 8;
+		ck_assert_int_eq(mlp_train_check(net, &o, &msg), MLP_EINVAL);
+		ck_assert_msg(strstr(msg.text, "struct_size") != NULL, "%s", msg.text);
+		ck_assert_int_eq(mlp_train(net, &o, 2, X, Y), MLP_EINVAL);
+		ck_assert_int_eq(mlp_trainer_create(&t, net, &o, 2), MLP_EINVAL);
+		ck_assert_ptr_null(t);
+	}
+	ck_assert_uint_eq(param_hash(net), h);
+	/* A struct larger than this library's: refused, nothing written. */
+	memset(raw, 0xAB, sizeof(raw));
+	ck_assert_int_eq(mlp_train_opts_init((mlp_train_opts *)(void *)raw,
+					     sizeof(raw)), MLP_EINVAL);
+	for (size_t i = 0; i < sizeof(raw); i++)
+		ck_assert_uint_eq(raw[i], 0xAB);
+	ck_assert_int_eq(mlp_train_opts_init(&big, sizeof(big)), MLP_OK);
+	ck_assert_uint_eq(big.struct_size, sizeof(big));
+	ck_assert(big.lr == 1e-3f && big.batch_size == 32 && big.epochs == 10);
+	ck_assert_int_eq(mlp_train_opts_init(NULL, sizeof(big)), MLP_ENULL);
+	/* A comm of another size. */
+	o = mlp_train_defaults();
+	{
+		mlp_comm c = { 0, 0, 1, NULL, NULL, NULL, NULL };
+
+		o.comm = &c;
+		ck_assert_int_eq(mlp_train_check(net, &o, &msg), MLP_EINVAL);
+		ck_assert_msg(strstr(msg.text, "comm->struct_size") != NULL, "%s",
+			      msg.text);
+	}
+	mlp_net_free(net);
+}
+END_TEST
+
 /* ---- mlp_train_check ------------------------------------------------------------ */
 
 /* Each option out of range: its status, and a message naming the field, its
@@ -1215,6 +1268,7 @@ int main(void)
 	tcase_add_test(learn, callbacks_see_progress);
 	suite_add_tcase(s, learn);
 	tcase_add_test(bad, train_rejects_bad_options);
+	tcase_add_test(bad, opts_struct_size_checked);
 	tcase_add_test(bad, train_rejects_bad_data);
 	tcase_add_test(bad, train_rejects_loss_without_fitting_output);
 	tcase_add_test(bad, step_rejects_bad_input);

@@ -6,7 +6,7 @@
 int load_model(const char *path, const char *act_list, mlp_net **out)
 {
 	mlp_act acts[MLP_MAX_LAYERS];
-	mlp_load_opts opts = { NULL, 0 };
+	mlp_load_opts opts = mlp_load_defaults();
 	mlp_msg msg;
 	mlp_status st;
 	int rc;
