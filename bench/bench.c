@@ -89,7 +89,7 @@ static void usage(FILE *f)
 		"  --no-train        leave out the training bench\n"
 		"  --python PATH     the Python with torch (default: /usr/bin/python3)\n"
 		"  --torch-script F  the PyTorch side (default: %s)\n"
-		"  --keep-coretype   OpenBLAS's own kernels, not mlp's correction (see README)\n",
+		"  --keep-coretype   OpenBLAS's own kernels, not mlp's correction (docs/performance.md)\n",
 		MLP_BENCH_TORCH_SCRIPT);
 }
 
