@@ -52,8 +52,20 @@ static struct name show(const char *raw)
 	return n;
 }
 
+/* The element types a file may hold, converted to float on loading. */
+enum dtype { F32, F16, BF16, F64 };
+
+static const struct {
+	const char *name;
+	size_t bytes;
+} dtypes[] = {
+	[F32] = { "F32", 4 }, [F16] = { "F16", 2 }, [BF16] = { "BF16", 2 },
+	[F64] = { "F64", 8 },
+};
+
 /* One tensor of the header, once its entry is checked. */
 struct entry {
+	enum dtype dtype;
 	const char *name;
 	size_t prefix_len; /* name[0 .. prefix_len) is the prefix */
 	size_t layer;      /* the number in the name */
@@ -113,7 +125,8 @@ static mlp_status check_entry(const char *key, const struct mlpi_json *v,
 {
 	struct name n = show(key);
 	const struct mlpi_json *dtype, *shape, *offsets, *item;
-	size_t bytes = sizeof(float), i;
+	size_t bytes, i;
+	int t = -1;
 
 	e->name = key;
 	if (v->type != MLPI_JSON_OBJECT)
@@ -135,10 +148,15 @@ static mlp_status check_entry(const char *key, const struct mlpi_json *v,
 								   : "data_offsets");
 	if (dtype->type != MLPI_JSON_STRING)
 		return mlpi_fail(msg, MLP_EFORMAT, "tensor %s: dtype is not a string", n.s);
-	if (strcmp(dtype->str, "F32") != 0)
+	for (int k = 0; k < (int)(sizeof(dtypes) / sizeof(dtypes[0])); k++)
+		if (strcmp(dtype->str, dtypes[k].name) == 0)
+			t = k;
+	if (t < 0)
 		return mlpi_fail(msg, MLP_EFORMAT,
-			    "tensor %s: dtype %s is not supported (only F32)", n.s,
-			    show(dtype->str).s);
+			    "tensor %s: dtype %s is not supported (F32, F16, BF16 "
+			    "or F64)", n.s, show(dtype->str).s);
+	e->dtype = (enum dtype)t;
+	bytes = dtypes[t].bytes;
 	if (shape->type != MLPI_JSON_ARRAY || shape->count == 0)
 		return mlpi_fail(msg, MLP_EFORMAT,
 			    "tensor %s: shape is not a non-empty list", n.s);
@@ -168,8 +186,8 @@ static mlp_status check_entry(const char *key, const struct mlpi_json *v,
 			    n.s, e->begin, e->end);
 	if (bytes != e->end - e->begin)
 		return mlpi_fail(msg, MLP_EFORMAT,
-			    "tensor %s: its shape is %zu bytes of F32 but data_offsets "
-			    "[%zu, %zu] span %zu", n.s, bytes, e->begin, e->end,
+			    "tensor %s: its shape is %zu bytes of %s but data_offsets "
+			    "[%zu, %zu] span %zu", n.s, bytes, dtypes[t].name, e->begin, e->end,
 			    e->end - e->begin);
 	if (e->end > data_size)
 		return mlpi_fail(msg, MLP_EFORMAT,
@@ -268,17 +286,65 @@ static mlp_status read_acts(const struct mlpi_json *meta,
 	return MLP_OK;
 }
 
-/* n little-endian floats from src into dst; false if one is not finite. */
-static bool copy_floats(float *dst, const unsigned char *src, size_t n)
+/* The k little-endian bytes at p. */
+static uint64_t little(const unsigned char *p, size_t k)
 {
+	uint64_t v = 0;
+
+	while (k-- > 0)
+		v = v << 8 | p[k];
+	return v;
+}
+
+/* An IEEE half as float: exactly (every half is a float). */
+static float from_f16(uint32_t h)
+{
+	uint32_t sign = (h & 0x8000u) << 16, e = h >> 10 & 0x1f, m = h & 0x3ff;
+	uint32_t u;
+	float f;
+
+	if (e == 0) { /* zero or subnormal: m · 2^-24 */
+		f = (float)m * 0x1p-24f;
+		return sign ? -f : f;
+	}
+	u = e == 31 ? sign | 0x7f800000u | m << 13 /* infinity, NaN */
+		    : sign | (e - 15 + 127) << 23 | m << 13;
+	memcpy(&f, &u, sizeof(f));
+	return f;
+}
+
+/* n elements of type t from src into dst as float (F16 and BF16 exactly,
+ * F64 rounded to nearest); false if one is not finite in float: a NaN, an
+ * infinity, or a double beyond float's range. */
+static bool copy_floats(float *dst, const unsigned char *src, size_t n,
+			enum dtype t)
+{
+	size_t k = dtypes[t].bytes;
 	bool finite = true;
 
 	for (size_t i = 0; i < n; i++) {
-		uint32_t u = (uint32_t)src[4 * i] | (uint32_t)src[4 * i + 1] << 8 |
-			     (uint32_t)src[4 * i + 2] << 16 |
-			     (uint32_t)src[4 * i + 3] << 24;
-		memcpy(&dst[i], &u, sizeof(u));
-		finite &= (u & 0x7f800000u) != 0x7f800000u;
+		uint64_t v = little(src + k * i, k);
+		uint32_t u;
+		double d;
+
+		switch (t) {
+		case F16:
+			dst[i] = from_f16((uint32_t)v);
+			break;
+		case BF16:
+			u = (uint32_t)v << 16;
+			memcpy(&dst[i], &u, sizeof(u));
+			break;
+		case F64:
+			memcpy(&d, &v, sizeof(d));
+			dst[i] = (float)d;
+			break;
+		case F32:
+			u = (uint32_t)v;
+			memcpy(&dst[i], &u, sizeof(u));
+			break;
+		}
+		finite &= isfinite(dst[i]);
 	}
 	return finite;
 }
@@ -304,11 +370,13 @@ static mlp_status build(struct entry *e, size_t n_layers, const mlp_act *acts,
 		const struct entry *w = &e[2 * l], *b = &e[2 * l + 1];
 
 		if (!copy_floats(mlp_net_weights(net, l), data + w->begin,
-				 w->dims[0] * w->dims[1]) ||
-		    !copy_floats(mlp_net_bias(net, l), data + b->begin, b->dims[0])) {
+				 w->dims[0] * w->dims[1], w->dtype) ||
+		    !copy_floats(mlp_net_bias(net, l), data + b->begin, b->dims[0],
+				 b->dtype)) {
 			mlp_net_free(net);
 			return mlpi_fail(msg, MLP_EFORMAT,
-				    "layer %zu (%s or its bias) holds NaN or infinity",
+				    "layer %zu (%s or its bias) holds NaN or infinity "
+				    "(or, in F64, a value beyond float's range)",
 				    l, show(w->name).s);
 		}
 	}
@@ -555,7 +623,8 @@ static mlp_status read_state(const struct entry *e, size_t n,
 					(!e[i].is_weight || e[i].dims[1] == ly->n_in);
 				if (match && !copy_floats(dst, data + e[i].begin,
 							  e[i].is_weight ? ly->n_out * ly->n_in
-									 : ly->n_out))
+									 : ly->n_out,
+							  e[i].dtype))
 					match = false;
 			}
 		}

@@ -13,9 +13,13 @@ Commands:
 
   write MODEL X Y --sizes 5,7,3 --acts relu,softmax [--prefix P]
         [--step K] [--no-meta] [--seed S] [--batch B]
+        [--dtype F32|F16|BF16|F64] [--poison]
       Writes a network as PyTorch's nn.Sequential state dict would name it
-      (P0.weight, P0.bias, P{K}.weight, ...), B input rows to X, and the
-      outputs computed in float64 to Y (raw little-endian float32/float64).
+      (P0.weight, P0.bias, P{K}.weight, ...), its tensors in DTYPE, B input
+      rows to X, and the outputs computed in float64 from the stored values
+      to Y (raw little-endian float32/float64). --poison puts one value a
+      float cannot hold in the first weight: infinity (F32, F16, BF16) or
+      1e300 (F64).
 
   check MODEL X Y [--tol T]
       Reads MODEL, computes its outputs on X in float64 and compares them
@@ -51,12 +55,33 @@ def load(path):
     return tensors, meta
 
 
-def save(path, tensors, metadata=None):
-    """Writes {name: float32 array} (in that order) and string metadata."""
-    header, at, chunks = {}, 0, []
+def to_bf16(arr):
+    """float32 values as bfloat16 bits (uint16), rounded to nearest even."""
+    u = np.ascontiguousarray(arr, dtype="<f4").view("<u4").astype(np.uint64)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype("<u2")
+
+
+def from_bf16(bits):
+    return (bits.astype("<u4") << 16).view("<f4")
+
+
+def encode(arr, dtype):
+    """The bytes of arr in dtype, and the values they hold, in float64."""
+    if dtype == "BF16":
+        bits = to_bf16(arr)
+        return bits.tobytes(), from_bf16(bits).astype(np.float64)
+    npt = {"F32": "<f4", "F16": "<f2", "F64": "<f8"}[dtype]
+    stored = np.ascontiguousarray(arr).astype(npt)
+    return stored.tobytes(), stored.astype(np.float64)
+
+
+def save(path, tensors, metadata=None, dtype="F32"):
+    """Writes {name: array} (in that order) in dtype, and string metadata;
+    returns {name: the stored values in float64}."""
+    header, at, chunks, stored = {}, 0, [], {}
     for name, arr in tensors.items():
-        raw = np.ascontiguousarray(arr, dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(arr.shape),
+        raw, stored[name] = encode(arr, dtype)
+        header[name] = {"dtype": dtype, "shape": list(arr.shape),
                         "data_offsets": [at, at + len(raw)]}
         at += len(raw)
         chunks.append(raw)
@@ -69,6 +94,7 @@ def save(path, tensors, metadata=None):
         f.write(text)
         for raw in chunks:
             f.write(raw)
+    return stored
 
 
 def act(name, z):
@@ -124,6 +150,8 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--batch", type=int, default=9)
     p.add_argument("--tol", type=float, default=1e-5)
+    p.add_argument("--dtype", default="F32", choices=["F32", "F16", "BF16", "F64"])
+    p.add_argument("--poison", action="store_true")
     a = p.parse_args()
 
     if a.command == "write":
@@ -138,10 +166,16 @@ def main():
                 -bound, bound, (sizes[l + 1], sizes[l])).astype(np.float32)
             tensors[name + ".bias"] = rng.uniform(
                 -bound, bound, sizes[l + 1]).astype(np.float32)
-        save(a.model, tensors, None if a.no_meta else {"activations": ",".join(acts)})
+        if a.poison:
+            first = f"{a.prefix}0.weight"
+            tensors[first] = tensors[first].astype(np.float64)
+            tensors[first][0, 0] = 1e300 if a.dtype == "F64" else np.inf
+        stored = save(a.model, tensors,
+                      None if a.no_meta else {"activations": ",".join(acts)},
+                      a.dtype)
         x = rng.uniform(-2, 2, (a.batch, sizes[0])).astype(np.float32)
         x.astype("<f4").tofile(a.x)
-        forward(layers_of(tensors), acts, x).astype("<f8").tofile(a.y)
+        forward(layers_of(stored), acts, x).astype("<f8").tofile(a.y)
         return 0
 
     tensors, meta = load(a.model)

@@ -420,8 +420,12 @@ static const struct bad_file bad_files[] = {
 	  24, "missing data_offsets", PLAIN },
 	{ "dtype not a string", "{\"layers.0.weight\":{\"dtype\":32,\"shape\":[3,2],"
 	  "\"data_offsets\":[0,24]}}", 24, "dtype is not a string", PLAIN },
-	{ "dtype F16", "{\"layers.0.weight\":{\"dtype\":\"F16\",\"shape\":[3,2],"
-	  "\"data_offsets\":[0,12]}}", 12, "dtype 'F16' is not supported", PLAIN },
+	{ "dtype I8", "{\"layers.0.weight\":{\"dtype\":\"I8\",\"shape\":[3,2],"
+	  "\"data_offsets\":[0,6]}}", 8, "dtype 'I8' is not supported (F32, F16, "
+	  "BF16 or F64)", PLAIN },
+	{ "F16 of the wrong byte size", "{\"layers.0.weight\":{\"dtype\":\"F16\","
+	  "\"shape\":[3,2],\"data_offsets\":[0,24]}}", 24, "is 12 bytes of F16 but "
+	  "data_offsets [0, 24] span 24", PLAIN },
 	{ "shape not a list", "{" T("layers.0.weight", "3", 0, 24) "}", 24,
 	  "shape is not a non-empty list", PLAIN },
 	{ "shape empty", "{" T("layers.0.weight", "[]", 0, 4) "}", 4,
@@ -755,6 +759,56 @@ START_TEST(numpy_written_file_loads)
 }
 END_TEST
 
+/* Files in F16, BF16 and F64, written by NumPy: loaded into floats (F16
+ * and BF16 exactly, F64 rounded), their outputs within 1e-5 of NumPy's
+ * float64 forward pass on the values the file holds; the same file with a
+ * value float cannot hold (infinity, or 1e300 in F64) refused, saying so. */
+START_TEST(numpy_dtypes_load)
+{
+	static const char *const dtypes[] = { "F16", "BF16", "F64" };
+	const char *dir;
+	char cmd[2048], model[256], xp[256], yp[256];
+	mlp_msg msg = { { 0 } };
+	mlp_workspace *ws;
+	mlp_net *net = NULL;
+	size_t xs, ys;
+
+	if (!have_numpy())
+		return;
+	dir = test_dir();
+	snprintf(model, sizeof(model), "%s/m.safetensors", dir);
+	snprintf(xp, sizeof(xp), "%s/x.bin", dir);
+	snprintf(yp, sizeof(yp), "%s/y.bin", dir);
+	snprintf(cmd, sizeof(cmd), "%s %s write %s %s %s --sizes 6,9,5,4 --acts "
+		 "relu,tanh,softmax --batch 7 --dtype %s", TEST_PYTHON,
+		 TEST_NP_SCRIPT, model, xp, yp, dtypes[_i]);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_msg(mlp_net_load(&net, model, NULL, &msg) == MLP_OK, "%s", msg.text);
+	float *X = (float *)(void *)file_read(xp, &xs);
+	double *want = (double *)(void *)file_read(yp, &ys);
+	float Y[7 * 4];
+	ck_assert_int_eq(mlp_workspace_create(&ws, net, 7), MLP_OK);
+	ck_assert_int_eq(mlp_forward(net, ws, 7, X, Y), MLP_OK);
+	for (size_t i = 0; i < 7 * 4; i++)
+		ck_assert_msg(fabs(Y[i] - want[i]) <= 1e-5 * (1 + fabs(want[i])),
+			      "%s: output %zu: %.9g, NumPy %.9g", dtypes[_i], i,
+			      (double)Y[i], want[i]);
+	mlp_workspace_free(ws);
+	mlp_net_free(net);
+	net = NULL;
+	free(X);
+	free(want);
+	snprintf(cmd, sizeof(cmd), "%s %s write %s %s %s --sizes 6,9,5,4 --acts "
+		 "relu,tanh,softmax --batch 7 --dtype %s --poison 2>/dev/null",
+		 TEST_PYTHON, TEST_NP_SCRIPT, model, xp, yp, dtypes[_i]);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(mlp_net_load(&net, model, NULL, &msg), MLP_EFORMAT);
+	ck_assert_ptr_null(net);
+	ck_assert_msg(strstr(msg.text, "NaN or infinity") != NULL, "%s", msg.text);
+	dir_remove(dir);
+}
+END_TEST
+
 /* A file saved by mlp is read by the NumPy script, whose double-precision
  * outputs match mlp's. */
 START_TEST(mlp_file_read_by_numpy)
@@ -829,6 +883,7 @@ int main(void)
 	tcase_set_timeout(np, 60);
 	tcase_add_loop_test(np, numpy_written_file_loads, 0, 3);
 	tcase_add_test(np, mlp_file_read_by_numpy);
+	tcase_add_loop_test(np, numpy_dtypes_load, 0, 3);
 	suite_add_tcase(s, np);
 	return run_suite(s);
 }
