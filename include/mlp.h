@@ -375,7 +375,20 @@ typedef struct mlp_train_progress {
 	mlp_trainer *trainer; /* the trainer taking the steps, for
 			       * mlp_trainer_set_lr (a schedule) and
 			       * mlp_trainer_steps; do not step it */
+	float lr;             /* the learning rate of this epoch's steps */
+	size_t best_epoch;    /* after an epoch: the epoch, so far, of the
+			       * lowest held-out loss (0 without held-out
+			       * rows); opts->keep_best restores its
+			       * parameters at the end */
+	double best_loss;     /* that loss */
 } mlp_train_progress;
+
+/* How the learning rate moves over the epochs (mlp_train_lr gives it). */
+typedef enum mlp_schedule {
+	MLP_SCHEDULE_CONSTANT, /* opts->lr throughout */
+	MLP_SCHEDULE_STEP,     /* times step_factor every step_every epochs */
+	MLP_SCHEDULE_COSINE,   /* from lr down a half cosine towards 0 */
+} mlp_schedule;
 
 /* A callback of mlp_train: return nonzero to stop training there. */
 typedef int (*mlp_train_fn)(void *user, const mlp_train_progress *p);
@@ -450,6 +463,19 @@ typedef struct mlp_train_opts {
 	size_t checkpoint_every; /* epochs between checkpoints, ≥ 1 with
 			     * checkpoint */
 	const char *resume;  /* a checkpoint to go on from, or NULL */
+	mlp_schedule schedule; /* of the learning rate (see mlp_train_lr) */
+	size_t step_every;   /* MLP_SCHEDULE_STEP: epochs a step, ≥ 1 */
+	float step_factor;   /* MLP_SCHEDULE_STEP: in (0, 1] */
+	size_t warmup;       /* epochs of linear warm-up first, < epochs */
+	float val_fraction;  /* in [0, 1): this fraction of the rows (rounded
+			     * down, at least 1) is held out of training,
+			     * chosen by the seed, and serves as the held-out
+			     * rows (not with eval_n or sharded) */
+	size_t patience;     /* stop after this many epochs without a lower
+			     * held-out loss; 0: never (needs held-out rows) */
+	int keep_best;       /* nonzero: at the end, the parameters of the
+			     * epoch of the lowest held-out loss are put back
+			     * (needs held-out rows) */
 } mlp_train_opts;
 
 /* Sets the struct_size bytes of *opts to the defaults, and struct_size
@@ -529,9 +555,27 @@ MLP_API mlp_status mlp_train_check(const mlp_net *net,
  * opts->resume, training goes on from such a file (worker 0 reads it) for
  * the epochs left of opts->epochs, and gives the same bits as a run that
  * never stopped; the checkpoint must be of this network, rows, batch_size
- * and seed (MLP_EINVAL otherwise; MLP_EIO, MLP_EFORMAT for the file). */
+ * and seed (MLP_EINVAL otherwise; MLP_EIO, MLP_EFORMAT for the file).
+ *
+ * Each epoch's steps run at mlp_train_lr(opts, epoch) when opts->schedule
+ * or opts->warmup asks for one (a callback may still change the rate
+ * within an epoch). Held-out rows come from eval_* or from
+ * opts->val_fraction of the rows; after each epoch their loss decides the
+ * best epoch so far, opts->patience stops training after that many epochs
+ * without a better one, and opts->keep_best puts the best epoch's
+ * parameters back at the end (the optimizer's state stays the last). */
 MLP_API mlp_status mlp_train(mlp_net *net, const mlp_train_opts *opts,
 			     size_t n, const float *X, const float *Y);
+
+/* The learning rate of epoch `epoch` (counted from 1) of a run with opts:
+ * with W = opts->warmup epochs of warm-up, lr·epoch/(W + 1) for the first
+ * W; then, with e = epoch − W − 1 and T = epochs − W,
+ *   MLP_SCHEDULE_CONSTANT  lr
+ *   MLP_SCHEDULE_STEP      lr · step_factor^⌊e / step_every⌋
+ *   MLP_SCHEDULE_COSINE    lr · (1 + cos(π·e/T)) / 2
+ * 0 for NULL opts, an epoch of 0 or past opts->epochs, or options
+ * mlp_train_check refuses. */
+MLP_API float mlp_train_lr(const mlp_train_opts *opts, size_t epoch);
 
 /* Creates a trainer for net with the options (the fields after batch_size
  * are not used) and batches of up to max_batch rows. In MLP_BF16, a step

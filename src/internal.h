@@ -279,6 +279,9 @@ void mlpi_evaluate(const mlp_net *net, mlp_workspace *ws, float *scratch,
 
 /* ---- options and optimizers (optim.c) ---- */
 
+/* mlp_train_lr for options already checked (epoch 1 .. epochs). */
+float mlpi_train_lr(const mlp_train_opts *opts, size_t epoch);
+
 /* The caller's options (struct_size bytes of them) as this library's
  * struct: the fields they hold as given, the rest the defaults; MLP_EINVAL,
  * with the reason, for a struct_size it does not know. */

@@ -61,6 +61,13 @@ static mlp_train_opts defaults(void)
 		.on_step = NULL,
 		.on_epoch = NULL,
 		.checkpoint = NULL,
+		.schedule = MLP_SCHEDULE_CONSTANT,
+		.step_every = 10,
+		.step_factor = 0.1f,
+		.warmup = 0,
+		.val_fraction = 0.0f,
+		.patience = 0,
+		.keep_best = 0,
 		.checkpoint_every = 0,
 		.resume = NULL,
 		.user = NULL,
@@ -84,6 +91,40 @@ mlp_status mlp_train_opts_init(mlp_train_opts *opts, size_t struct_size)
 	memcpy(opts, &full, struct_size);
 	opts->struct_size = struct_size;
 	return MLP_OK;
+}
+
+float mlpi_train_lr(const mlp_train_opts *opts, size_t epoch)
+{
+	const mlp_train_opts o = *opts;
+	double lr = o.lr, e, t;
+
+	if (epoch <= o.warmup)
+		return (float)(lr * (double)epoch / (double)(o.warmup + 1));
+	e = (double)(epoch - o.warmup - 1);
+	t = (double)(o.epochs - o.warmup);
+	switch (o.schedule) {
+	case MLP_SCHEDULE_STEP:
+		return (float)(lr * pow(o.step_factor,
+					(double)((epoch - o.warmup - 1) /
+						 o.step_every)));
+	case MLP_SCHEDULE_COSINE:
+		return (float)(lr * (1.0 + cos(3.14159265358979323846 * e / t)) /
+			       2.0);
+	case MLP_SCHEDULE_CONSTANT:
+		break;
+	}
+	return (float)lr;
+}
+
+float mlp_train_lr(const mlp_train_opts *opts, size_t epoch)
+{
+	mlp_train_opts o;
+
+	if (opts == NULL || mlpi_opts_read(opts, &o, NULL) != MLP_OK ||
+	    mlpi_check_opts(NULL, &o, true, NULL) != MLP_OK || epoch == 0 ||
+	    epoch > o.epochs)
+		return 0.0f;
+	return mlpi_train_lr(&o, epoch);
 }
 
 mlp_status mlpi_opts_read(const mlp_train_opts *in, mlp_train_opts *out,
@@ -185,6 +226,30 @@ mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o,
 					 "multiple of the %d workers",
 					 o->batch_size, c->size);
 	}
+	if (o->schedule != MLP_SCHEDULE_CONSTANT && o->schedule != MLP_SCHEDULE_STEP &&
+	    o->schedule != MLP_SCHEDULE_COSINE)
+		return mlpi_fail(msg, MLP_EINVAL, "schedule %d is not a schedule",
+				 (int)o->schedule);
+	if (o->schedule == MLP_SCHEDULE_STEP && o->step_every == 0)
+		return mlpi_fail(msg, MLP_EINVAL, "step_every must be at least 1");
+	if (o->schedule == MLP_SCHEDULE_STEP &&
+	    !(o->step_factor > 0.0f && o->step_factor <= 1.0f))
+		return mlpi_fail(msg, MLP_EINVAL, "step_factor must be in (0, 1], "
+				 "not %g", (double)o->step_factor);
+	if (for_train && o->warmup >= o->epochs)
+		return mlpi_fail(msg, MLP_EINVAL, "warmup (%zu epochs) must be "
+				 "fewer than epochs (%zu)", o->warmup, o->epochs);
+	if (!(o->val_fraction >= 0.0f && o->val_fraction < 1.0f))
+		return mlpi_fail(msg, MLP_EINVAL, "val_fraction must be in [0, 1), "
+				 "not %g", (double)o->val_fraction);
+	if (for_train && o->val_fraction > 0.0f && (o->eval_n > 0 || o->sharded))
+		return mlpi_fail(msg, MLP_EINVAL, "val_fraction holds rows out "
+				 "itself: not with eval_n rows, nor sharded");
+	if (for_train && (o->patience > 0 || o->keep_best) && o->eval_n == 0 &&
+	    o->val_fraction == 0.0f)
+		return mlpi_fail(msg, MLP_EINVAL, "%s needs held-out rows "
+				 "(eval_n or val_fraction)",
+				 o->patience > 0 ? "patience" : "keep_best");
 	if (for_train && o->sharded && o->comm == NULL)
 		return mlpi_fail(msg, MLP_EINVAL, "sharded needs a comm");
 	if (for_train && o->checkpoint != NULL && o->checkpoint_every == 0)

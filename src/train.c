@@ -47,6 +47,11 @@ struct train_run {
 	size_t *order;          /* a permutation of the rows */
 	float *Xb, *Yb;         /* the gathered batch */
 	float *backup;          /* the parameters at the start of the epoch */
+	const size_t *rows_used; /* the rows trained on (ascending), or NULL
+				  * for all: the rest are held out */
+	float *best;            /* the parameters of the best epoch (keep_best) */
+	size_t best_epoch;      /* of the lowest held-out loss; 0: none yet */
+	double best_loss;
 	void *eval_mem;         /* the held-out rows' workspace */
 	size_t eval_mem_size;
 	float *eval_scratch;
@@ -63,6 +68,8 @@ static void run_layout(struct train_run *r, struct mlpi_carver *c)
 	r->Xb = mlpi_carve(c, r->batch * n_in, sizeof(float));
 	r->Yb = mlpi_carve(c, r->batch * n_out, sizeof(float));
 	r->backup = mlpi_carve(c, net->block_floats, sizeof(float));
+	if (r->o->keep_best)
+		r->best = mlpi_carve(c, net->block_floats, sizeof(float));
 	if (eval_rows > 0) {
 		r->eval_mem_size = mlp_workspace_size(net, eval_rows);
 		r->eval_mem = mlpi_carve(c, r->eval_mem_size, 1);
@@ -168,7 +175,7 @@ static mlp_status run_open(struct train_run *r)
 	mlpi_rng_seed(&r->rng, r->o->seed +
 			       (r->o->sharded ? 0x9e3779b97f4a7c15u * r->rank : 0));
 	for (size_t i = 0; i < r->n; i++)
-		r->order[i] = i;
+		r->order[i] = r->rows_used != NULL ? r->rows_used[i] : i;
 	return MLP_OK;
 }
 
@@ -260,6 +267,25 @@ static mlp_status evaluate(struct train_run *r, mlp_train_progress *p)
 	return MLP_OK;
 }
 
+/* The best epoch so far, by the held-out loss just computed (a NaN loss is
+ * never the best); its parameters kept for keep_best. */
+static void keep_track(struct train_run *r, mlp_train_progress *p)
+{
+	if (r->o->eval_n == 0)
+		return;
+	if (r->best_epoch == 0 || p->eval_loss < r->best_loss) {
+		if (isnan(p->eval_loss))
+			return;
+		r->best_epoch = p->epoch;
+		r->best_loss = p->eval_loss;
+		if (r->best != NULL)
+			memcpy(r->best, r->net->block,
+			       r->net->block_floats * sizeof(float));
+	}
+	p->best_epoch = r->best_epoch;
+	p->best_loss = r->best_loss;
+}
+
 /* One step on this worker's rows; *stopped when a worker asked to stop. */
 static mlp_status run_step(struct train_run *r, size_t rows, double *mean,
 			   bool *stopped)
@@ -282,10 +308,16 @@ static mlp_status run_epoch(struct train_run *r, size_t epoch, bool *stop)
 {
 	const mlp_train_opts *o = r->o;
 	mlp_train_progress p = { epoch, o->epochs, 0, r->steps, 0, 0.0, NAN, NAN,
-				 r->t };
+				 r->t, 0.0f, 0, NAN };
 	double sum = 0;
 	mlp_status st;
+	size_t *steps;
+	float *M, *V, *lr;
 
+	mlpi_trainer_state(r->t, &M, &V, &steps, &lr);
+	if (o->schedule != MLP_SCHEDULE_CONSTANT || o->warmup > 0)
+		*lr = mlpi_train_lr(o, epoch);
+	p.lr = *lr;
 	shuffle(r);
 	for (size_t k = 0; k < r->steps; k++) {
 		size_t first, rows, all;
@@ -313,8 +345,13 @@ static mlp_status run_epoch(struct train_run *r, size_t epoch, bool *stop)
 		*stop = r->vote != 0;
 		return st;
 	}
+	keep_track(r, &p);
 	r->vote = o->on_epoch != NULL && o->on_epoch(o->user, &p) != 0;
 	*stop = r->comm == NULL && r->vote;
+	/* Every worker saw the same held-out loss: they stop alike. */
+	if (o->patience > 0 && r->best_epoch > 0 &&
+	    epoch - r->best_epoch >= o->patience)
+		*stop = true;
 	return MLP_OK;
 }
 
@@ -451,9 +488,72 @@ static mlp_status resume(struct train_run *r, size_t *done)
 	return MLP_OK;
 }
 
+/* Holds opts->val_fraction of the n rows out, chosen by a stream of the
+ * seed of their own: they become the held-out rows (copied into *mem,
+ * after the list of the rows trained on, ascending), and r trains on the
+ * others. MLP_EINVAL when the fraction leaves no row to train on. */
+static mlp_status hold_out(struct train_run *r, mlp_train_opts *o, size_t n,
+			   void **mem)
+{
+	size_t n_in = r->net->sizes[0], n_out = r->net->sizes[r->net->n_layers];
+	size_t n_val = (size_t)((double)n * (double)o->val_fraction), used = 0;
+	struct mlpi_carver c = MLPI_CARVER(NULL);
+	size_t *rows, *perm, bytes;
+	float *Xv, *Yv;
+	struct mlpi_rng rng;
+
+	n_val = n_val > 0 ? n_val : 1;
+	if (n_val >= n)
+		return MLP_EINVAL;
+	for (int pass = 0; pass < 2; pass++) {
+		rows = mlpi_carve(&c, n, sizeof(size_t));
+		perm = mlpi_carve(&c, n, sizeof(size_t));
+		Xv = mlpi_carve(&c, n_val * n_in, sizeof(float));
+		Yv = mlpi_carve(&c, n_val * n_out, sizeof(float));
+		if (pass == 1)
+			break;
+		if (!mlpi_carved_size(&c, &bytes))
+			return MLP_ETOOBIG;
+		*mem = mlpi_alloc_aligned(bytes);
+		if (*mem == NULL)
+			return MLP_ENOMEM;
+		c = MLPI_CARVER(*mem);
+	}
+	/* The first n_val of a Fisher–Yates permutation are held out. */
+	mlpi_rng_seed(&rng, o->seed ^ 0x6d6c702d76616c00u);
+	for (size_t i = 0; i < n; i++) {
+		perm[i] = i;
+		rows[i] = 0;
+	}
+	for (size_t i = n - 1; i > 0; i--) {
+		size_t j = uniform_below(&rng, i + 1), k = perm[i];
+
+		perm[i] = perm[j];
+		perm[j] = k;
+	}
+	for (size_t i = 0; i < n_val; i++)
+		rows[perm[i]] = 1;
+	for (size_t i = 0, v = 0; i < n; i++) {
+		if (rows[i] == 0) {
+			perm[used++] = i; /* the rows trained on, ascending */
+			continue;
+		}
+		memcpy(Xv + v * n_in, r->X + i * n_in, n_in * sizeof(float));
+		memcpy(Yv + v * n_out, r->Y + i * n_out, n_out * sizeof(float));
+		v++;
+	}
+	r->rows_used = perm;
+	r->n = used;
+	o->eval_n = n_val;
+	o->eval_X = Xv;
+	o->eval_Y = Yv;
+	return MLP_OK;
+}
+
 mlp_status mlp_train(mlp_net *net, const mlp_train_opts *given, size_t n,
 		     const float *X, const float *Y)
 {
+	void *held_out = NULL;
 	mlp_train_opts full;
 	const mlp_train_opts *opts = &full;
 	struct train_run r = { .o = opts, .net = net, .n = n, .X = X, .Y = Y,
@@ -478,12 +578,15 @@ mlp_status mlp_train(mlp_net *net, const mlp_train_opts *given, size_t n,
 	if (st == MLP_OK && opts->eval_n > 0)
 		st = mlpi_check_data(net, opts->loss, opts->eval_n, opts->eval_X,
 				     opts->eval_Y);
+	if (st == MLP_OK && opts->val_fraction > 0.0f)
+		st = hold_out(&r, &full, n, &held_out);
 	st = join(&r, st);
 	if (st == MLP_OK)
 		st = mlpi_agree(r.comm, run_open(&r), NULL, 0, NULL, 0);
 	if (st != MLP_OK) {
 		if (r.t != NULL)
 			run_close(&r);
+		mlpi_free_aligned(held_out);
 		return st;
 	}
 
@@ -503,6 +606,11 @@ mlp_status mlp_train(mlp_net *net, const mlp_train_opts *given, size_t n,
 		if (opts->checkpoint != NULL && epoch % opts->checkpoint_every == 0)
 			st = save_checkpoint(&r, epoch);
 	}
+	if (st == MLP_OK && opts->keep_best && r.best_epoch > 0) {
+		memcpy(net->block, r.best, block_bytes);
+		mlpi_net_changed(net);
+	}
 	run_close(&r);
+	mlpi_free_aligned(held_out);
 	return st;
 }

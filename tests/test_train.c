@@ -813,6 +813,207 @@ START_TEST(opts_struct_size_checked)
 }
 END_TEST
 
+/* ---- schedules, held-out rows, early stopping --------------------------- */
+
+struct lr_record {
+	float lr[32];
+	size_t epochs;
+};
+
+static int on_epoch_lr(void *user, const mlp_train_progress *p)
+{
+	struct lr_record *rec = user;
+
+	rec->lr[p->epoch - 1] = p->lr;
+	rec->epochs = p->epoch;
+	return 0;
+}
+
+/* Each schedule's rate, epoch by epoch, as the steps ran it, against its
+ * formula in double: constant with warm-up, step, cosine, cosine with
+ * warm-up. */
+START_TEST(schedules_follow_their_formulas)
+{
+	static const size_t sizes[] = { 2, 4, 1 };
+	static const mlp_act acts[] = { MLP_TANH, MLP_IDENTITY };
+	enum { N = 16, EPOCHS = 12 };
+	const double pi = 3.14159265358979323846, lr0 = 0.01;
+	float X[N * 2], Y[N];
+	struct trng g = { 5 };
+	struct lr_record rec = { { 0 }, 0 };
+	mlp_train_opts o = mlp_train_defaults();
+	mlp_net *net;
+	size_t W;
+
+	trng_fill(&g, X, N * 2, -1, 1);
+	trng_fill(&g, Y, N, -1, 1);
+	ck_assert_int_eq(mlp_net_create(&net, 2, sizes, acts), MLP_OK);
+	ck_assert_int_eq(mlp_net_init(net, 1), MLP_OK);
+	o.lr = (float)lr0;
+	o.epochs = EPOCHS;
+	o.batch_size = 4;
+	o.on_epoch = on_epoch_lr;
+	o.user = &rec;
+	o.schedule = _i == 0 ? MLP_SCHEDULE_CONSTANT : _i == 1 ? MLP_SCHEDULE_STEP
+							     : MLP_SCHEDULE_COSINE;
+	o.warmup = _i == 0 ? 3 : _i == 3 ? 2 : 0;
+	o.step_every = 4;
+	o.step_factor = 0.5f;
+	W = o.warmup;
+	ck_assert_int_eq(mlp_train(net, &o, N, X, Y), MLP_OK);
+	ck_assert_uint_eq(rec.epochs, EPOCHS);
+	for (size_t e = 1; e <= EPOCHS; e++) {
+		double want, k = (double)(e - W - 1), T = (double)(EPOCHS - W);
+
+		if (e <= W)
+			want = lr0 * (double)e / (double)(W + 1);
+		else if (_i == 1)
+			want = lr0 * pow(0.5, (double)((e - 1) / 4));
+		else if (_i >= 2)
+			want = lr0 * (1 + cos(pi * k / T)) / 2;
+		else
+			want = lr0;
+		ck_assert_msg(fabs(rec.lr[e - 1] - want) <= 1e-6 * want,
+			      "schedule %d, epoch %zu: %.9g, formula %.9g", _i, e,
+			      (double)rec.lr[e - 1], want);
+		ck_assert(mlp_train_lr(&o, e) == rec.lr[e - 1]);
+	}
+	ck_assert(mlp_train_lr(&o, 0) == 0.0f);
+	ck_assert(mlp_train_lr(&o, EPOCHS + 1) == 0.0f);
+	ck_assert(mlp_train_lr(NULL, 1) == 0.0f);
+	mlp_net_free(net);
+}
+END_TEST
+
+struct best_record {
+	mlp_net *net;
+	uint64_t hash[256];
+	double loss[256];
+	size_t last, best;
+};
+
+static int on_epoch_best(void *user, const mlp_train_progress *p)
+{
+	struct best_record *rec = user;
+
+	rec->hash[p->epoch] = param_hash(rec->net);
+	rec->loss[p->epoch] = p->eval_loss;
+	rec->last = p->epoch;
+	rec->best = p->best_epoch;
+	return 0;
+}
+
+/* Early stopping on random labels, where the held-out loss soon rises:
+ * training stops `patience` epochs after the best one, which is the epoch
+ * of the lowest held-out loss seen, and the network ends with that
+ * epoch's parameters, bit for bit. */
+START_TEST(early_stopping_restores_best)
+{
+	static const size_t sizes[] = { 8, 32, 3 };
+	static const mlp_act acts[] = { MLP_RELU, MLP_SOFTMAX };
+	enum { N = 60, V = 30 };
+	float X[N * 8], Y[N * 3], Xv[V * 8], Yv[V * 3];
+	struct trng g = { 9 };
+	struct best_record rec = { 0 };
+	mlp_train_opts o = mlp_train_defaults();
+	size_t best = 1;
+
+	trng_fill(&g, X, N * 8, -1, 1);
+	trng_fill(&g, Xv, V * 8, -1, 1);
+	memset(Y, 0, sizeof(Y));
+	memset(Yv, 0, sizeof(Yv));
+	for (size_t i = 0; i < N; i++)
+		Y[i * 3 + (size_t)(trng_next(&g) % 3)] = 1;
+	for (size_t i = 0; i < V; i++)
+		Yv[i * 3 + (size_t)(trng_next(&g) % 3)] = 1;
+	ck_assert_int_eq(mlp_net_create(&rec.net, 2, sizes, acts), MLP_OK);
+	ck_assert_int_eq(mlp_net_init(rec.net, 3), MLP_OK);
+	o.loss = MLP_LOSS_XENT;
+	o.lr = 0.02f;
+	o.epochs = 200;
+	o.batch_size = 10;
+	o.eval_n = V;
+	o.eval_X = Xv;
+	o.eval_Y = Yv;
+	o.patience = 3;
+	o.keep_best = 1;
+	o.on_epoch = on_epoch_best;
+	o.user = &rec;
+	ck_assert_int_eq(mlp_train(rec.net, &o, N, X, Y), MLP_OK);
+	ck_assert_uint_lt(rec.last, 200);             /* it stopped early */
+	for (size_t e = 2; e <= rec.last; e++)
+		if (rec.loss[e] < rec.loss[best])
+			best = e;
+	ck_assert_uint_eq(rec.best, best);
+	ck_assert_uint_eq(rec.last, best + 3);
+	ck_assert_uint_eq(param_hash(rec.net), rec.hash[best]);
+	ck_assert_uint_ne(rec.hash[rec.last], rec.hash[best]);
+	mlp_net_free(rec.net);
+}
+END_TEST
+
+/* val_fraction: the held-out rows are the seed's, the same bits twice;
+ * another seed holds out others; the options that cannot go with it. */
+START_TEST(val_fraction_holds_rows_out)
+{
+	static const size_t sizes[] = { 8, 16, 3 };
+	static const mlp_act acts[] = { MLP_RELU, MLP_SOFTMAX };
+	enum { N = 50 };
+	float X[N * 8], Y[N * 3];
+	struct trng g = { 11 };
+	struct best_record rec[3] = { { 0 } };
+	mlp_train_opts o = mlp_train_defaults();
+	mlp_msg msg;
+
+	trng_fill(&g, X, N * 8, -1, 1);
+	memset(Y, 0, sizeof(Y));
+	for (size_t i = 0; i < N; i++)
+		Y[i * 3 + (size_t)(trng_next(&g) % 3)] = 1;
+	o.loss = MLP_LOSS_XENT;
+	o.epochs = 4;
+	o.batch_size = 8;
+	o.val_fraction = 0.2f;
+	o.on_epoch = on_epoch_best;
+	for (int k = 0; k < 3; k++) {
+		ck_assert_int_eq(mlp_net_create(&rec[k].net, 2, sizes, acts), MLP_OK);
+		ck_assert_int_eq(mlp_net_init(rec[k].net, 3), MLP_OK);
+		o.seed = k == 2 ? 99 : 1;
+		o.user = &rec[k];
+		ck_assert_int_eq(mlp_train(rec[k].net, &o, N, X, Y), MLP_OK);
+		ck_assert(isfinite(rec[k].loss[4]));
+	}
+	ck_assert_uint_eq(param_hash(rec[0].net), param_hash(rec[1].net));
+	ck_assert(rec[0].loss[4] == rec[1].loss[4]);
+	ck_assert(rec[0].loss[1] != rec[2].loss[1]);
+	/* What val_fraction cannot go with. */
+	o.val_fraction = 1.0f;
+	ck_assert_int_eq(mlp_train_check(rec[0].net, &o, &msg), MLP_EINVAL);
+	ck_assert_msg(strstr(msg.text, "val_fraction") != NULL, "%s", msg.text);
+	o.val_fraction = 0.2f;
+	o.eval_n = 2;
+	o.eval_X = X;
+	o.eval_Y = Y;
+	ck_assert_int_eq(mlp_train_check(rec[0].net, &o, &msg), MLP_EINVAL);
+	o.eval_n = 0;
+	o.val_fraction = 0.99f; /* 49 of 50 held out: 1 row left */
+	ck_assert_int_eq(mlp_train(rec[0].net, &o, N, X, Y), MLP_OK);
+	o.val_fraction = 0.0f;
+	o.patience = 2;
+	ck_assert_int_eq(mlp_train_check(rec[0].net, &o, &msg), MLP_EINVAL);
+	ck_assert_msg(strstr(msg.text, "patience needs held-out rows") != NULL,
+		      "%s", msg.text);
+	o.patience = 0;
+	o.warmup = 4;
+	ck_assert_int_eq(mlp_train_check(rec[0].net, &o, &msg), MLP_EINVAL);
+	o.warmup = 0;
+	o.schedule = MLP_SCHEDULE_STEP;
+	o.step_factor = 0.0f;
+	ck_assert_int_eq(mlp_train_check(rec[0].net, &o, &msg), MLP_EINVAL);
+	for (int k = 0; k < 3; k++)
+		mlp_net_free(rec[k].net);
+}
+END_TEST
+
 /* ---- mlp_train_check ------------------------------------------------------------ */
 
 /* Each option out of range: its status, and a message naming the field, its
@@ -1266,6 +1467,9 @@ int main(void)
 	tcase_add_test(learn, callback_sees_epochs_and_stops);
 	tcase_add_loop_test(learn, train_is_the_documented_loop, 0, 4);
 	tcase_add_test(learn, callbacks_see_progress);
+	tcase_add_loop_test(learn, schedules_follow_their_formulas, 0, 4);
+	tcase_add_test(learn, early_stopping_restores_best);
+	tcase_add_test(learn, val_fraction_holds_rows_out);
 	suite_add_tcase(s, learn);
 	tcase_add_test(bad, train_rejects_bad_options);
 	tcase_add_test(bad, opts_struct_size_checked);

@@ -358,6 +358,54 @@ else
 	contains err "out of memory" "run under ulimit -v says why"
 fi
 
+# ---- held-out rows, early stopping, schedules, the log
+digits=$(dirname "$like_tool")/../../tests/data/digits.csv
+[ -f "$digits" ] || digits=$(dirname "$0")/data/digits.csv
+expect 0 "train with --val, --patience, cosine and a log" -- "$mlp" train \
+	--sizes 64,32,10 --act relu,softmax --loss xent --lr 0.05 --epochs 40 \
+	--val 0.2 --patience 2 --schedule cosine --warmup 1 --log log.csv \
+	--out es.st "$digits"
+contains err "stopped after epoch" "early stopping says where"
+contains err "kept the parameters of epoch" "and which epoch it kept"
+head -1 log.csv > log_head.txt
+contains log_head.txt "epoch,lr,loss,val_loss,val_accuracy,samples_per_s,seconds" \
+	"the log's header"
+rows=$(($(wc -l < log.csv) - 1))
+last=$(grep -o 'stopped after epoch [0-9]*' err | grep -o '[0-9]*$')
+if [ "$rows" != "$last" ]; then
+	echo "FAIL: the log has $rows epochs, training stopped after ${last:-?}"
+	failures=$((failures + 1))
+fi
+# Warm-up: epoch 1 runs at lr/2 with one epoch of it.
+lr1=$(sed -n 2p log.csv | cut -d, -f2)
+if [ "$lr1" != "0.0250000004" ] && [ "$lr1" != "0.025" ]; then
+	echo "FAIL: warm-up epoch 1 at lr $lr1, wanted 0.025"; failures=$((failures + 1))
+fi
+expect 2 "--patience without held-out data" -- "$mlp" train --sizes 64,10 \
+	--act softmax --loss xent --patience 2 --out m.st "$digits"
+contains err "--patience 2 needs held-out data" "the rule named"
+expect 2 "--val with --test" -- "$mlp" train --sizes 64,10 --act softmax \
+	--loss xent --val 0.1 --test "$digits" --out m.st "$digits"
+expect 2 "--val 1" -- "$mlp" train --sizes 64,10 --act softmax --loss xent \
+	--val 1 --out m.st "$digits"
+contains err "val_fraction must be in [0, 1), not 1" "the --val rule"
+expect 2 "--schedule wavy" -- "$mlp" train --sizes 64,10 --act softmax \
+	--loss xent --schedule wavy --out m.st "$digits"
+contains err "want constant, cosine or step:E:F" "the schedules named"
+expect 2 "--schedule step:0:0.5" -- "$mlp" train --sizes 64,10 --act softmax \
+	--loss xent --schedule step:0:0.5 --out m.st "$digits"
+expect 2 "--schedule step:2:1.5" -- "$mlp" train --sizes 64,10 --act softmax \
+	--loss xent --schedule step:2:1.5 --out m.st "$digits"
+contains err "step_factor must be in (0, 1], not 1.5" "the step factor's rule"
+expect 2 "--warmup as long as the run" -- "$mlp" train --sizes 64,10 \
+	--act softmax --loss xent --epochs 3 --warmup 3 --out m.st "$digits"
+expect 0 "a step schedule" -- "$mlp" train --sizes 64,10 --act softmax \
+	--loss xent --epochs 4 --schedule step:2:0.5 --log step.csv --out m.st "$digits"
+if [ "$(cut -d, -f2 step.csv | tail -n +2 | tr '\n' ' ')" != "0.00100000005 0.00100000005 0.000500000024 0.000500000024 " ]; then
+	echo "FAIL: step:2:0.5 rates: $(cut -d, -f2 step.csv | tail -n +2 | tr '\n' ' ')"
+	failures=$((failures + 1))
+fi
+
 # ---- Fashion-MNIST: the bf16 plan's classes are the fp32 path's on at
 # least 99% of the 10,000 test images (a network trained for one epoch)
 fm=/usr/share/datasets/fashion-mnist

@@ -1,6 +1,7 @@
 /* cmd_train.c — mlp train: a network trained on CSV or IDX data. */
 #include "tool.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,6 +29,15 @@ static const char help[] =
 	"  --seed N        initial weights and shuffling (default 0): the network\n"
 	"                  of mlp_net_init(net, N), then mlp_train with seed N\n"
 	"  --test DATA     held-out data: its loss and accuracy after each epoch\n"
+	"  --val-data DATA the same (held-out data for --patience)\n"
+	"  --val F         hold out the fraction F of DATA, chosen by the seed\n"
+	"  --patience N    stop after N epochs without a lower held-out loss, and\n"
+	"                  put back the parameters of the best epoch\n"
+	"  --schedule S    the learning rate over the epochs: constant (default),\n"
+	"                  step:E:F (times F every E epochs) or cosine (to 0)\n"
+	"  --warmup E      E epochs of linear warm-up first (default 0)\n"
+	"  --log FILE      a CSV line an epoch: epoch, lr, loss, held-out loss\n"
+	"                  and accuracy, samples/s, seconds\n"
 	"  --checkpoint FILE   save a checkpoint (a model file with the optimizer's\n"
 	"                  state) after every --checkpoint-every N epochs (1)\n"
 	"  --resume FILE   go on from a checkpoint, to --epochs in all\n"
@@ -53,7 +63,8 @@ struct train_args {
 	mlp_act acts[MLP_MAX_LAYERS];
 	size_t n_acts;
 	mlp_train_opts opts;
-	const char *out, *data, *labels, *test, *test_labels;
+	const char *out, *data, *labels, *test, *test_labels, *log;
+	bool val_data; /* --test came as --val-data */
 	bool every_given;
 	bool header, help;
 };
@@ -97,6 +108,35 @@ static int choice(const char *name, const char *text, const char *a,
 	return EXIT_OK;
 }
 
+/* --schedule constant, cosine or step:E:F into o. */
+static int option_schedule(mlp_train_opts *o, const char *text)
+{
+	char copy[64];
+	char *factor;
+	int rc;
+
+	if (strcmp(text, "constant") == 0 || strcmp(text, "cosine") == 0) {
+		o->schedule = strcmp(text, "cosine") == 0 ? MLP_SCHEDULE_COSINE
+							  : MLP_SCHEDULE_CONSTANT;
+		return EXIT_OK;
+	}
+	if (strncmp(text, "step:", 5) != 0 || strlen(text) >= sizeof(copy))
+		return report_error(EXIT_USAGE, "--schedule '%s': want constant, "
+				    "cosine or step:E:F (times F every E epochs)",
+				    text);
+	strcpy(copy, text + 5);
+	factor = strchr(copy, ':');
+	if (factor == NULL)
+		return report_error(EXIT_USAGE, "--schedule '%s': want step:E:F, "
+				    "E epochs and a factor F", text);
+	*factor++ = '\0';
+	o->schedule = MLP_SCHEDULE_STEP;
+	rc = option_size("schedule", copy, 1, SIZE_MAX, &o->step_every);
+	if (rc == EXIT_OK)
+		rc = option_float("schedule", factor, &o->step_factor);
+	return check_option(o, "schedule", text, rc);
+}
+
 /* Everything on the command line into *a; an exit code. After --help,
  * EXIT_OK with a->help set. */
 static int parse_args(int argc, char **argv, struct train_args *a)
@@ -120,6 +160,12 @@ static int parse_args(int argc, char **argv, struct train_args *a)
 		{ "precision", required_argument, NULL, 'P' },
 		{ "seed", required_argument, NULL, 'S' },
 		{ "test", required_argument, NULL, 't' },
+		{ "val-data", required_argument, NULL, 'V' },
+		{ "val", required_argument, NULL, 'v' },
+		{ "patience", required_argument, NULL, 'p' },
+		{ "schedule", required_argument, NULL, 'C' },
+		{ "warmup", required_argument, NULL, 'W' },
+		{ "log", required_argument, NULL, 'g' },
 		{ "labels", required_argument, NULL, 'l' },
 		{ "test-labels", required_argument, NULL, 'T' },
 		{ "header", no_argument, NULL, 'H' },
@@ -148,6 +194,22 @@ static int parse_args(int argc, char **argv, struct train_args *a)
 		case 'T': a->test_labels = optarg; break;
 		case 'H': a->header = true; break;
 		case 'k': o->checkpoint = optarg; break;
+		case 'V':
+			if (a->test != NULL)
+				return report_error(EXIT_USAGE, "--val-data and "
+						    "--test name the same held-out "
+						    "data: give one");
+			a->test = optarg;
+			a->val_data = true;
+			break;
+		case 'v': rc = train_float(o, "val", optarg, &o->val_fraction); break;
+		case 'p':
+			rc = option_size("patience", optarg, 1, SIZE_MAX, &o->patience);
+			o->keep_best = 1;
+			break;
+		case 'C': rc = option_schedule(o, optarg); break;
+		case 'W': rc = train_size(o, "warmup", optarg, &o->warmup); break;
+		case 'g': a->log = optarg; break;
 		case 'R': o->resume = optarg; break;
 		case 'K':
 			rc = option_size("checkpoint-every", optarg, 1, SIZE_MAX,
@@ -197,6 +259,14 @@ static int parse_args(int argc, char **argv, struct train_args *a)
 		return report_error(EXIT_USAGE, "--act names %zu activations for "
 				    "the %zu layers of --sizes", a->n_acts,
 				    a->n_sizes - 1);
+	if (o->val_fraction > 0.0f && a->test != NULL)
+		return report_error(EXIT_USAGE, "--val holds rows of DATA out; "
+				    "--test and --val-data name other held-out "
+				    "data: give one");
+	if (o->patience > 0 && o->val_fraction == 0.0f && a->test == NULL)
+		return report_error(EXIT_USAGE, "--patience %zu needs held-out "
+				    "data: --val FRACTION, --val-data FILE or "
+				    "--test FILE", o->patience);
 	if (a->every_given && o->checkpoint == NULL)
 		return report_error(EXIT_USAGE, "--checkpoint-every needs "
 				    "--checkpoint FILE");
@@ -209,6 +279,8 @@ static int parse_args(int argc, char **argv, struct train_args *a)
 struct train_view {
 	struct progress progress;
 	size_t epoch; /* the last one that began */
+	FILE *log;    /* --log, or NULL */
+	mlp_train_progress last; /* the last epoch's progress */
 };
 
 static int on_step(void *user, const mlp_train_progress *p)
@@ -225,6 +297,12 @@ static int on_epoch(void *user, const mlp_train_progress *p)
 	struct train_view *v = user;
 
 	progress_epoch(&v->progress, p);
+	if (v->log != NULL)
+		fprintf(v->log, "%zu,%.9g,%.9g,%.9g,%.9g,%.1f,%.3f\n", p->epoch,
+			(double)p->lr, p->loss, p->eval_loss, p->eval_accuracy,
+			(double)p->rows / v->progress.epoch_secs,
+			v->progress.epoch_secs);
+	v->last = *p;
 	v->epoch = p->epoch + 1;
 	return 0;
 }
@@ -271,17 +349,33 @@ static int train_failed(mlp_status st, const struct train_view *v,
 	}
 }
 
+/* After training with --patience: where it stopped, and which epoch's
+ * parameters it kept. */
+static void report_best(const mlp_train_progress *last,
+			const mlp_train_opts *o)
+{
+	if (last->epoch < o->epochs)
+		fprintf(stderr, "stopped after epoch %zu: no lower held-out loss "
+			"for %zu epochs\n", last->epoch, o->patience);
+	fprintf(stderr, "kept the parameters of epoch %zu (held-out loss %.4f)\n",
+		last->best_epoch, last->best_loss);
+}
+
 /* Creates the network the arguments describe, checked against the
  * options, and initialises it from the seed. */
 static int make_net(const struct train_args *a, mlp_net **out)
 {
 	mlp_msg msg;
 	mlp_status st = mlp_net_create(out, a->n_acts, a->sizes, a->acts);
+	/* The held-out data is read later: --patience is checked then. */
+	mlp_train_opts probe = a->opts;
 
+	probe.patience = 0;
+	probe.keep_best = 0;
 	if (st != MLP_OK)
 		return report_error(EXIT_FAIL, "cannot create the network: %s",
 				    mlp_strerror(st));
-	if (mlp_train_check(*out, &a->opts, &msg) != MLP_OK) {
+	if (mlp_train_check(*out, &probe, &msg) != MLP_OK) {
 		mlp_net_free(*out);
 		return report_error(EXIT_USAGE, "--loss %s: %s",
 				    a->opts.loss == MLP_LOSS_XENT ? "xent" : "mse",
@@ -318,14 +412,24 @@ int cmd_train(int argc, char **argv)
 	/* Under mpirun, every rank has read its data, or none trains. */
 	rc = ranks_agree(rc);
 	a.opts.comm = ranks_comm();
+	a.opts.eval_n = test.n;
+	a.opts.eval_X = test.X;
+	a.opts.eval_Y = test.Y;
+	if (rc == EXIT_OK && a.log != NULL && rank_id() == 0) {
+		view.log = fopen(a.log, "w");
+		if (view.log == NULL)
+			rc = report_error(EXIT_FAIL, "cannot open %s: %s", a.log,
+					  strerror(errno));
+		else
+			fputs("epoch,lr,loss,val_loss,val_accuracy,samples_per_s,"
+			      "seconds\n", view.log);
+	}
+	rc = ranks_agree(rc);
 	if (rc == EXIT_OK && a.opts.comm != NULL &&
 	    mlp_train_check(net, &a.opts, &msg) != MLP_OK)
 		rc = report_error(EXIT_USAGE, "--batch %zu: %s", a.opts.batch_size,
 				  msg.text);
 	if (rc == EXIT_OK) {
-		a.opts.eval_n = test.n;
-		a.opts.eval_X = test.X;
-		a.opts.eval_Y = test.Y;
 		if (rank_id() == 0) {
 			a.opts.on_step = on_step;
 			a.opts.on_epoch = on_epoch;
@@ -336,7 +440,11 @@ int cmd_train(int argc, char **argv)
 		if (st != MLP_OK)
 			rc = train_failed(st, &view, &a.opts,
 					  mlp_net_param_count(net));
+		else if (a.opts.keep_best && rank_id() == 0)
+			report_best(&view.last, &a.opts);
 	}
+	if (view.log != NULL && fclose(view.log) != 0 && rc == EXIT_OK)
+		rc = report_error(EXIT_FAIL, "cannot write %s", a.log);
 	if (rc == EXIT_OK && rank_id() == 0 &&
 	    mlp_net_save(net, a.out, &msg) != MLP_OK)
 		rc = report_error(EXIT_FAIL, "%s", msg.text);

@@ -55,13 +55,15 @@ void progress_step(struct progress *pr, const mlp_train_progress *p)
 
 void progress_epoch(struct progress *pr, const mlp_train_progress *p)
 {
-	fprintf(stderr, "epoch %zu/%zu: loss %.4f, %.0f samples/s, %.1f s",
-		p->epoch, p->epochs, p->loss, (double)p->rows / pr->epoch_secs,
-		pr->epoch_secs);
+	fprintf(stderr, "epoch %zu/%zu: loss %.4f, lr %.3g, %.0f samples/s, %.1f s",
+		p->epoch, p->epochs, p->loss, (double)p->lr,
+		(double)p->rows / pr->epoch_secs, pr->epoch_secs);
 	if (!isnan(p->eval_loss))
 		fprintf(stderr, ", test loss %.4f", p->eval_loss);
 	if (!isnan(p->eval_accuracy))
 		fprintf(stderr, ", test accuracy %.4f", p->eval_accuracy);
+	if (p->best_epoch > 0 && p->best_epoch != p->epoch)
+		fprintf(stderr, " (best: epoch %zu)", p->best_epoch);
 	fputc('\n', stderr);
 	pr->start = clock_seconds(); /* the next epoch's steps start now */
 }
