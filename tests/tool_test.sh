@@ -406,6 +406,61 @@ if [ "$(cut -d, -f2 step.csv | tail -n +2 | tr '\n' ' ')" != "0.00100000005 0.00
 	failures=$((failures + 1))
 fi
 
+# ---- mlp eval: the confusion matrix counts every row, its diagonal is the
+# accuracy, and both agree with mlp run --argmax; regression's MSE, MAE
+# and R^2 against awk's from mlp run's outputs
+expect 0 "eval a classifier" -- "$mlp" eval es.st "$digits"
+cp out eval.txt
+cut -d, -f1-64 "$digits" > digits_in.csv
+"$mlp" run --argmax es.st digits_in.csv > pred.txt 2>/dev/null
+cut -d, -f65 "$digits" > truth.txt
+right=$(paste -d' ' pred.txt truth.txt | awk '$1 == $2' | wc -l)
+total=$(wc -l < truth.txt)
+acc=$(awk -v r="$right" -v t="$total" 'BEGIN { printf "%.6f", r / t }')
+contains eval.txt "accuracy  $acc" "eval's accuracy is run --argmax's"
+diag=$(awk '/^ *[0-9]+( +[0-9]+)+$/ && NF == 11 { s += $($1 + 2) } END { print s }' eval.txt)
+cells=$(awk '/^ *[0-9]+( +[0-9]+)+$/ && NF == 11 { for (i = 2; i <= NF; i++) s += $i } END { print s }' eval.txt)
+if [ "$diag" != "$right" ] || [ "$cells" != "$total" ]; then
+	echo "FAIL: confusion matrix diagonal $diag (want $right), cells $cells (want $total)"
+	failures=$((failures + 1))
+fi
+awk 'BEGIN { srand(3); for (i = 0; i < 200; i++) { x = rand() * 2 - 1;
+	printf "%.6f,%.6f\n", x, 3 * x + 0.5 + (rand() - 0.5) * 0.1 } }' > line.csv
+expect 0 "train a regression" -- "$mlp" train --sizes 1,8,1 --act tanh,identity \
+	--epochs 30 --lr 0.01 --out line.st line.csv
+expect 0 "eval a regression" -- "$mlp" eval line.st line.csv
+cp out eval_r.txt
+cut -d, -f1 line.csv > line_in.csv
+"$mlp" run line.st line_in.csv > line_out.txt 2>/dev/null
+want=$(paste -d, line.csv line_out.txt | awk -F, '{ e = $3 - $2; se += e * e;
+	ae += (e < 0 ? -e : e); t[NR] = $2; m += $2 } END { m /= NR;
+	for (i = 1; i <= NR; i++) tot += (t[i] - m) ^ 2;
+	printf "%.4g %.4g %.4f", se / NR, ae / NR, 1 - se / tot }')
+got=$(awk '$1 == "mse" { a = $2 } $1 == "mae" { b = $2 } $1 == "r2" { c = $2 }
+	END { printf "%.4g %.4g %.4f", a, b, c }' eval_r.txt)
+if [ "$got" != "$want" ]; then
+	echo "FAIL: eval's mse mae r2 '$got', awk's '$want'"; failures=$((failures + 1))
+fi
+expect 2 "eval --plot on a regression" -- "$mlp" eval --plot x.png line.st line.csv
+contains err "not a classifier" "the reason"
+
+# ---- mlp plot and eval --plot: PNG files where gnuplot is installed, a
+# message saying what to install where it is not
+if command -v gnuplot >/dev/null; then
+	expect 0 "plot two logs" -- "$mlp" plot log.csv step.csv curves.png
+	expect 0 "eval --plot" -- "$mlp" eval --plot cm.png es.st "$digits"
+	for png in curves.png cm.png; do
+		if [ "$(head -c 4 "$png" | od -An -c | tr -d ' ')" != "211PNG" ]; then
+			echo "FAIL: $png is not a PNG"; failures=$((failures + 1))
+		fi
+	done
+else
+	expect 1 "plot without gnuplot" -- "$mlp" plot log.csv curves.png
+	contains err "apt-get install gnuplot-nox" "what to install"
+fi
+expect 4 "plot a file that is not a log" -- "$mlp" plot "$digits" x.png
+contains err "not a log of mlp train --log" "the reason"
+
 # ---- Fashion-MNIST: the bf16 plan's classes are the fp32 path's on at
 # least 99% of the 10,000 test images (a network trained for one epoch)
 fm=/usr/share/datasets/fashion-mnist

@@ -15,6 +15,10 @@ static const char usage[] =
 	"  mlp run MODEL [INPUT]     outputs of the network for rows of inputs\n"
 	"  mlp train --sizes ... --out MODEL DATA\n"
 	"                            train a network on CSV or IDX data\n"
+	"  mlp eval MODEL DATA       loss, accuracy and confusion matrix, or\n"
+	"                            MSE, MAE and R^2, on labelled data\n"
+	"  mlp plot LOG.csv... OUT.png\n"
+	"                            training curves from mlp train --log\n"
 	"\n"
 	"MODEL is a safetensors file. 'mlp COMMAND --help' tells more;\n"
 	"'mlp --version' the BLAS, engines and precisions this build runs.\n"
@@ -54,6 +58,10 @@ static int dispatch(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "train"))
 		return cmd_train(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "eval"))
+		return cmd_eval(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "plot"))
+		return cmd_plot(argc - 1, argv + 1);
 	fprintf(stderr, "mlp: unknown command '%s'\n\n%s", argv[1], usage);
 	return EXIT_USAGE;
 }

@@ -1,7 +1,8 @@
 /*
  * tool.h — what the parts of the mlp command-line program share.
  *
- * mlp.c dispatches to the commands (cmd_info.c, cmd_run.c, cmd_train.c);
+ * mlp.c dispatches to the commands (cmd_info.c, cmd_run.c, cmd_train.c,
+ * cmd_eval.c, cmd_plot.c);
  * the commands use the helpers below (report.c, options.c, model.c, data.c,
  * progress.c); no helper calls a command or the dispatcher.
  */
@@ -128,6 +129,16 @@ int idx_read_file(const char *path, unsigned dims, unsigned char **data,
  * new array *X of *count rows. Returns an exit code. */
 int idx_images_load(const char *path, size_t n_in, float **X, size_t *count);
 
+/* ---- gnuplot.c ---- */
+
+/* A pipe into gnuplot (the script's output is its own affair), or NULL
+ * after reporting that gnuplot is missing or cannot start (*rc). */
+FILE *gnuplot_open(int *rc);
+/* Whether a file name fits a gnuplot string in single quotes. */
+bool gnuplot_name_ok(const char *name);
+/* Closes it: an exit code, reporting a failure to draw `out`. */
+int gnuplot_close(FILE *g, const char *out);
+
 /* ---- progress.c ---- */
 
 /* The progress of training on standard error: a bar redrawn in place on a
@@ -166,6 +177,8 @@ int ranks_share(float **X, size_t *n, size_t width);
 void ranks_gather(float *Y, const size_t *first, size_t width);
 
 /* ---- the commands: each returns the exit code ---- */
+int cmd_eval(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_train(int argc, char **argv);

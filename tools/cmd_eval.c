@@ -1,0 +1,192 @@
+/* cmd_eval.c — mlp eval: how well a model does on labelled data. */
+#include "tool.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char help[] =
+	"usage: mlp eval [--act LIST] [--labels FILE] [--header] [--plot PNG]\n"
+	"                MODEL DATA\n"
+	"\n"
+	"Runs the rows of DATA through the network in MODEL and reports how it\n"
+	"does. A softmax output is a classifier: DATA holds the inputs and the\n"
+	"class label (or is an IDX image file with its labels), and eval prints\n"
+	"the cross-entropy, the accuracy and the confusion matrix. Any other\n"
+	"output is a regression: DATA holds the inputs and the targets, and eval\n"
+	"prints the mean squared error, the mean absolute error and R^2.\n"
+	"\n"
+	"  --act LIST     the activations, for a file that names none\n"
+	"  --labels FILE  IDX labels, when not beside the images\n"
+	"  --header       skip the first line of a CSV file\n"
+	"  --plot PNG     draw the confusion matrix as a heat map (gnuplot)\n";
+
+/* The outputs of the network for all the rows, in batches of a workspace. */
+static int outputs(const mlp_net *net, const struct dataset *d, float **Y)
+{
+	size_t n_out = d->n_out, batch = d->n < 256 ? d->n : 256;
+	mlp_workspace *ws;
+
+	*Y = malloc(d->n * n_out * sizeof(float));
+	if (*Y == NULL || mlp_workspace_create(&ws, net, batch) != MLP_OK) {
+		free(*Y);
+		return report_error(EXIT_FAIL, "out of memory for the outputs of "
+				    "%zu rows", d->n);
+	}
+	mlp_forward(net, ws, d->n, d->X, *Y);
+	mlp_workspace_free(ws);
+	return EXIT_OK;
+}
+
+static size_t argmax(const float *v, size_t n)
+{
+	size_t best = 0;
+
+	for (size_t j = 1; j < n; j++)
+		if (v[j] > v[best])
+			best = j;
+	return best;
+}
+
+/* The heat map of the confusion matrix, counts in the cells. */
+static int plot_confusion(const size_t *m, size_t k, const char *png)
+{
+	int rc = EXIT_OK;
+	FILE *g = gnuplot_open(&rc);
+
+	if (g == NULL)
+		return rc;
+	fputs("$M << EOD\n", g);
+	for (size_t i = 0; i < k; i++) {
+		for (size_t j = 0; j < k; j++)
+			fprintf(g, "%zu ", m[i * k + j]);
+		fputc('\n', g);
+	}
+	fprintf(g, "EOD\nset terminal pngcairo size %d,%d\nset output '%s'\n"
+		"set title 'confusion matrix'\nset xlabel 'predicted'\n"
+		"set ylabel 'true class'\nset xrange [-0.5:%d.5]\n"
+		"set yrange [%d.5:-0.5]\nset xtics 1\nset ytics 1\n"
+		"set palette defined (0 'white', 1 '#3060a0')\nunset key\n"
+		"plot $M matrix with image, $M matrix using 1:2:(sprintf('%%d', $3)) "
+		"with labels\n", 300 + 40 * (int)k, 260 + 40 * (int)k, png,
+		(int)k - 1, (int)k - 1);
+	return gnuplot_close(g, png);
+}
+
+static void classification(const mlp_net *net, const struct dataset *d,
+			   const float *Y, size_t *m)
+{
+	double loss = 0, acc = 0;
+	size_t k = d->n_out;
+
+	mlp_evaluate(net, MLP_LOSS_XENT, d->n, d->X, d->Y, &loss, &acc);
+	for (size_t i = 0; i < d->n; i++)
+		m[argmax(d->Y + i * k, k) * k + argmax(Y + i * k, k)]++;
+	printf("rows      %zu\ncross-entropy %.6f\naccuracy  %.6f\n", d->n, loss,
+	       acc);
+	printf("confusion matrix (rows: true class, columns: predicted)\n     ");
+	for (size_t j = 0; j < k; j++)
+		printf(" %6zu", j);
+	putchar('\n');
+	for (size_t i = 0; i < k; i++) {
+		printf("%5zu", i);
+		for (size_t j = 0; j < k; j++)
+			printf(" %6zu", m[i * k + j]);
+		putchar('\n');
+	}
+}
+
+/* MSE, MAE and R^2 (1 - residual / total sum of squares, over every
+ * output, each about its own mean), in double. */
+static void regression(const struct dataset *d, const float *Y)
+{
+	size_t k = d->n_out, n = d->n;
+	double se = 0, ae = 0, tot = 0;
+
+	for (size_t j = 0; j < k; j++) {
+		double mean = 0;
+
+		for (size_t i = 0; i < n; i++)
+			mean += d->Y[i * k + j];
+		mean /= (double)n;
+		for (size_t i = 0; i < n; i++) {
+			double t = d->Y[i * k + j], e = Y[i * k + j] - t;
+
+			se += e * e;
+			ae += fabs(e);
+			tot += (t - mean) * (t - mean);
+		}
+	}
+	printf("rows      %zu\nmse       %.6g\nmae       %.6g\n", n,
+	       se / (double)(n * k), ae / (double)(n * k));
+	if (tot > 0)
+		printf("r2        %.6f\n", 1.0 - se / tot);
+	else
+		printf("r2        undefined (the targets are constant)\n");
+}
+
+int cmd_eval(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "act", required_argument, NULL, 'a' },
+		{ "labels", required_argument, NULL, 'l' },
+		{ "header", no_argument, NULL, 'H' },
+		{ "plot", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *acts = NULL, *labels = NULL, *png = NULL;
+	struct dataset d = { 0 };
+	bool header = false, classes;
+	mlp_net *net = NULL;
+	float *Y = NULL;
+	size_t *m = NULL;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': acts = optarg; break;
+		case 'l': labels = optarg; break;
+		case 'H': header = true; break;
+		case 'p': png = optarg; break;
+		case 'h': return fputs(help, stdout), EXIT_OK;
+		default: return fputs(help, stderr), EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2)
+		return fputs(help, stderr), EXIT_USAGE;
+	rc = load_model(argv[optind], acts, &net);
+	if (rc != EXIT_OK)
+		return rc;
+	classes = mlp_net_act(net, mlp_net_layers(net) - 1) == MLP_SOFTMAX;
+	if (png != NULL && !gnuplot_name_ok(png))
+		rc = report_error(EXIT_USAGE, "--plot '%s': a file name with a "
+				  "quote or a newline", png);
+	else if (png != NULL && !classes)
+		rc = report_error(EXIT_USAGE, "--plot draws a confusion matrix: "
+				  "the model is not a classifier (softmax output)");
+	if (rc == EXIT_OK)
+		rc = dataset_load(&d, argv[optind + 1], labels, mlp_net_width(net, 0),
+				  mlp_net_width(net, mlp_net_layers(net)),
+				  classes ? TARGETS_LABELS : TARGETS_VALUES, header);
+	if (rc == EXIT_OK)
+		rc = outputs(net, &d, &Y);
+	if (rc == EXIT_OK && classes) {
+		m = calloc(d.n_out * d.n_out, sizeof(size_t));
+		if (m == NULL)
+			rc = report_error(EXIT_FAIL, "out of memory");
+	}
+	if (rc == EXIT_OK && classes)
+		classification(net, &d, Y, m);
+	else if (rc == EXIT_OK)
+		regression(&d, Y);
+	if (rc == EXIT_OK && png != NULL)
+		rc = plot_confusion(m, d.n_out, png);
+	free(m);
+	free(Y);
+	dataset_free(&d);
+	mlp_net_free(net);
+	return rc;
+}
