@@ -231,6 +231,37 @@ MLP_API float *mlp_net_bias(mlp_net *net, size_t layer);
  * gives the same network, bit for bit, on every machine. */
 MLP_API mlp_status mlp_net_init(mlp_net *net, uint64_t seed);
 
+/* Standardisation kept with a network, so that raw rows go in and outputs
+ * in the targets' units come out: an input x becomes (x − in_mean) / in_std
+ * before the network, an output y becomes y·out_std + out_mean after it.
+ * mlp_forward and plans do not apply it; mlp_net_scale_inputs and
+ * mlp_net_unscale_outputs do, and mlp_net_save and mlp_net_load keep it
+ * (as "scaling.*" tensors). in_mean and in_std have sizes[0] values each,
+ * out_mean and out_std the output width; a pair may be NULL, NULL (none,
+ * which removes it). MLP_ENULL for half a pair, MLP_ENONFINITE for NaN or
+ * infinity, MLP_EINVAL for a deviation that is not above 0 (a constant
+ * column: give 1); nothing changes then. MLP_ENOMEM. */
+MLP_API mlp_status mlp_net_set_scaling(mlp_net *net, const float *in_mean,
+				       const float *in_std,
+				       const float *out_mean,
+				       const float *out_std);
+/* The network's scaling: pointers into it (valid until it is set again or
+ * the network is freed), NULL for a pair it does not have. */
+MLP_API mlp_status mlp_net_get_scaling(const mlp_net *net,
+				       const float **in_mean,
+				       const float **in_std,
+				       const float **out_mean,
+				       const float **out_std);
+/* out = the batch rows of X standardised by the network's input scaling
+ * (a copy without one); out may be X, or must not overlap it
+ * (MLP_EINVAL). */
+MLP_API mlp_status mlp_net_scale_inputs(const mlp_net *net, size_t batch,
+					const float *X, float *out);
+/* The batch rows of outputs Y back in the targets' units, in place
+ * (unchanged without output scaling). */
+MLP_API mlp_status mlp_net_unscale_outputs(const mlp_net *net, size_t batch,
+					   float *Y);
+
 /* ------------------------------------------------------------------------ */
 /* 6. Workspaces and the forward pass                                        */
 /* ------------------------------------------------------------------------ */

@@ -51,6 +51,11 @@ struct mlp_net {
 	 * steps (setters, mutable pointers handed out): a trainer trusts the
 	 * bounds it keeps of them only while this is unchanged. */
 	atomic_uint_least64_t version;
+	/* Standardisation kept with the network (scaling.c): NULL, or
+	 * in_mean, in_std (sizes[0] each), out_mean, out_std (the output
+	 * width each); has_in, has_out say which pairs hold values. */
+	float *scaling;
+	bool has_in, has_out;
 	struct mlp_layer layers[];
 };
 
@@ -396,6 +401,12 @@ mlp_status mlpi_json_read(const unsigned char *text, size_t len,
 /* The member of obj named key, or NULL. */
 const struct mlpi_json *mlpi_json_get(const struct mlpi_json *obj,
 				      const char *key);
+
+/* ---- standardisation kept with a network (scaling.c) ---- */
+
+/* The scaling of src (if any) onto dst, a network of the same widths:
+ * MLP_OK, or MLP_ENOMEM with dst unchanged. */
+mlp_status mlpi_scaling_copy(mlp_net *dst, const mlp_net *src);
 
 /* Whether saves may use an unnamed file (O_TMPFILE); tests clear it to
  * exercise the named-file way that systems without it take. */

@@ -84,6 +84,15 @@ static bool write_block(int fd, const mlp_net *net, const float *block)
 	return ok;
 }
 
+/* The network's scaling, in the order of its header entries. */
+static bool write_scaling(int fd, const mlp_net *net)
+{
+	size_t a = net->sizes[0], b = net->sizes[net->n_layers];
+
+	return (!net->has_in || write_floats(fd, net->scaling, 2 * a)) &&
+	       (!net->has_out || write_floats(fd, net->scaling + 2 * a, 2 * b));
+}
+
 /* The whole file to fd and to the disk: the header's length, the header,
  * the data. false on error (errno set). */
 static bool write_model(int fd, const mlp_net *net,
@@ -96,7 +105,7 @@ static bool write_model(int fd, const mlp_net *net,
 	for (int i = 0; i < 8; i++)
 		len8[i] = (unsigned char)((uint64_t)header_len >> (8 * i));
 	ok = write_all(fd, len8, 8) && write_all(fd, header, header_len) &&
-	     write_block(fd, net, net->block);
+	     write_block(fd, net, net->block) && write_scaling(fd, net);
 	if (state != NULL)
 		ok = ok && write_block(fd, net, state->M) &&
 		     write_block(fd, net, state->V);
@@ -293,7 +302,9 @@ static mlp_status check_size_limit(const mlp_net *net,
 {
 	struct rlimit rl;
 	uint64_t size = 8 + (uint64_t)header_len +
-			(uint64_t)net->n_params * 4 * (state != NULL ? 3 : 1);
+			(uint64_t)net->n_params * 4 * (state != NULL ? 3 : 1) +
+			8 * ((net->has_in ? net->sizes[0] : 0) +
+			     (net->has_out ? net->sizes[net->n_layers] : 0));
 
 	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    size > (uint64_t)rl.rlim_cur)

@@ -80,6 +80,8 @@ static mlp_net *net_new(size_t n_layers, const size_t *sizes,
 	net->n_params = 0;
 	net->max_hidden = 0;
 	atomic_init(&net->version, 0);
+	net->scaling = NULL;
+	net->has_in = net->has_out = false;
 	for (size_t l = 0; l < n_layers; l++) {
 		struct mlp_layer *layer = &net->layers[l];
 
@@ -127,6 +129,10 @@ mlp_status mlp_net_clone(mlp_net **out, const mlp_net *net)
 		copy->layers[l].act = net->layers[l].act;
 	/* The same layout: one copy of the block, padding included. */
 	memcpy(copy->block, net->block, net->block_floats * sizeof(float));
+	if (mlpi_scaling_copy(copy, net) != MLP_OK) {
+		mlp_net_free(copy);
+		return MLP_ENOMEM;
+	}
 	*out = copy;
 	return MLP_OK;
 }
@@ -136,6 +142,7 @@ void mlp_net_free(mlp_net *net)
 	if (net == NULL)
 		return;
 	mlpi_free_aligned(net->block);
+	free(net->scaling);
 	free(net);
 }
 

@@ -63,9 +63,16 @@ static const struct {
 	[F64] = { "F64", 8 },
 };
 
+/* The names of the scaling tensors, in the order of net->scaling. */
+static const char *const scaling_names[4] = {
+	"scaling.input.mean", "scaling.input.std", "scaling.target.mean",
+	"scaling.target.std",
+};
+
 /* One tensor of the header, once its entry is checked. */
 struct entry {
 	enum dtype dtype;
+	int scaling;       /* 1 + its index in scaling_names, or 0 */
 	const char *name;
 	size_t prefix_len; /* name[0 .. prefix_len) is the prefix */
 	size_t layer;      /* the number in the name */
@@ -193,6 +200,19 @@ static mlp_status check_entry(const char *key, const struct mlpi_json *v,
 		return mlpi_fail(msg, MLP_EFORMAT,
 			    "tensor %s: data_offsets [%zu, %zu] run past the end of "
 			    "the data (%zu bytes)", n.s, e->begin, e->end, data_size);
+	e->scaling = 0;
+	for (int k = 0; k < 4; k++)
+		if (strcmp(key, scaling_names[k]) == 0)
+			e->scaling = k + 1;
+	if (e->scaling > 0 && e->rank != 1)
+		return mlpi_fail(msg, MLP_EFORMAT, "tensor %s: scaling has 1 "
+				 "dimension, not %zu", n.s, e->rank);
+	if (e->scaling > 0)
+		return MLP_OK;
+	if (strncmp(key, "scaling.", 8) == 0)
+		return mlpi_fail(msg, MLP_EFORMAT, "tensor %s: not a scaling "
+				 "tensor (scaling.input.mean, .std, "
+				 "scaling.target.mean, .std)", n.s);
 	if (!parse_name(key, e))
 		return mlpi_fail(msg, MLP_EFORMAT,
 			    "tensor %s: the name is not <prefix><layer>.weight or "
@@ -532,20 +552,72 @@ static bool is_state(const struct entry *e)
 	return strncmp(e->name, STATE_PREFIX, strlen(STATE_PREFIX)) == 0;
 }
 
-/* Moves the optimizer's entries after the network's; the network's count. */
-static size_t split_state(struct entry *e, size_t n)
+static bool is_model(const struct entry *e)
 {
-	size_t model = 0;
+	return !is_state(e) && e->scaling == 0;
+}
+
+/* Moves the entries that `keep` takes to the front; their count. */
+static size_t partition(struct entry *e, size_t n,
+			bool (*keep)(const struct entry *))
+{
+	size_t front = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!is_state(&e[i])) {
-			struct entry t = e[model];
+		if (keep(&e[i])) {
+			struct entry t = e[front];
 
-			e[model++] = e[i];
+			e[front++] = e[i];
 			e[i] = t;
 		}
 	}
-	return model;
+	return front;
+}
+
+/* The scaling entries (any order) onto net: each pair whole, of the
+ * network's width, finite, the deviations above 0. */
+static mlp_status read_scaling(const struct entry *e, size_t n,
+			       const unsigned char *data, mlp_net *net,
+			       mlp_msg *msg)
+{
+	size_t widths[2] = { net->sizes[0], net->sizes[net->n_layers] };
+	float *v[4] = { NULL, NULL, NULL, NULL };
+	mlp_status st = MLP_OK;
+
+	for (size_t i = 0; st == MLP_OK && i < n; i++) {
+		int k = e[i].scaling - 1;
+		size_t w = widths[k / 2];
+
+		if (e[i].dims[0] != w) {
+			st = mlpi_fail(msg, MLP_EFORMAT, "tensor %s: shape [%zu], "
+				       "not the network's %zu %s", show(e[i].name).s,
+				       e[i].dims[0], w, k < 2 ? "inputs" : "outputs");
+			break;
+		}
+		v[k] = malloc(w * sizeof(float));
+		if (v[k] == NULL)
+			st = mlpi_fail(msg, MLP_ENOMEM, "out of memory for the "
+				       "scaling");
+		else if (!copy_floats(v[k], data + e[i].begin, w, e[i].dtype))
+			st = mlpi_fail(msg, MLP_EFORMAT, "tensor %s holds NaN or "
+				       "infinity", show(e[i].name).s);
+	}
+	for (int k = 0; st == MLP_OK && k < 4; k += 2)
+		if ((v[k] == NULL) != (v[k + 1] == NULL))
+			st = mlpi_fail(msg, MLP_EFORMAT, "%s without %s",
+				       scaling_names[v[k] == NULL ? k + 1 : k],
+				       scaling_names[v[k] == NULL ? k : k + 1]);
+	if (st == MLP_OK) {
+		st = mlp_net_set_scaling(net, v[0], v[1], v[2], v[3]);
+		if (st != MLP_OK)
+			st = mlpi_fail(msg, st == MLP_ENOMEM ? MLP_ENOMEM : MLP_EFORMAT,
+				       "%s", st == MLP_ENOMEM ? "out of memory for "
+				       "the scaling" : "a scaling.*.std holds a value "
+				       "that is not above 0");
+	}
+	for (int k = 0; k < 4; k++)
+		free(v[k]);
+	return st;
 }
 
 /* A metadata string as a whole number, or a hexadecimal float. */
@@ -653,7 +725,8 @@ mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
 {
 	const unsigned char *data = NULL;
 	const struct mlpi_json *meta = NULL;
-	size_t data_size = 0, n = 0, n_layers = 0, n_model = 0;
+	size_t data_size = 0, n = 0, n_layers = 0, n_model = 0, n_state = 0;
+	mlp_net *net = NULL;
 	struct mlpi_json *root = NULL;
 	struct entry *e = NULL;
 	mlp_act *acts = NULL;
@@ -679,7 +752,8 @@ mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
 	if (st == MLP_OK)
 		st = check_ranges(e, n, data_size, msg);
 	if (st == MLP_OK) {
-		n_model = split_state(e, n);
+		n_model = partition(e, n, is_model);
+		n_state = n_model + partition(e + n_model, n - n_model, is_state);
 		if (n_model == 0)
 			st = mlpi_fail(msg, MLP_EFORMAT, "the file holds no tensors "
 				       "of a network, only an optimizer's");
@@ -688,16 +762,18 @@ mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
 		st = check_layers(e, n_model, &n_layers, msg);
 	if (st == MLP_OK)
 		st = read_acts(meta, opts, n_layers, acts, msg);
+	/* *out is written once all of the file has been read. */
 	if (st == MLP_OK)
-		st = build(e, n_layers, acts, data, out, msg);
-	if (st == MLP_OK && state != NULL) {
-		st = read_state(e + n_model, n - n_model, meta, data, *out, state,
-				msg);
-		if (st != MLP_OK) {
-			mlp_net_free(*out);
-			*out = NULL;
-		}
-	}
+		st = build(e, n_layers, acts, data, &net, msg);
+	if (st == MLP_OK)
+		st = read_scaling(e + n_state, n - n_state, data, net, msg);
+	if (st == MLP_OK && state != NULL)
+		st = read_state(e + n_model, n_state - n_model, meta, data, net,
+				state, msg);
+	if (st == MLP_OK)
+		*out = net;
+	else
+		mlp_net_free(net);
 	free(e);
 	free(acts);
 	free(root);
@@ -763,6 +839,24 @@ static void add_tensors(struct text *t, const mlp_net *net, const char *prefix,
 	}
 }
 
+/* The entries of the network's scaling, where it has some. */
+static void add_scaling(struct text *t, const mlp_net *net, size_t *at)
+{
+	size_t widths[2] = { net->sizes[0], net->sizes[net->n_layers] };
+	bool has[2] = { net->has_in, net->has_out };
+
+	for (int k = 0; k < 4; k++) {
+		size_t w = widths[k / 2];
+
+		if (!has[k / 2])
+			continue;
+		add(t, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%zu],"
+		    "\"data_offsets\":[%zu,%zu]}", scaling_names[k], w, *at,
+		    *at + w * sizeof(float));
+		*at += w * sizeof(float);
+	}
+}
+
 /* A checkpoint's metadata: what mlp_train needs to go on; the learning
  * rate as an exact hexadecimal float. */
 static void add_state_meta(struct text *t, const struct mlpi_state *s)
@@ -785,6 +879,7 @@ mlp_status mlpi_st_header(const mlp_net *net, const struct mlpi_state *state,
 	t.s[0] = '\0';
 	add(&t, "{");
 	add_tensors(&t, net, "layers.", &at);
+	add_scaling(&t, net, &at);
 	if (state != NULL) {
 		add_tensors(&t, net, STATE_PREFIX "m.", &at);
 		add_tensors(&t, net, STATE_PREFIX "v.", &at);

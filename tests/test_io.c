@@ -356,6 +356,79 @@ START_TEST(message_on_allocation_failure)
 }
 END_TEST
 
+/* ---- standardisation kept with a network --------------------------------- */
+
+/* Scaling set, applied as its formula says, cloned, saved and loaded bit
+ * for bit, removed; refused when half a pair, not finite or a deviation
+ * not above 0, with nothing changed; files whose scaling is malformed
+ * refused with their message. */
+START_TEST(scaling_kept_with_the_network)
+{
+	static const size_t sizes[] = { 3, 4, 2 };
+	static const mlp_act acts[] = { MLP_TANH, MLP_IDENTITY };
+	const float im[3] = { 1, -2, 1000 }, is[3] = { 2, 0.5f, 250 };
+	const float om[2] = { 10, -3 }, os[2] = { 4, 0.25f }, zero[3] = { 1, 0, 1 };
+	const float X[6] = { 3, -1, 1500, 0, 0, 0 };
+	const float *a, *b, *c, *d;
+	const char *dir = test_dir();
+	char path[256];
+	float Xs[6], Y[4] = { 1, 2, 3, 4 };
+	mlp_net *net, *copy, *back;
+	mlp_msg msg;
+
+	snprintf(path, sizeof(path), "%s/scaled.safetensors", dir);
+	ck_assert_int_eq(mlp_net_create(&net, 2, sizes, acts), MLP_OK);
+	ck_assert_int_eq(mlp_net_init(net, 4), MLP_OK);
+	ck_assert_int_eq(mlp_net_get_scaling(net, &a, &b, &c, &d), MLP_OK);
+	ck_assert(a == NULL && b == NULL && c == NULL && d == NULL);
+	ck_assert_int_eq(mlp_net_scale_inputs(net, 2, X, Xs), MLP_OK);
+	ck_assert_mem_eq(Xs, X, sizeof(X)); /* none: a copy */
+	ck_assert_int_eq(mlp_net_set_scaling(net, im, is, om, os), MLP_OK);
+	ck_assert_int_eq(mlp_net_scale_inputs(net, 2, X, Xs), MLP_OK);
+	for (size_t i = 0; i < 6; i++)
+		ck_assert(Xs[i] == (X[i] - im[i % 3]) / is[i % 3]);
+	ck_assert_int_eq(mlp_net_unscale_outputs(net, 2, Y), MLP_OK);
+	for (size_t j = 0; j < 4; j++)
+		ck_assert(Y[j] == (float)(j + 1) * os[j % 2] + om[j % 2]);
+	/* Refused, nothing changed. */
+	ck_assert_int_eq(mlp_net_set_scaling(net, im, NULL, NULL, NULL), MLP_ENULL);
+	ck_assert_int_eq(mlp_net_set_scaling(net, im, zero, NULL, NULL), MLP_EINVAL);
+	{
+		float nan_mean[3] = { 0, NAN, 0 };
+
+		ck_assert_int_eq(mlp_net_set_scaling(net, nan_mean, is, NULL, NULL),
+				 MLP_ENONFINITE);
+	}
+	ck_assert_int_eq(mlp_net_get_scaling(net, &a, &b, &c, &d), MLP_OK);
+	ck_assert_mem_eq(a, im, sizeof(im));
+	ck_assert_mem_eq(d, os, sizeof(os));
+	/* Cloned, saved and loaded. */
+	ck_assert_int_eq(mlp_net_clone(&copy, net), MLP_OK);
+	ck_assert_int_eq(mlp_net_save(copy, path, &msg), MLP_OK);
+	ck_assert_msg(mlp_net_load(&back, path, NULL, &msg) == MLP_OK, "%s", msg.text);
+	assert_same_net(back, net);
+	ck_assert_int_eq(mlp_net_get_scaling(back, &a, &b, &c, &d), MLP_OK);
+	ck_assert_mem_eq(a, im, sizeof(im));
+	ck_assert_mem_eq(b, is, sizeof(is));
+	ck_assert_mem_eq(c, om, sizeof(om));
+	ck_assert_mem_eq(d, os, sizeof(os));
+	mlp_net_free(back);
+	/* Inputs only; then none. */
+	ck_assert_int_eq(mlp_net_set_scaling(copy, im, is, NULL, NULL), MLP_OK);
+	ck_assert_int_eq(mlp_net_save(copy, path, &msg), MLP_OK);
+	ck_assert_int_eq(mlp_net_load(&back, path, NULL, &msg), MLP_OK);
+	ck_assert_int_eq(mlp_net_get_scaling(back, &a, &b, &c, &d), MLP_OK);
+	ck_assert(a != NULL && c == NULL && d == NULL);
+	mlp_net_free(back);
+	ck_assert_int_eq(mlp_net_set_scaling(copy, NULL, NULL, NULL, NULL), MLP_OK);
+	ck_assert_int_eq(mlp_net_get_scaling(copy, &a, &b, &c, &d), MLP_OK);
+	ck_assert(a == NULL && c == NULL);
+	mlp_net_free(copy);
+	mlp_net_free(net);
+	dir_remove(dir);
+}
+END_TEST
+
 /* ---- malformed files ------------------------------------------------------- */
 
 /* A valid 2-3-1 file: W0 [3,2], b0 [3], W1 [1,3], b1 [1], 52 bytes. */
@@ -371,7 +444,7 @@ END_TEST
 
 /* Files that a header and finite data cannot make. */
 enum special { PLAIN, SHORT, LENGTH_PAST_END, NAN_WEIGHT, HEADER_OVER_LIMIT,
-	       MANY_VALUES, DEEP };
+	       MANY_VALUES, DEEP, ZERO_LAST };
 
 struct bad_file {
 	const char *rule;
@@ -388,6 +461,18 @@ static const struct bad_file bad_files[] = {
 	{ "header not starting with {", "[1,2]   ", 52, "does not start with '{'", PLAIN },
 	{ "header of length 0", "", 52, "does not start with '{'", PLAIN },
 	{ "invalid JSON", "{\"a\":}  ", 52, "not valid JSON", PLAIN },
+	{ "scaling of the wrong width", "{" W0 "," B0 "," W1 "," B1 ","
+	  T("scaling.input.mean", "[3]", 52, 64) "," T("scaling.input.std", "[3]",
+	  64, 76) "," META "}", 76, "shape [3], not the network's 2 inputs", PLAIN },
+	{ "half a scaling pair", "{" W0 "," B0 "," W1 "," B1 ","
+	  T("scaling.input.mean", "[2]", 52, 60) "," META "}", 60,
+	  "scaling.input.mean without scaling.input.std", PLAIN },
+	{ "an unknown scaling tensor", "{" W0 "," B0 "," W1 "," B1 ","
+	  T("scaling.input.max", "[2]", 52, 60) "," META "}", 60,
+	  "not a scaling tensor", PLAIN },
+	{ "a scaling deviation of 0", "{" W0 "," B0 "," W1 "," B1 ","
+	  T("scaling.target.mean", "[1]", 52, 56) "," T("scaling.target.std",
+	  "[1]", 56, 60) "," META "}", 60, "not above 0", ZERO_LAST },
 	{ "trailing comma", "{" W0 "," B0 "," W1 "," B1 "," META ",}", 52,
 	  "a member without a name", PLAIN },
 	{ "invalid UTF-8 in a name", "{" W0 "," B0 "," W1 "," B1 ","
@@ -566,6 +651,9 @@ static unsigned char *make_bad(size_t i, size_t *size)
 		memcpy(f + 8 + hl + 8, &nan, 4);
 		break;
 	}
+	case ZERO_LAST: /* the last float of the data is 0 */
+		memset(f + 8 + hl + data - 4, 0, 4);
+		break;
 	case PLAIN:
 	case HEADER_OVER_LIMIT:
 	case MANY_VALUES:
@@ -875,6 +963,7 @@ int main(void)
 	tcase_add_test(tc, message_on_every_path);
 	tcase_add_test(tc, read_errors_reported);
 	tcase_add_test(tc, message_on_allocation_failure);
+	tcase_add_test(tc, scaling_kept_with_the_network);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(bad, 60);
 	tcase_add_test(bad, valid_base_file_loads);
