@@ -461,6 +461,46 @@ fi
 expect 4 "plot a file that is not a log" -- "$mlp" plot "$digits" x.png
 contains err "not a log of mlp train --log" "the reason"
 
+# ---- --standardize: inputs scaled by 1000 train as well as the raw ones
+# (the model keeps the scaling; eval and run apply it); targets scaled by
+# 1000 come back in their units
+awk -F, -v OFS=, '{ for (i = 1; i <= 64; i++) $i = $i * 1000; print }' \
+	"$digits" > digits1000.csv
+expect 0 "train on unscaled digits" -- "$mlp" train --sizes 64,32,10 \
+	--act relu,softmax --loss xent --epochs 10 --out plain.st "$digits"
+expect 0 "train on digits x 1000, standardized" -- "$mlp" train --sizes 64,32,10 \
+	--act relu,softmax --loss xent --epochs 10 --standardize --out std.st digits1000.csv
+"$mlp" info std.st > info_std.txt
+contains info_std.txt "scaling  inputs (mlp run and eval apply it)" "info shows the scaling"
+plain_acc=$("$mlp" eval plain.st "$digits" | awk '$1 == "accuracy" { print $2 }')
+std_acc=$("$mlp" eval std.st digits1000.csv | awk '$1 == "accuracy" { print $2 }')
+if ! awk -v a="$std_acc" -v b="$plain_acc" 'BEGIN { exit !(a >= b - 0.01) }'; then
+	echo "FAIL: x 1000 standardized: accuracy $std_acc, unscaled $plain_acc"
+	failures=$((failures + 1))
+fi
+cut -d, -f1-64 digits1000.csv > d1000_in.csv
+"$mlp" run --argmax std.st d1000_in.csv > std_pred.txt 2>/dev/null
+right=$(paste -d' ' std_pred.txt truth.txt | awk '$1 == $2' | wc -l)
+run_acc=$(awk -v r="$right" -v t="$(wc -l < truth.txt)" 'BEGIN { printf "%.6f", r / t }')
+if [ "$run_acc" != "$std_acc" ]; then
+	echo "FAIL: run applies the scaling: accuracy $run_acc, eval's $std_acc"
+	failures=$((failures + 1))
+fi
+awk -F, -v OFS=, '{ $2 = $2 * 1000; print }' line.csv > line1000.csv
+expect 0 "a regression on targets x 1000, standardized" -- "$mlp" train \
+	--sizes 1,8,1 --act tanh,identity --epochs 30 --lr 0.01 --standardize \
+	--out line1000.st line1000.csv
+"$mlp" eval line1000.st line1000.csv > eval1000.txt
+r2=$(awk '$1 == "r2" { print $2 }' eval1000.txt)
+if ! awk -v r="$r2" 'BEGIN { exit !(r > 0.99) }'; then
+	echo "FAIL: standardized regression R^2 $r2"; failures=$((failures + 1))
+fi
+mae=$(awk '$1 == "mae" { print $2 }' eval1000.txt)
+if ! awk -v m="$mae" 'BEGIN { exit !(m > 1 && m < 100) }'; then
+	echo "FAIL: the MAE $mae is not in the targets' units (x 1000)"
+	failures=$((failures + 1))
+fi
+
 # ---- Fashion-MNIST: the bf16 plan's classes are the fp32 path's on at
 # least 99% of the 10,000 test images (a network trained for one epoch)
 fm=/usr/share/datasets/fashion-mnist

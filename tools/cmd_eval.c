@@ -22,7 +22,8 @@ static const char help[] =
 	"  --header       skip the first line of a CSV file\n"
 	"  --plot PNG     draw the confusion matrix as a heat map (gnuplot)\n";
 
-/* The outputs of the network for all the rows, in batches of a workspace. */
+/* The outputs of the network for all the (standardised) rows, in batches
+ * of a workspace, in the targets' units. */
 static int outputs(const mlp_net *net, const struct dataset *d, float **Y)
 {
 	size_t n_out = d->n_out, batch = d->n < 256 ? d->n : 256;
@@ -35,6 +36,7 @@ static int outputs(const mlp_net *net, const struct dataset *d, float **Y)
 				    "%zu rows", d->n);
 	}
 	mlp_forward(net, ws, d->n, d->X, *Y);
+	mlp_net_unscale_outputs(net, d->n, *Y);
 	mlp_workspace_free(ws);
 	return EXIT_OK;
 }
@@ -171,6 +173,9 @@ int cmd_eval(int argc, char **argv)
 		rc = dataset_load(&d, argv[optind + 1], labels, mlp_net_width(net, 0),
 				  mlp_net_width(net, mlp_net_layers(net)),
 				  classes ? TARGETS_LABELS : TARGETS_VALUES, header);
+	/* A model trained with --standardize takes raw rows. */
+	if (rc == EXIT_OK)
+		mlp_net_scale_inputs(net, d.n, d.X, d.X);
 	if (rc == EXIT_OK)
 		rc = outputs(net, &d, &Y);
 	if (rc == EXIT_OK && classes) {

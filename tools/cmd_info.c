@@ -50,6 +50,16 @@ int cmd_info(int argc, char **argv)
 	for (size_t l = 0; l < mlp_net_layers(net); l++)
 		printf("  layer %zu  %zu -> %zu  %s\n", l, mlp_net_width(net, l),
 		       mlp_net_width(net, l + 1), mlp_act_name(mlp_net_act(net, l)));
+	{
+		const float *im, *is, *om, *os;
+
+		mlp_net_get_scaling(net, &im, &is, &om, &os);
+		if (im != NULL || om != NULL)
+			printf("  scaling  %s%s%s (mlp run and eval apply it)\n",
+			       im != NULL ? "inputs" : "",
+			       im != NULL && om != NULL ? " and " : "",
+			       om != NULL ? "targets" : "");
+	}
 	mlp_net_free(net);
 	return EXIT_OK;
 }

@@ -51,6 +51,17 @@ static void write_rows(const float *Y, size_t rows, size_t n_out, bool argmax)
 	}
 }
 
+/* Y = the network's outputs for k rows of X, in the targets' units: the
+ * rows standardised first (in place) and the outputs back after, where the
+ * model keeps a scaling (mlp train --standardize). */
+static void forward_rows(const mlp_net *net, mlp_plan *plan, size_t k,
+			 float *X, float *Y)
+{
+	mlp_net_scale_inputs(net, k, X, X);
+	mlp_plan_forward(plan, k, X, Y);
+	mlp_net_unscale_outputs(net, k, Y);
+}
+
 /* The rows of IDX images, a batch at a time. */
 static int run_images(mlp_net *net, mlp_plan *plan, size_t batch,
 		      const char *path, float *Y, bool argmax)
@@ -64,7 +75,7 @@ static int run_images(mlp_net *net, mlp_plan *plan, size_t batch,
 	for (size_t r = 0; rc == EXIT_OK && r < n; r += batch) {
 		size_t k = n - r < batch ? n - r : batch;
 
-		mlp_plan_forward(plan, k, images + r * n_in, Y);
+		forward_rows(net, plan, k, images + r * n_in, Y);
 		write_rows(Y, k, n_out, argmax);
 	}
 	free(images);
@@ -87,7 +98,7 @@ static int run_rows(mlp_net *net, mlp_plan *plan, size_t batch,
 		more = rows_next(&in, X + rows * n_in, n_in);
 		rows += more;
 		if (rows == batch || (!more && rows > 0)) {
-			mlp_plan_forward(plan, rows, X, Y);
+			forward_rows(net, plan, rows, X, Y);
 			write_rows(Y, rows, n_out, argmax);
 			rows = 0;
 		}
@@ -162,7 +173,7 @@ static int run_ranks(mlp_net *net, mlp_plan *plan, size_t batch,
 	for (size_t at = first[r]; rc == EXIT_OK && at < first[r + 1]; at += batch) {
 		size_t k = first[r + 1] - at < batch ? first[r + 1] - at : batch;
 
-		mlp_plan_forward(plan, k, X + at * n_in, Y + at * n_out);
+		forward_rows(net, plan, k, X + at * n_in, Y + at * n_out);
 	}
 	if (rc == EXIT_OK)
 		ranks_gather(Y, first, n_out);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,9 @@ static const char help[] =
 	"  --schedule S    the learning rate over the epochs: constant (default),\n"
 	"                  step:E:F (times F every E epochs) or cosine (to 0)\n"
 	"  --warmup E      E epochs of linear warm-up first (default 0)\n"
+	"  --standardize   scale each input (and, for a regression, each target)\n"
+	"                  to mean 0 and deviation 1 on the training rows; the\n"
+	"                  model keeps the scaling, and run and eval apply it\n"
 	"  --log FILE      a CSV line an epoch: epoch, lr, loss, held-out loss\n"
 	"                  and accuracy, samples/s, seconds\n"
 	"  --checkpoint FILE   save a checkpoint (a model file with the optimizer's\n"
@@ -65,6 +69,7 @@ struct train_args {
 	mlp_train_opts opts;
 	const char *out, *data, *labels, *test, *test_labels, *log;
 	bool val_data; /* --test came as --val-data */
+	bool standardize;
 	bool every_given;
 	bool header, help;
 };
@@ -166,6 +171,7 @@ static int parse_args(int argc, char **argv, struct train_args *a)
 		{ "schedule", required_argument, NULL, 'C' },
 		{ "warmup", required_argument, NULL, 'W' },
 		{ "log", required_argument, NULL, 'g' },
+		{ "standardize", no_argument, NULL, 'z' },
 		{ "labels", required_argument, NULL, 'l' },
 		{ "test-labels", required_argument, NULL, 'T' },
 		{ "header", no_argument, NULL, 'H' },
@@ -210,6 +216,7 @@ static int parse_args(int argc, char **argv, struct train_args *a)
 		case 'C': rc = option_schedule(o, optarg); break;
 		case 'W': rc = train_size(o, "warmup", optarg, &o->warmup); break;
 		case 'g': a->log = optarg; break;
+		case 'z': a->standardize = true; break;
 		case 'R': o->resume = optarg; break;
 		case 'K':
 			rc = option_size("checkpoint-every", optarg, 1, SIZE_MAX,
@@ -349,6 +356,50 @@ static int train_failed(mlp_status st, const struct train_view *v,
 	}
 }
 
+/* n rows of width w in v: each column's mean and deviation (population,
+ * in double; 1 for a constant column, which then only shifts) into mean
+ * and dev, and the rows of v and of the k rows of u standardised by them. */
+static void standardize_columns(float *v, size_t n, float *u, size_t k,
+				size_t w, float *mean, float *dev)
+{
+	for (size_t j = 0; j < w; j++) {
+		double s = 0, ss = 0, m, d;
+
+		for (size_t i = 0; i < n; i++)
+			s += v[i * w + j];
+		m = s / (double)n;
+		for (size_t i = 0; i < n; i++)
+			ss += (v[i * w + j] - m) * (v[i * w + j] - m);
+		d = sqrt(ss / (double)n);
+		mean[j] = (float)m;
+		dev[j] = d > 0 && (float)d > 0.0f ? (float)d : 1.0f;
+		for (size_t i = 0; i < n; i++)
+			v[i * w + j] = (v[i * w + j] - mean[j]) / dev[j];
+		for (size_t i = 0; i < k; i++)
+			u[i * w + j] = (u[i * w + j] - mean[j]) / dev[j];
+	}
+}
+
+/* --standardize: the inputs (and, with targets, the targets) of the
+ * training rows to mean 0 and deviation 1, the held-out rows by the same
+ * numbers; the numbers into *scaling (in_mean, in_std, out_mean, out_std)
+ * for the model. */
+static int standardize(struct dataset *train, struct dataset *test,
+		       bool targets, float **scaling)
+{
+	size_t a = train->n_in, b = train->n_out;
+	float *s = malloc(2 * (a + b) * sizeof(float));
+
+	if (s == NULL)
+		return report_error(EXIT_FAIL, "out of memory");
+	standardize_columns(train->X, train->n, test->X, test->n, a, s, s + a);
+	if (targets)
+		standardize_columns(train->Y, train->n, test->Y, test->n, b,
+				    s + 2 * a, s + 2 * a + b);
+	*scaling = s;
+	return EXIT_OK;
+}
+
 /* After training with --patience: where it stopped, and which epoch's
  * parameters it kept. */
 static void report_best(const mlp_train_progress *last,
@@ -394,6 +445,7 @@ int cmd_train(int argc, char **argv)
 	mlp_msg msg;
 	mlp_status st;
 	enum targets targets;
+	float *scaling = NULL;
 	int rc = parse_args(argc, argv, &a);
 
 	if (rc != EXIT_OK || a.help)
@@ -409,6 +461,8 @@ int cmd_train(int argc, char **argv)
 	if (rc == EXIT_OK && a.test != NULL)
 		rc = dataset_load(&test, a.test, a.test_labels, a.sizes[0],
 				  a.sizes[a.n_sizes - 1], targets, a.header);
+	if (rc == EXIT_OK && a.standardize)
+		rc = standardize(&train, &test, targets != TARGETS_LABELS, &scaling);
 	/* Under mpirun, every rank has read its data, or none trains. */
 	rc = ranks_agree(rc);
 	a.opts.comm = ranks_comm();
@@ -445,6 +499,15 @@ int cmd_train(int argc, char **argv)
 	}
 	if (view.log != NULL && fclose(view.log) != 0 && rc == EXIT_OK)
 		rc = report_error(EXIT_FAIL, "cannot write %s", a.log);
+	if (rc == EXIT_OK && scaling != NULL) {
+		size_t n_in = a.sizes[0], n_out = a.sizes[a.n_sizes - 1];
+		bool outs = targets != TARGETS_LABELS;
+
+		if (mlp_net_set_scaling(net, scaling, scaling + n_in,
+					outs ? scaling + 2 * n_in : NULL,
+					outs ? scaling + 2 * n_in + n_out : NULL) != MLP_OK)
+			rc = report_error(EXIT_FAIL, "out of memory");
+	}
 	if (rc == EXIT_OK && rank_id() == 0 &&
 	    mlp_net_save(net, a.out, &msg) != MLP_OK)
 		rc = report_error(EXIT_FAIL, "%s", msg.text);
@@ -452,5 +515,6 @@ int cmd_train(int argc, char **argv)
 	mlp_net_free(net);
 	dataset_free(&train);
 	dataset_free(&test);
+	free(scaling);
 	return rc;
 }
