@@ -108,11 +108,11 @@ module mlp
       import :: c_ptr
       type(c_ptr), value :: net
     end subroutine
-    integer(c_size_t) function c_net_layers(net) bind(c, name="mlp_net_layers")
+    pure integer(c_size_t) function c_net_layers(net) bind(c, name="mlp_net_layers")
       import :: c_ptr, c_size_t
       type(c_ptr), value :: net
     end function
-    integer(c_size_t) function c_net_width(net, i) bind(c, name="mlp_net_width")
+    pure integer(c_size_t) function c_net_width(net, i) bind(c, name="mlp_net_width")
       import :: c_ptr, c_size_t
       type(c_ptr), value :: net
       integer(c_size_t), value :: i
@@ -245,12 +245,12 @@ contains
     net%ws_rows = 0
   end subroutine
 
-  integer function mlp_inputs(net)
+  pure integer function mlp_inputs(net)
     type(mlp_network), intent(in) :: net
     mlp_inputs = int(c_net_width(net%net, 0_c_size_t))
   end function
 
-  integer function mlp_outputs(net)
+  pure integer function mlp_outputs(net)
     type(mlp_network), intent(in) :: net
     mlp_outputs = int(c_net_width(net%net, c_net_layers(net%net)))
   end function
