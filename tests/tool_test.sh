@@ -126,7 +126,7 @@ fi
 expect 0 "train XOR" -- "$mlp" train --sizes 2,8,2 --act tanh,softmax --loss xent \
 	--lr 0.05 --epochs 300 --batch 4 --out xor.safetensors --test xor.csv xor.csv
 contains err "epoch 300/300" "a line an epoch when not on a terminal"
-contains err "test accuracy 1.0000" "XOR learned"
+contains err "held-out accuracy 1.0000" "XOR learned"
 expect 0 "info" -- "$mlp" info xor.safetensors
 contains out "2 layers, 42 parameters" "info counts parameters"
 contains out "layer 1  8 -> 2  softmax" "info shows a layer"

@@ -59,9 +59,9 @@ void progress_epoch(struct progress *pr, const mlp_train_progress *p)
 		p->epoch, p->epochs, p->loss, (double)p->lr,
 		(double)p->rows / pr->epoch_secs, pr->epoch_secs);
 	if (!isnan(p->eval_loss))
-		fprintf(stderr, ", test loss %.4f", p->eval_loss);
+		fprintf(stderr, ", held-out loss %.4f", p->eval_loss);
 	if (!isnan(p->eval_accuracy))
-		fprintf(stderr, ", test accuracy %.4f", p->eval_accuracy);
+		fprintf(stderr, ", held-out accuracy %.4f", p->eval_accuracy);
 	if (p->best_epoch > 0 && p->best_epoch != p->epoch)
 		fprintf(stderr, " (best: epoch %zu)", p->best_epoch);
 	fputc('\n', stderr);
