@@ -411,6 +411,9 @@ mlp_status mlpi_scaling_copy(mlp_net *dst, const mlp_net *src);
 /* Whether saves may use an unnamed file (O_TMPFILE); tests clear it to
  * exercise the named-file way that systems without it take. */
 extern bool mlpi_io_tmpfile;
+/* Whether an unnamed file can be given a name; tests clear it to take the
+ * way of a system without /proc (the file is written again, named). */
+extern bool mlpi_io_link_unnamed;
 
 /* Checks size bytes of a safetensors file and builds its network; tensors
  * named "optimizer.*" are a checkpoint's and left out. With state, the

@@ -113,6 +113,7 @@ static bool write_model(int fd, const mlp_net *net,
 }
 
 bool mlpi_io_tmpfile = true;
+bool mlpi_io_link_unnamed = true;
 
 /* The temporary names: ".mlp-<pid>.<n>.tmp", short whatever the target's
  * name, so that a target of NAME_MAX bytes saves too. */
@@ -248,6 +249,10 @@ static int link_unnamed(const char *name, void *arg)
 	int fd = *(int *)arg;
 	char proc[64];
 
+	if (!mlpi_io_link_unnamed) {
+		errno = ENOENT; /* as where /proc is missing */
+		return -1;
+	}
 	if (linkat(fd, "", AT_FDCWD, name, AT_EMPTY_PATH) == 0)
 		return 0;
 	if (errno == EEXIST)

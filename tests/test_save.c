@@ -296,6 +296,29 @@ START_TEST(nonfinite_parameters_not_saved)
 }
 END_TEST
 
+/* Where an unnamed file cannot be given a name (no /proc), the model is
+ * written again under a temporary name: the save succeeds, the file
+ * loads, and nothing else is left. */
+START_TEST(unnamed_file_that_cannot_be_linked)
+{
+	const char *dir = test_dir();
+	char path[128];
+	mlp_net *net = big_net(10), *back;
+	mlp_msg msg;
+
+	snprintf(path, sizeof(path), "%s/model.safetensors", dir);
+	mlpi_io_link_unnamed = false;
+	ck_assert_msg(mlp_net_save(net, path, &msg) == MLP_OK, "%s", msg.text);
+	mlpi_io_link_unnamed = true;
+	ck_assert_int_eq(mlp_net_load(&back, path, NULL, NULL), MLP_OK);
+	ck_assert_uint_eq(param_hash(back), param_hash(net));
+	ck_assert_uint_eq(dir_entries(dir), 1);
+	mlp_net_free(back);
+	mlp_net_free(net);
+	dir_remove(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("save");
@@ -309,6 +332,7 @@ int main(void)
 	tcase_add_loop_test(tc, longest_name_saves, 0, 2);
 	tcase_add_loop_test(tc, file_size_limit_is_an_error, 0, 2);
 	tcase_add_loop_test(tc, nonfinite_parameters_not_saved, 0, 2);
+	tcase_add_test(tc, unnamed_file_that_cannot_be_linked);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }
