@@ -255,6 +255,15 @@ contains
     mlp_outputs = int(c_net_width(net%net, c_net_layers(net%net)))
   end function
 
+  ! Whether x holds columns of the network's inputs and y as many of its
+  ! outputs.
+  pure logical function fits(net, x, y)
+    type(mlp_network), intent(in) :: net
+    real(c_float), intent(in) :: x(:, :), y(:, :)
+    fits = size(x, 1) == mlp_inputs(net) .and. size(y, 1) == mlp_outputs(net) &
+           .and. size(y, 2) == size(x, 2)
+  end function
+
   ! y(:, j) = the network's outputs for x(:, j): x(n_in, batch) and
   ! y(n_out, batch). The workspace is made once, for the largest batch.
   subroutine mlp_run(net, x, y, status)
@@ -264,8 +273,7 @@ contains
     integer, intent(out) :: status
     integer(c_size_t) :: batch
     batch = int(size(x, 2), c_size_t)
-    if (size(x, 1) /= mlp_inputs(net) .or. size(y, 1) /= mlp_outputs(net) &
-        .or. size(y, 2) /= size(x, 2)) then
+    if (.not. fits(net, x, y)) then
       status = 2 ! MLP_ESIZE
       return
     end if
@@ -294,8 +302,7 @@ contains
     real(c_float), intent(in) :: x(:, :), y(:, :)
     type(mlp_train_opts), intent(in) :: opts
     integer, intent(out) :: status
-    if (size(x, 1) /= mlp_inputs(net) .or. size(y, 1) /= mlp_outputs(net) &
-        .or. size(y, 2) /= size(x, 2)) then
+    if (.not. fits(net, x, y)) then
       status = 2 ! MLP_ESIZE
       return
     end if
