@@ -27,18 +27,27 @@ static const char help[] =
 static int outputs(const mlp_net *net, const struct dataset *d, float **Y)
 {
 	size_t n_out = d->n_out, batch = d->n < 256 ? d->n : 256;
-	mlp_workspace *ws;
+	mlp_workspace *ws = NULL;
+	int rc;
 
 	*Y = malloc(d->n * n_out * sizeof(float));
-	if (*Y == NULL || mlp_workspace_create(&ws, net, batch) != MLP_OK) {
-		free(*Y);
+	if (*Y == NULL)
 		return report_error(EXIT_FAIL, "out of memory for the outputs of "
 				    "%zu rows", d->n);
-	}
-	mlp_forward(net, ws, d->n, d->X, *Y);
-	mlp_net_unscale_outputs(net, d->n, *Y);
+	rc = report_status(mlp_workspace_create(&ws, net, batch),
+			   "cannot make a workspace for %zu rows", batch);
+	if (rc == EXIT_OK)
+		rc = report_status(mlp_forward(net, ws, d->n, d->X, *Y),
+				   "the forward pass failed");
+	if (rc == EXIT_OK)
+		rc = report_status(mlp_net_unscale_outputs(net, d->n, *Y),
+				   "the outputs cannot be scaled back");
 	mlp_workspace_free(ws);
-	return EXIT_OK;
+	if (rc != EXIT_OK) {
+		free(*Y);
+		*Y = NULL;
+	}
+	return rc;
 }
 
 static size_t argmax(const float *v, size_t n)
@@ -54,35 +63,39 @@ static size_t argmax(const float *v, size_t n)
 /* The heat map of the confusion matrix, counts in the cells. */
 static int plot_confusion(const size_t *m, size_t k, const char *png)
 {
-	int rc = EXIT_OK;
-	FILE *g = gnuplot_open(&rc);
+	struct plot p;
+	int rc = plot_begin(&p);
 
-	if (g == NULL)
+	if (rc != EXIT_OK)
 		return rc;
-	fputs("$M << EOD\n", g);
+	fputs("$M << EOD\n", p.f);
 	for (size_t i = 0; i < k; i++) {
 		for (size_t j = 0; j < k; j++)
-			fprintf(g, "%zu ", m[i * k + j]);
-		fputc('\n', g);
+			fprintf(p.f, "%zu ", m[i * k + j]);
+		fputc('\n', p.f);
 	}
-	fprintf(g, "EOD\nset terminal pngcairo size %d,%d\nset output '%s'\n"
+	fprintf(p.f, "EOD\nset terminal pngcairo size %d,%d\n"
 		"set title 'confusion matrix'\nset xlabel 'predicted'\n"
 		"set ylabel 'true class'\nset xrange [-0.5:%d.5]\n"
 		"set yrange [%d.5:-0.5]\nset xtics 1\nset ytics 1\n"
 		"set palette defined (0 'white', 1 '#3060a0')\nunset key\n"
 		"plot $M matrix with image, $M matrix using 1:2:(sprintf('%%d', $3)) "
-		"with labels\n", 300 + 40 * (int)k, 260 + 40 * (int)k, png,
+		"with labels\n", 300 + 40 * (int)k, 260 + 40 * (int)k,
 		(int)k - 1, (int)k - 1);
-	return gnuplot_close(g, png);
+	return plot_draw(&p, png);
 }
 
-static void classification(const mlp_net *net, const struct dataset *d,
-			   const float *Y, size_t *m)
+static int classification(const mlp_net *net, const struct dataset *d,
+			  const float *Y, size_t *m)
 {
 	double loss = 0, acc = 0;
 	size_t k = d->n_out;
+	int rc = report_status(mlp_evaluate(net, MLP_LOSS_XENT, d->n, d->X,
+					    d->Y, &loss, &acc),
+			       "cannot compute the loss and accuracy");
 
-	mlp_evaluate(net, MLP_LOSS_XENT, d->n, d->X, d->Y, &loss, &acc);
+	if (rc != EXIT_OK)
+		return rc;
 	for (size_t i = 0; i < d->n; i++)
 		m[argmax(d->Y + i * k, k) * k + argmax(Y + i * k, k)]++;
 	printf("rows      %zu\ncross-entropy %.6f\naccuracy  %.6f\n", d->n, loss,
@@ -97,6 +110,7 @@ static void classification(const mlp_net *net, const struct dataset *d,
 			printf(" %6zu", m[i * k + j]);
 		putchar('\n');
 	}
+	return EXIT_OK;
 }
 
 /* MSE, MAE and R^2 (1 - residual / total sum of squares, over every
@@ -147,26 +161,24 @@ int cmd_eval(int argc, char **argv)
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a': acts = optarg; break;
 		case 'l': labels = optarg; break;
 		case 'H': header = true; break;
 		case 'p': png = optarg; break;
 		case 'h': return fputs(help, stdout), EXIT_OK;
-		default: return fputs(help, stderr), EXIT_USAGE;
+		default: return report_usage("eval", argv, c);
 		}
 	}
 	if (argc - optind != 2)
-		return fputs(help, stderr), EXIT_USAGE;
+		return report_error(EXIT_USAGE, "eval: give MODEL and DATA (mlp "
+				    "eval --help)");
 	rc = load_model(argv[optind], acts, &net);
 	if (rc != EXIT_OK)
 		return rc;
 	classes = mlp_net_act(net, mlp_net_layers(net) - 1) == MLP_SOFTMAX;
-	if (png != NULL && !gnuplot_name_ok(png))
-		rc = report_error(EXIT_USAGE, "--plot '%s': a file name with a "
-				  "quote or a newline", png);
-	else if (png != NULL && !classes)
+	if (png != NULL && !classes)
 		rc = report_error(EXIT_USAGE, "--plot draws a confusion matrix: "
 				  "the model is not a classifier (softmax output)");
 	if (rc == EXIT_OK)
@@ -175,7 +187,9 @@ int cmd_eval(int argc, char **argv)
 				  classes ? TARGETS_LABELS : TARGETS_VALUES, header);
 	/* A model trained with --standardize takes raw rows. */
 	if (rc == EXIT_OK)
-		mlp_net_scale_inputs(net, d.n, d.X, d.X);
+		rc = report_status(mlp_net_scale_inputs(net, d.n, d.X, d.X),
+				   "%s: the model's scaling of the inputs",
+				   argv[optind + 1]);
 	if (rc == EXIT_OK)
 		rc = outputs(net, &d, &Y);
 	if (rc == EXIT_OK && classes) {
@@ -184,9 +198,11 @@ int cmd_eval(int argc, char **argv)
 			rc = report_error(EXIT_FAIL, "out of memory");
 	}
 	if (rc == EXIT_OK && classes)
-		classification(net, &d, Y, m);
+		rc = classification(net, &d, Y, m);
 	else if (rc == EXIT_OK)
 		regression(&d, Y);
+	if (rc == EXIT_OK && fflush(stdout) != 0)
+		rc = report_error(EXIT_FAIL, "cannot write to standard output");
 	if (rc == EXIT_OK && png != NULL)
 		rc = plot_confusion(m, d.n_out, png);
 	free(m);

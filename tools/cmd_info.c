@@ -27,16 +27,17 @@ int cmd_info(int argc, char **argv)
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		if (c == 'a')
 			acts = optarg;
 		else if (c == 'h')
 			return fputs(help, stdout), EXIT_OK;
 		else
-			return fputs(help, stderr), EXIT_USAGE;
+			return report_usage("info", argv, c);
 	}
 	if (argc - optind != 1)
-		return fputs(help, stderr), EXIT_USAGE;
+		return report_error(EXIT_USAGE, "info: give one MODEL (mlp info "
+				    "--help)");
 	rc = load_model(argv[optind], acts, &net);
 	if (rc != EXIT_OK)
 		return rc;
@@ -53,13 +54,16 @@ int cmd_info(int argc, char **argv)
 	{
 		const float *im, *is, *om, *os;
 
-		mlp_net_get_scaling(net, &im, &is, &om, &os);
-		if (im != NULL || om != NULL)
+		rc = report_status(mlp_net_get_scaling(net, &im, &is, &om, &os),
+				   "%s: the scaling", argv[optind]);
+		if (rc == EXIT_OK && (im != NULL || om != NULL))
 			printf("  scaling  %s%s%s (mlp run and eval apply it)\n",
 			       im != NULL ? "inputs" : "",
 			       im != NULL && om != NULL ? " and " : "",
 			       om != NULL ? "targets" : "");
 	}
 	mlp_net_free(net);
-	return EXIT_OK;
+	if (rc == EXIT_OK && fflush(stdout) != 0)
+		rc = report_error(EXIT_FAIL, "cannot write to standard output");
+	return rc;
 }

@@ -207,7 +207,7 @@ int cmd_run(int argc, char **argv)
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': argmax = true; break;
 		case 'H': header = true; break;
@@ -223,11 +223,12 @@ int cmd_run(int argc, char **argv)
 				return rc;
 			break;
 		case 'h': return fputs(help, stdout), EXIT_OK;
-		default: return fputs(help, stderr), EXIT_USAGE;
+		default: return report_usage("run", argv, c);
 		}
 	}
 	if (argc - optind < 1 || argc - optind > 2)
-		return fputs(help, stderr), EXIT_USAGE;
+		return report_error(EXIT_USAGE, "run: give MODEL and at most one "
+				    "INPUT (mlp run --help)");
 	input = argc - optind == 2 ? argv[optind + 1] : NULL;
 	rc = load_model(argv[optind], acts, &net);
 	if (rc != EXIT_OK)

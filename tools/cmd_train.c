@@ -187,7 +187,7 @@ static int parse_args(int argc, char **argv, struct train_args *a)
 	memset(a, 0, sizeof(*a));
 	*o = mlp_train_defaults();
 	optind = 1;
-	while (rc == EXIT_OK && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while (rc == EXIT_OK && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': rc = option_widths("sizes", optarg, a->sizes, &a->n_sizes); break;
 		case 'a':
@@ -250,8 +250,7 @@ static int parse_args(int argc, char **argv, struct train_args *a)
 			a->help = true;
 			return EXIT_OK;
 		default:
-			fputs(help, stderr);
-			return EXIT_USAGE;
+			return report_usage("train", argv, c);
 		}
 	}
 	if (rc != EXIT_OK)
@@ -286,7 +285,8 @@ static int parse_args(int argc, char **argv, struct train_args *a)
 struct train_view {
 	struct progress progress;
 	size_t epoch; /* the last one that began */
-	FILE *log;    /* --log, or NULL */
+	struct log_file log; /* --log, when log.path */
+	int log_rc;   /* EXIT_OK, or the failure to write the log */
 	mlp_train_progress last; /* the last epoch's progress */
 };
 
@@ -304,14 +304,19 @@ static int on_epoch(void *user, const mlp_train_progress *p)
 	struct train_view *v = user;
 
 	progress_epoch(&v->progress, p);
-	if (v->log != NULL)
-		fprintf(v->log, "%zu,%.9g,%.9g,%.9g,%.9g,%.1f,%.3f\n", p->epoch,
-			(double)p->lr, p->loss, p->eval_loss, p->eval_accuracy,
-			(double)p->rows / v->progress.epoch_secs,
-			v->progress.epoch_secs);
 	v->last = *p;
 	v->epoch = p->epoch + 1;
-	return 0;
+	if (v->log.path != NULL) {
+		char line[256];
+
+		snprintf(line, sizeof(line), "%zu,%.9g,%.9g,%.9g,%.9g,%.1f,%.3f\n",
+			 p->epoch, (double)p->lr, p->loss, p->eval_loss,
+			 p->eval_accuracy, (double)p->rows / v->progress.epoch_secs,
+			 v->progress.epoch_secs);
+		/* A log that cannot be written stops training. */
+		v->log_rc = log_line(&v->log, line);
+	}
+	return v->log_rc != EXIT_OK;
 }
 
 /* The exit code for a status of mlp_train (which every rank shares: rank 0
@@ -440,7 +445,7 @@ int cmd_train(int argc, char **argv)
 {
 	struct train_args a;
 	struct dataset train = { 0 }, test = { 0 };
-	struct train_view view = { .epoch = 1 };
+	struct train_view view = { .epoch = 1, .log = { .fd = -1 } };
 	mlp_net *net = NULL;
 	mlp_msg msg;
 	mlp_status st;
@@ -453,10 +458,14 @@ int cmd_train(int argc, char **argv)
 	rc = make_net(&a, &net);
 	if (rc != EXIT_OK)
 		return rc;
+	/* Where the model cannot go, say so before training it. */
+	if (rank_id() == 0)
+		rc = output_check(a.out, 4 * (uint64_t)mlp_net_param_count(net));
 	targets = a.opts.loss != MLP_LOSS_XENT ? TARGETS_VALUES
 		  : a.acts[a.n_acts - 1] == MLP_SOFTMAX ? TARGETS_LABELS
 							: TARGETS_UNIT;
-	rc = dataset_load(&train, a.data, a.labels, a.sizes[0],
+	if (rc == EXIT_OK)
+		rc = dataset_load(&train, a.data, a.labels, a.sizes[0],
 			  a.sizes[a.n_sizes - 1], targets, a.header);
 	if (rc == EXIT_OK && a.test != NULL)
 		rc = dataset_load(&test, a.test, a.test_labels, a.sizes[0],
@@ -469,15 +478,9 @@ int cmd_train(int argc, char **argv)
 	a.opts.eval_n = test.n;
 	a.opts.eval_X = test.X;
 	a.opts.eval_Y = test.Y;
-	if (rc == EXIT_OK && a.log != NULL && rank_id() == 0) {
-		view.log = fopen(a.log, "w");
-		if (view.log == NULL)
-			rc = report_error(EXIT_FAIL, "cannot open %s: %s", a.log,
-					  strerror(errno));
-		else
-			fputs("epoch,lr,loss,val_loss,val_accuracy,samples_per_s,"
-			      "seconds\n", view.log);
-	}
+	if (rc == EXIT_OK && a.log != NULL && rank_id() == 0)
+		rc = log_open(&view.log, a.log, "epoch,lr,loss,val_loss,"
+			      "val_accuracy,samples_per_s,seconds\n");
 	rc = ranks_agree(rc);
 	if (rc == EXIT_OK && a.opts.comm != NULL &&
 	    mlp_train_check(net, &a.opts, &msg) != MLP_OK)
@@ -497,8 +500,10 @@ int cmd_train(int argc, char **argv)
 		else if (a.opts.keep_best && rank_id() == 0)
 			report_best(&view.last, &a.opts);
 	}
-	if (view.log != NULL && fclose(view.log) != 0 && rc == EXIT_OK)
-		rc = report_error(EXIT_FAIL, "cannot write %s", a.log);
+	if (rc == EXIT_OK)
+		rc = view.log_rc;
+	if (log_close(&view.log) != EXIT_OK && rc == EXIT_OK)
+		rc = EXIT_FAIL;
 	if (rc == EXIT_OK && scaling != NULL) {
 		size_t n_in = a.sizes[0], n_out = a.sizes[a.n_sizes - 1];
 		bool outs = targets != TARGETS_LABELS;

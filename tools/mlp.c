@@ -2,6 +2,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "tool.h"
 
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +92,12 @@ int main(int argc, char **argv)
 {
 	int rc;
 
+	/* The commands say what is wrong with an option (report_usage). */
+	opterr = 0;
+	/* Past the file size limit (ulimit -f) a write fails, and the file
+	 * being written is dropped, instead of the process being killed
+	 * half-way through it. */
+	signal(SIGXFSZ, SIG_IGN);
 	fit_blas_to_limit(argv);
 	rc = ranks_start(&argc, &argv);
 

@@ -3,8 +3,9 @@
  *
  * mlp.c dispatches to the commands (cmd_info.c, cmd_run.c, cmd_train.c,
  * cmd_eval.c, cmd_plot.c);
- * the commands use the helpers below (report.c, options.c, model.c, data.c,
- * progress.c); no helper calls a command or the dispatcher.
+ * the commands use the helpers below (report.c, options.c, model.c, csv.c,
+ * data.c, idx.c, output.c, gnuplot.c, progress.c, ranks.c, and number.c
+ * through number.h); no helper calls a command or the dispatcher.
  */
 #ifndef MLP_TOOL_H
 #define MLP_TOOL_H
@@ -28,10 +29,26 @@ enum {
 
 /* ---- report.c ---- */
 
-/* Prints "mlp: ", the message and a newline to standard error, and returns
- * code, for `return report_error(EXIT_..., ...)`. */
+/* Prints "mlp: ", the message and a newline to standard error (or holds
+ * the message, see report_hold), and returns code, for
+ * `return report_error(EXIT_..., ...)`. */
 int report_error(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* For a status of the library: EXIT_OK for MLP_OK, and nothing said;
+ * otherwise "mlp: ", the message, ": " and mlp_strerror(st), and the exit
+ * code: EXIT_DATA for MLP_ENONFINITE (values that are not finite come
+ * from the data or the model), EXIT_FAIL for the rest. */
+int report_status(mlp_status st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* For getopt_long's answer c, '?' or ':' (with ":" first in its option
+ * letters): "mlp: CMD: unknown option 'ARG'" or "... ARG needs a value",
+ * and EXIT_USAGE. */
+int report_usage(const char *cmd, char *const *argv, int c);
+/* Hold the messages (rank > 0 under MPI): the first one is kept, not
+ * printed, until report_forget; report_held gives it ("" for none). */
+void report_hold(bool hold);
+const char *report_held(void);
+void report_forget(void);
 
 /* ---- options.c: option values, parsed in full ---- */
 /* Each returns EXIT_OK, or prints "mlp: --NAME VALUE: the problem" and
@@ -129,15 +146,58 @@ int idx_read_file(const char *path, unsigned dims, unsigned char **data,
  * new array *X of *count rows. Returns an exit code. */
 int idx_images_load(const char *path, size_t n_in, float **X, size_t *count);
 
+/* ---- output.c: files besides models, written as models are saved ---- */
+
+/* Whether a file of size bytes (0: unknown) could be written at path, said
+ * before the work that makes it: the directory, a read-only file, the file
+ * size limit (ulimit -f). Returns an exit code. */
+int output_check(const char *path, uint64_t size);
+/* n bytes at p as the file at path, whole or not at all. Returns an exit
+ * code. */
+int output_write(const char *path, const void *p, size_t n);
+
+/* A log written a line at a time, complete up to its last line: nothing
+ * (or the file that was there) until the first line, which goes in with
+ * the header, whole; then each line appended whole or, on failure, not at
+ * all. */
+struct log_file {
+	const char *path, *header;
+	int fd;      /* -1 before the first line */
+	size_t size; /* bytes written */
+};
+
+/* Checks that the log can be written (output_check). Returns an exit
+ * code. */
+int log_open(struct log_file *l, const char *path, const char *header);
+/* Appends a line (with its newline). Returns an exit code. */
+int log_line(struct log_file *l, const char *line);
+/* Flushes the log to the disk and closes it. Returns an exit code. */
+int log_close(struct log_file *l);
+
 /* ---- gnuplot.c ---- */
 
-/* A pipe into gnuplot (the script's output is its own affair), or NULL
- * after reporting that gnuplot is missing or cannot start (*rc). */
-FILE *gnuplot_open(int *rc);
-/* Whether a file name fits a gnuplot string in single quotes. */
-bool gnuplot_name_ok(const char *name);
-/* Closes it: an exit code, reporting a failure to draw `out`. */
-int gnuplot_close(FILE *g, const char *out);
+/* A gnuplot script being written, its data inline: text of the user's
+ * (a file name as a title) goes in only through plot_label. */
+struct plot {
+	FILE *f; /* write the script here */
+	char *text;
+	size_t len;
+};
+
+/* Starts a script. Returns an exit code. */
+int plot_begin(struct plot *p);
+/* text as a double-quoted datum of a data block (for a title taken with
+ * columnheader): quotes, backslashes, control bytes and invalid UTF-8
+ * become '?'. */
+void plot_label(FILE *f, const char *text);
+/* Runs the script in gnuplot (its terminal a PNG one, with no output set:
+ * the picture comes on gnuplot's standard output) and writes the picture
+ * to png whole or not at all. Ends the script. Returns an exit code,
+ * reporting what failed: gnuplot missing, a file that cannot be written
+ * (said before drawing), gnuplot's failure. */
+int plot_draw(struct plot *p, const char *png);
+/* Ends a script without drawing it. */
+void plot_abort(struct plot *p);
 
 /* ---- progress.c ---- */
 
