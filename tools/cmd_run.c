@@ -53,13 +53,20 @@ static void write_rows(const float *Y, size_t rows, size_t n_out, bool argmax)
 
 /* Y = the network's outputs for k rows of X, in the targets' units: the
  * rows standardised first (in place) and the outputs back after, where the
- * model keeps a scaling (mlp train --standardize). */
-static void forward_rows(const mlp_net *net, mlp_plan *plan, size_t k,
-			 float *X, float *Y)
+ * model keeps a scaling (mlp train --standardize). Returns an exit code. */
+static int forward_rows(const mlp_net *net, mlp_plan *plan, size_t k,
+			float *X, float *Y)
 {
-	mlp_net_scale_inputs(net, k, X, X);
-	mlp_plan_forward(plan, k, X, Y);
-	mlp_net_unscale_outputs(net, k, Y);
+	int rc = report_status(mlp_net_scale_inputs(net, k, X, X),
+			       "the model's scaling of the inputs");
+
+	if (rc == EXIT_OK)
+		rc = report_status(mlp_plan_forward(plan, k, X, Y),
+				   "the forward pass failed");
+	if (rc == EXIT_OK)
+		rc = report_status(mlp_net_unscale_outputs(net, k, Y),
+				   "the outputs cannot be scaled back");
+	return rc;
 }
 
 /* The rows of IDX images, a batch at a time. */
@@ -75,8 +82,9 @@ static int run_images(mlp_net *net, mlp_plan *plan, size_t batch,
 	for (size_t r = 0; rc == EXIT_OK && r < n; r += batch) {
 		size_t k = n - r < batch ? n - r : batch;
 
-		forward_rows(net, plan, k, images + r * n_in, Y);
-		write_rows(Y, k, n_out, argmax);
+		rc = forward_rows(net, plan, k, images + r * n_in, Y);
+		if (rc == EXIT_OK)
+			write_rows(Y, k, n_out, argmax);
 	}
 	free(images);
 	return rc;
@@ -98,15 +106,15 @@ static int run_rows(mlp_net *net, mlp_plan *plan, size_t batch,
 		more = rows_next(&in, X + rows * n_in, n_in);
 		rows += more;
 		if (rows == batch || (!more && rows > 0)) {
-			forward_rows(net, plan, rows, X, Y);
-			write_rows(Y, rows, n_out, argmax);
+			rc = forward_rows(net, plan, rows, X, Y);
+			if (rc == EXIT_OK)
+				write_rows(Y, rows, n_out, argmax);
 			rows = 0;
 		}
 	}
-	if (rc == EXIT_OK) {
+	if (rc == EXIT_OK)
 		rc = in.rc;
-		rows_close(&in);
-	}
+	rows_close(&in);
 	return rc;
 }
 
@@ -155,13 +163,17 @@ static int run_ranks(mlp_net *net, mlp_plan *plan, size_t batch,
 	size_t n = 0, batches, *first = calloc((size_t)P + 1, sizeof(size_t));
 	float *X = NULL, *Y = NULL;
 
-	if (first == NULL)
-		return report_error(EXIT_FAIL, "out of memory");
+	rc = ranks_agree(first == NULL ? report_error(EXIT_FAIL, "out of memory")
+				       : EXIT_OK);
+	if (rc != EXIT_OK) {
+		free(first);
+		return rc;
+	}
 	if (r == 0)
 		read_rc = path != NULL && strstr(path, "idx3-ubyte") != NULL
 				  ? idx_images_load(path, n_in, &X, &n)
 				  : read_all_rows(path, header, n_in, &X, &n);
-	rc = ranks_agree(ranks_share(&X, &n, n_in));
+	rc = ranks_share(&X, &n, n_in);
 	batches = (n + batch - 1) / batch;
 	for (int k = 0; k <= P; k++) {
 		size_t row = batches * (size_t)k / (size_t)P * batch;
@@ -169,12 +181,17 @@ static int run_ranks(mlp_net *net, mlp_plan *plan, size_t batch,
 		first[k] = row < n ? row : n;
 	}
 	Y = malloc((n > 0 ? n : 1) * n_out * sizeof(float));
-	rc = ranks_agree(rc != EXIT_OK ? rc : Y == NULL ? EXIT_FAIL : EXIT_OK);
+	if (rc == EXIT_OK && Y == NULL)
+		rc = report_error(EXIT_FAIL, "out of memory for the outputs of "
+				  "%zu rows", n);
+	rc = ranks_agree(rc);
 	for (size_t at = first[r]; rc == EXIT_OK && at < first[r + 1]; at += batch) {
 		size_t k = first[r + 1] - at < batch ? first[r + 1] - at : batch;
 
-		forward_rows(net, plan, k, X + at * n_in, Y + at * n_out);
+		rc = forward_rows(net, plan, k, X + at * n_in, Y + at * n_out);
 	}
+	/* Every rank has its outputs, or none sends them. */
+	rc = ranks_agree(rc);
 	if (rc == EXIT_OK)
 		ranks_gather(Y, first, n_out);
 	if (rc == EXIT_OK && r == 0)
@@ -182,7 +199,9 @@ static int run_ranks(mlp_net *net, mlp_plan *plan, size_t batch,
 	free(X);
 	free(Y);
 	free(first);
-	return ranks_agree(rc != EXIT_OK ? rc : read_rc);
+	/* Rank 0's bad row, after the rows before it: every rank's exit code
+	 * (ranks_finish). */
+	return rc != EXIT_OK ? rc : read_rc;
 }
 
 int cmd_run(int argc, char **argv)
@@ -243,11 +262,16 @@ int cmd_run(int argc, char **argv)
 		rc = report_error(EXIT_FAIL, "cannot prepare the network: %s",
 				  X == NULL || Y == NULL ? "out of memory"
 							 : mlp_strerror(st));
-	else if (rank_count() > 1)
+	/* Under mpirun, every rank holds the same model, or none runs. */
+	rc = ranks_agree_same(rc, rc == EXIT_OK ? model_hash(net) : 0, EXIT_MODEL,
+			      "the ranks hold different models: give every rank "
+			      "the same MODEL");
+	if (rc == EXIT_OK && rank_count() > 1)
 		rc = run_ranks(net, plan, batch, input, header, argmax);
-	else if (input != NULL && strstr(input, "idx3-ubyte") != NULL)
+	else if (rc == EXIT_OK && input != NULL &&
+		 strstr(input, "idx3-ubyte") != NULL)
 		rc = run_images(net, plan, batch, input, Y, argmax);
-	else
+	else if (rc == EXIT_OK)
 		rc = run_rows(net, plan, batch, input, header, X, Y, argmax);
 	if (rc == EXIT_OK && fflush(stdout) != 0)
 		rc = report_error(EXIT_FAIL, "cannot write the outputs");

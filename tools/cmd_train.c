@@ -472,8 +472,6 @@ int cmd_train(int argc, char **argv)
 				  a.sizes[a.n_sizes - 1], targets, a.header);
 	if (rc == EXIT_OK && a.standardize)
 		rc = standardize(&train, &test, targets != TARGETS_LABELS, &scaling);
-	/* Under mpirun, every rank has read its data, or none trains. */
-	rc = ranks_agree(rc);
 	a.opts.comm = ranks_comm();
 	a.opts.eval_n = test.n;
 	a.opts.eval_X = test.X;
@@ -481,11 +479,13 @@ int cmd_train(int argc, char **argv)
 	if (rc == EXIT_OK && a.log != NULL && rank_id() == 0)
 		rc = log_open(&view.log, a.log, "epoch,lr,loss,val_loss,"
 			      "val_accuracy,samples_per_s,seconds\n");
-	rc = ranks_agree(rc);
 	if (rc == EXIT_OK && a.opts.comm != NULL &&
 	    mlp_train_check(net, &a.opts, &msg) != MLP_OK)
 		rc = report_error(EXIT_USAGE, "--batch %zu: %s", a.opts.batch_size,
 				  msg.text);
+	/* Under mpirun, every rank has read its data and found its options
+	 * good, or none trains. */
+	rc = ranks_agree(rc);
 	if (rc == EXIT_OK) {
 		if (rank_id() == 0) {
 			a.opts.on_step = on_step;
@@ -516,7 +516,6 @@ int cmd_train(int argc, char **argv)
 	if (rc == EXIT_OK && rank_id() == 0 &&
 	    mlp_net_save(net, a.out, &msg) != MLP_OK)
 		rc = report_error(EXIT_FAIL, "%s", msg.text);
-	rc = ranks_agree(rc);
 	mlp_net_free(net);
 	dataset_free(&train);
 	dataset_free(&test);

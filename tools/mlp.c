@@ -26,7 +26,7 @@ static const char usage[] =
 	"'mlp --version' the BLAS, engines and precisions this build runs.\n"
 	"\n"
 	"Under an MPI launcher (mpirun -np P mlp ...), train and run share the\n"
-	"work among the P processes.\n"
+	"work among the P processes; the other commands run on rank 0 alone.\n"
 	"\n"
 	"Exit status: 0 success, 1 a file could not be read or written,\n"
 	"2 a wrong command line, 3 a model file mlp cannot run, 4 wrong data\n"
@@ -44,9 +44,13 @@ static int version(void)
 	return EXIT_OK;
 }
 
-/* The command argv[1] names. */
+/* The command argv[1] names. Under an MPI launcher, train and run share
+ * their work among the ranks; the others run on rank 0 alone. */
 static int dispatch(int argc, char **argv)
 {
+	if (rank_id() != 0 && (argc < 2 || (strcmp(argv[1], "train") != 0 &&
+					    strcmp(argv[1], "run") != 0)))
+		return EXIT_OK;
 	if (argc < 2)
 		return fputs(usage, stderr), EXIT_USAGE;
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
@@ -103,6 +107,7 @@ int main(int argc, char **argv)
 
 	if (rc == EXIT_OK)
 		rc = dispatch(argc, argv);
+	rc = ranks_finish(rc);
 	ranks_end();
 	return rc;
 }

@@ -41,3 +41,45 @@ int load_model(const char *path, const char *act_list, mlp_net **out)
 		return report_error(EXIT_MODEL, "%s: %s", path, msg.text);
 	}
 }
+
+/* FNV-1a over n 32-bit words. */
+static uint64_t fnv_words(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t w;
+
+		memcpy(&w, b + 4 * i, sizeof(w));
+		h = (h ^ w) * 0x100000001b3u;
+	}
+	return h;
+}
+
+uint64_t model_hash(mlp_net *net)
+{
+	size_t layers = mlp_net_layers(net);
+	const float *scaling[4];
+	uint64_t h = 0xcbf29ce484222325u;
+	size_t widths[2] = { mlp_net_width(net, 0), mlp_net_width(net, layers) };
+
+	for (size_t l = 0; l < layers; l++) {
+		uint32_t shape[3] = { (uint32_t)mlp_net_width(net, l),
+				      (uint32_t)mlp_net_width(net, l + 1),
+				      (uint32_t)mlp_net_act(net, l) };
+
+		h = fnv_words(h, shape, 3);
+		h = fnv_words(h, mlp_net_weights(net, l), shape[0] * (size_t)shape[1]);
+		h = fnv_words(h, mlp_net_bias(net, l), shape[1]);
+	}
+	if (mlp_net_get_scaling(net, &scaling[0], &scaling[1], &scaling[2],
+				&scaling[3]) == MLP_OK)
+		for (int k = 0; k < 4; k++) {
+			uint32_t given = scaling[k] != NULL;
+
+			h = fnv_words(h, &given, 1);
+			if (given)
+				h = fnv_words(h, scaling[k], widths[k / 2]);
+		}
+	return h;
+}

@@ -76,6 +76,9 @@ int option_acts(const char *name, const char *text, mlp_act *acts, size_t max,
 /* Loads a model, with the activations of act_list (NULL: the file's).
  * Returns an exit code. */
 int load_model(const char *path, const char *act_list, mlp_net **out);
+/* A hash of everything that makes the network compute what it does: its
+ * widths, activations, parameters and scaling (FNV-1a over their bits). */
+uint64_t model_hash(mlp_net *net);
 
 /* ---- csv.c: rows of numbers ---- */
 
@@ -227,10 +230,20 @@ int rank_id(void);    /* 0 .. rank_count() − 1 */
 int rank_count(void);
 /* The ranks as mlp_train's workers; NULL for one rank. */
 const mlp_comm *ranks_comm(void);
-/* The exit code every rank returns: the largest of the ranks' rc. */
+/* The ranks agree on how they stand, wherever they may have parted: every
+ * rank calls it at the same points of a command, and a rank that fails
+ * between two of them goes to ranks_finish. Returns the exit code every
+ * rank returns: the largest of the ranks' rc (rank 0 says the message of
+ * the lowest rank that failed). After a failure, no rank agrees again. */
 int ranks_agree(int rc);
+/* The same, and every rank must hold the same `same` (a hash): otherwise
+ * differ_rc, and rank 0 says `what`. */
+int ranks_agree_same(int rc, uint64_t same, int differ_rc, const char *what);
+/* At the end of the program: the last agreement (none after a failure
+ * every rank knows of). Returns the exit code every rank returns. */
+int ranks_finish(int rc);
 /* Rank 0's *n rows of width floats in *X to every rank (*X malloc'd; the
- * other ranks' replaced). Returns an exit code. */
+ * other ranks' replaced). Returns an exit code, the same on every rank. */
 int ranks_share(float **X, size_t *n, size_t width);
 /* Rows [first[r], first[r + 1]) of Y (width floats each), computed by rank
  * r, to rank 0's Y. */
