@@ -335,29 +335,6 @@ expect 4 "sizes that promise more than the file holds" -- "$mlp" train \
 	--sizes 2,3,2 --act relu,softmax --loss xent --out idx.st e-images-idx3-ubyte.gz
 contains err "its sizes say 131070 bytes of data, it has 2" "sizes that lie"
 
-# ---- under an address-space limit (ulimit -v): out of memory is exit 1
-# with a message, never a crash or a hang (OpenBLAS's threads would spin:
-# mlp runs it on one thread there). Not under the sanitizers, whose shadow
-# memory needs more address space than any such limit.
-if ldd "$mlp" | grep -q 'libasan\|libtsan'; then
-	echo "memory-limit cases skipped: a sanitizer build"
-else
-	for limit in 200000 300000; do
-		expect 1 "train under ulimit -v $limit" -- bash -c "ulimit -v $limit; \
-			exec timeout 120 '$mlp' train --sizes 2,4096,4096,2 \
-			--act relu,relu,softmax --loss xent --epochs 1 --out big.st xor.csv"
-		contains err "out of memory" "train under ulimit -v $limit says why"
-	done
-	expect 0 "help under ulimit -v 200000" -- bash -c "ulimit -v 200000; \
-		exec timeout 60 '$mlp' --help"
-	expect 0 "a large model to run" -- "$mlp" train --sizes 2,4096,4096,2 \
-		--act relu,relu,softmax --loss xent --epochs 1 --out big.st xor.csv
-	printf '0 0\n1 1\n' > pairs.txt
-	expect 1 "run under ulimit -v 200000" -- bash -c "ulimit -v 200000; \
-		exec timeout 120 '$mlp' run big.st pairs.txt"
-	contains err "out of memory" "run under ulimit -v says why"
-fi
-
 # ---- held-out rows, early stopping, schedules, the log
 digits=$(dirname "$like_tool")/../../tests/data/digits.csv
 [ -f "$digits" ] || digits=$(dirname "$0")/data/digits.csv

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -44,6 +43,15 @@ static int version(void)
 	return EXIT_OK;
 }
 
+/* A command that computes: under an address-space limit, OpenBLAS takes
+ * its buffer first (limits.c). */
+static int computing(int (*cmd)(int, char **), int argc, char **argv)
+{
+	int rc = limits_reserve_blas();
+
+	return rc != EXIT_OK ? rc : cmd(argc, argv);
+}
+
 /* The command argv[1] names. Under an MPI launcher, train and run share
  * their work among the ranks; the others run on rank 0 alone. */
 static int dispatch(int argc, char **argv)
@@ -61,35 +69,15 @@ static int dispatch(int argc, char **argv)
 	if (!strcmp(argv[1], "info"))
 		return cmd_info(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "run"))
-		return cmd_run(argc - 1, argv + 1);
+		return computing(cmd_run, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "train"))
-		return cmd_train(argc - 1, argv + 1);
+		return computing(cmd_train, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "eval"))
-		return cmd_eval(argc - 1, argv + 1);
+		return computing(cmd_eval, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "plot"))
 		return cmd_plot(argc - 1, argv + 1);
 	fprintf(stderr, "mlp: unknown command '%s'\n\n%s", argv[1], usage);
 	return EXIT_USAGE;
-}
-
-/* Under an address-space limit (ulimit -v), each of OpenBLAS's worker
- * threads maps a 128 MiB buffer when it starts, and retries forever when
- * it cannot: the program then hangs at its first product or at its exit.
- * Below a limit with room for them, the program starts itself again with
- * OpenBLAS on one thread (the setting must be there before OpenBLAS
- * loads), unless OPENBLAS_NUM_THREADS already says how many. */
-static void fit_blas_to_limit(char **argv)
-{
-	struct rlimit rl;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (getenv("OPENBLAS_NUM_THREADS") != NULL ||
-	    getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
-	    cpus <= 1 || rl.rlim_cur >= ((rlim_t)512 + 160 * (rlim_t)cpus) << 20)
-		return;
-	if (setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0)
-		execv("/proc/self/exe", argv);
-	/* No re-execution: go on, with OpenBLAS as it is. */
 }
 
 int main(int argc, char **argv)
@@ -102,7 +90,7 @@ int main(int argc, char **argv)
 	 * being written is dropped, instead of the process being killed
 	 * half-way through it. */
 	signal(SIGXFSZ, SIG_IGN);
-	fit_blas_to_limit(argv);
+	limits_fit_blas(argv);
 	rc = ranks_start(&argc, &argv);
 
 	if (rc == EXIT_OK)

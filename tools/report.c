@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /* Under an MPI launcher, the ranks other than 0 hold their first message
  * for rank 0 to print (ranks.c), so that one failure is said once. */
@@ -27,22 +28,28 @@ void report_forget(void)
 }
 
 /* "mlp: ", the message, then suffix and a newline; or, holding, the first
- * message kept. */
+ * message kept. A message of memory run out names the address-space
+ * limit, when there is one: the usual cause. */
 static void say(const char *fmt, va_list ap, const char *suffix)
 {
+	char text[1024];
+	struct rlimit rl;
 	size_t n;
 
-	if (!holding) {
-		fputs("mlp: ", stderr);
-		vfprintf(stderr, fmt, ap);
-		fprintf(stderr, "%s\n", suffix);
-		return;
-	}
-	if (held[0] != '\0')
-		return;
-	vsnprintf(held, sizeof(held), fmt, ap);
-	n = strlen(held);
-	snprintf(held + n, sizeof(held) - n, "%s", suffix);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	n = strlen(text);
+	snprintf(text + n, sizeof(text) - n, "%s", suffix);
+	n = strlen(text);
+	if (strstr(text, "out of memory") != NULL &&
+	    strstr(text, "ulimit -v") == NULL &&
+	    getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		snprintf(text + n, sizeof(text) - n, " (under the address-space "
+			 "limit, ulimit -v, of %llu MiB)",
+			 (unsigned long long)(rl.rlim_cur >> 20));
+	if (!holding)
+		fprintf(stderr, "mlp: %s\n", text);
+	else if (held[0] == '\0')
+		snprintf(held, sizeof(held), "%s", text);
 }
 
 int report_error(int code, const char *fmt, ...)

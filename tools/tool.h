@@ -249,6 +249,16 @@ int ranks_share(float **X, size_t *n, size_t width);
  * r, to rank 0's Y. */
 void ranks_gather(float *Y, const size_t *first, size_t width);
 
+/* ---- limits.c: the address-space limit (ulimit -v) ---- */
+
+/* Below a limit without room for OpenBLAS's threads, starts the program
+ * again with OpenBLAS on one thread (before anything else). */
+void limits_fit_blas(char **argv);
+/* Under a limit, makes OpenBLAS take its buffer now, while there is room,
+ * or says that there is none (exit 1); before a command that computes.
+ * Returns an exit code. */
+int limits_reserve_blas(void);
+
 /* ---- the commands: each returns the exit code ---- */
 int cmd_eval(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
