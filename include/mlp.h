@@ -239,8 +239,10 @@ MLP_API mlp_status mlp_net_init(mlp_net *net, uint64_t seed);
  * (as "scaling.*" tensors). in_mean and in_std have sizes[0] values each,
  * out_mean and out_std the output width; a pair may be NULL, NULL (none,
  * which removes it). MLP_ENULL for half a pair, MLP_ENONFINITE for NaN or
- * infinity, MLP_EINVAL for a deviation that is not above 0 (a constant
- * column: give 1); nothing changes then. MLP_ENOMEM. */
+ * infinity, MLP_EINVAL for a deviation below FLT_MIN (2^-126, about
+ * 1.18e-38, the smallest normal float: 0, a negative or a subnormal one,
+ * whose reciprocal overflows; a constant column: give 1); nothing changes
+ * then. MLP_ENOMEM. */
 MLP_API mlp_status mlp_net_set_scaling(mlp_net *net, const float *in_mean,
 				       const float *in_std,
 				       const float *out_mean,
@@ -254,11 +256,14 @@ MLP_API mlp_status mlp_net_get_scaling(const mlp_net *net,
 				       const float **out_std);
 /* out = the batch rows of X standardised by the network's input scaling
  * (a copy without one); out may be X, or must not overlap it
- * (MLP_EINVAL). */
+ * (MLP_EINVAL). MLP_ENONFINITE, and out unchanged, when a standardised
+ * value is not finite (an input NaN, infinite, or too far from the mean
+ * for its deviation). */
 MLP_API mlp_status mlp_net_scale_inputs(const mlp_net *net, size_t batch,
 					const float *X, float *out);
 /* The batch rows of outputs Y back in the targets' units, in place
- * (unchanged without output scaling). */
+ * (unchanged without output scaling). MLP_ENONFINITE, and Y unchanged,
+ * when a value would not be finite. */
 MLP_API mlp_status mlp_net_unscale_outputs(const mlp_net *net, size_t batch,
 					   float *Y);
 

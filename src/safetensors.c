@@ -13,6 +13,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <inttypes.h>
@@ -601,6 +602,14 @@ static mlp_status read_scaling(const struct entry *e, size_t n,
 		else if (!copy_floats(v[k], data + e[i].begin, w, e[i].dtype))
 			st = mlpi_fail(msg, MLP_EFORMAT, "tensor %s holds NaN or "
 				       "infinity", show(e[i].name).s);
+		for (size_t j = 0; st == MLP_OK && k % 2 == 1 && j < w; j++)
+			if (!(v[k][j] >= FLT_MIN))
+				st = mlpi_fail(msg, MLP_EFORMAT, "tensor %s[%zu] is "
+					       "%g: a deviation must be at least "
+					       "%g (2^-126, the smallest normal "
+					       "float), or dividing by it "
+					       "overflows", show(e[i].name).s, j,
+					       (double)v[k][j], (double)FLT_MIN);
 	}
 	for (int k = 0; st == MLP_OK && k < 4; k += 2)
 		if ((v[k] == NULL) != (v[k + 1] == NULL))
@@ -612,8 +621,7 @@ static mlp_status read_scaling(const struct entry *e, size_t n,
 		if (st != MLP_OK)
 			st = mlpi_fail(msg, st == MLP_ENOMEM ? MLP_ENOMEM : MLP_EFORMAT,
 				       "%s", st == MLP_ENOMEM ? "out of memory for "
-				       "the scaling" : "a scaling.*.std holds a value "
-				       "that is not above 0");
+				       "the scaling" : "the scaling is refused");
 	}
 	for (int k = 0; k < 4; k++)
 		free(v[k]);

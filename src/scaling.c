@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,9 @@ static size_t n_out(const mlp_net *net)
 }
 
 /* MLP_OK when both of a pair are given or neither (*given says which),
- * the means finite and the deviations finite and above 0. */
+ * the means finite and the deviations finite normal floats, at least
+ * FLT_MIN (2^-126): below it, a subnormal, 1/std overflows, and so would
+ * the standardised value of any input a unit from the mean. */
 static mlp_status check_pair(const float *mean, const float *std, size_t n,
 			     bool *given)
 {
@@ -34,7 +37,7 @@ static mlp_status check_pair(const float *mean, const float *std, size_t n,
 	if (!mlpi_all_finite(n, mean) || !mlpi_all_finite(n, std))
 		return MLP_ENONFINITE;
 	for (size_t i = 0; i < n; i++)
-		if (!(std[i] > 0.0f))
+		if (!(std[i] >= FLT_MIN))
 			return MLP_EINVAL;
 	return MLP_OK;
 }
@@ -118,6 +121,12 @@ mlp_status mlp_net_scale_inputs(const mlp_net *net, size_t batch,
 		memmove(out, X, bytes);
 		return MLP_OK;
 	}
+	/* Checked first, written after: out may be X. */
+	for (size_t r = 0; r < batch; r++)
+		for (size_t i = 0; i < a; i++)
+			if (!isfinite((X[r * a + i] - net->scaling[i]) /
+				      net->scaling[a + i]))
+				return MLP_ENONFINITE;
 	for (size_t r = 0; r < batch; r++)
 		for (size_t i = 0; i < a; i++)
 			out[r * a + i] = (X[r * a + i] - net->scaling[i]) /
@@ -141,6 +150,11 @@ mlp_status mlp_net_unscale_outputs(const mlp_net *net, size_t batch, float *Y)
 		return MLP_OK;
 	for (size_t r = 0; r < batch; r++)
 		for (size_t j = 0; j < b; j++)
+			if (!isfinite(Y[r * b + j] * net->scaling[2 * a + b + j] +
+				      net->scaling[2 * a + j]))
+				return MLP_ENONFINITE;
+	for (size_t r = 0; r < batch; r++)
+		for (size_t j = 0; j < b; j++)
 			Y[r * b + j] = Y[r * b + j] * net->scaling[2 * a + b + j] +
 				       net->scaling[2 * a + j];
 	return MLP_OK;
@@ -149,7 +163,7 @@ mlp_status mlp_net_unscale_outputs(const mlp_net *net, size_t batch, float *Y)
 mlp_status mlpi_scaling_copy(mlp_net *dst, const mlp_net *src)
 {
 	const float *im, *is, *om, *os;
+	mlp_status st = mlp_net_get_scaling(src, &im, &is, &om, &os);
 
-	mlp_net_get_scaling(src, &im, &is, &om, &os);
-	return mlp_net_set_scaling(dst, im, is, om, os);
+	return st != MLP_OK ? st : mlp_net_set_scaling(dst, im, is, om, os);
 }

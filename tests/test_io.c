@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <signal.h>
 #include <stdint.h>
@@ -437,6 +438,40 @@ END_TEST
 #define W1 "\"layers.1.weight\":{\"dtype\":\"F32\",\"shape\":[1,3],\"data_offsets\":[36,48]}"
 #define B1 "\"layers.1.bias\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[48,52]}"
 #define META "\"__metadata__\":{\"activations\":\"relu,identity\"}"
+/* The bound on deviations, the smallest normal float (a subnormal one's
+ * reciprocal overflows); standardised inputs and outputs in the targets'
+ * units that would not be finite refused, with nothing written. */
+START_TEST(scaling_bounds)
+{
+	static const size_t sizes[] = { 3, 1 };
+	static const mlp_act acts[] = { MLP_IDENTITY };
+	const float mean[3] = { 0, 0, 0 }, tiny[3] = { 1, 1, 0x1p-149f };
+	const float least[3] = { 1, 1, FLT_MIN }, big[1] = { 3e38f }, zero1[1] = { 0 };
+	float X[3] = { 1, 2, 1e-30f }, far[3] = { 1, 2, 1e10f }, Y[2] = { 0.5f, 2 };
+	const float *a, *b, *c, *d;
+	mlp_net *net;
+
+	ck_assert_int_eq(mlp_net_create(&net, 1, sizes, acts), MLP_OK);
+	ck_assert_int_eq(mlp_net_set_scaling(net, mean, tiny, NULL, NULL),
+			 MLP_EINVAL);
+	ck_assert_int_eq(mlp_net_get_scaling(net, &a, &b, &c, &d), MLP_OK);
+	ck_assert_ptr_null(a);
+	ck_assert_int_eq(mlp_net_set_scaling(net, mean, least, zero1, big), MLP_OK);
+	/* 1e-30 / 2^-126 is about 8.5e7: finite. */
+	ck_assert_int_eq(mlp_net_scale_inputs(net, 1, X, X), MLP_OK);
+	ck_assert(X[2] == 1e-30f / FLT_MIN);
+	/* 1e10 / 2^-126 is past FLT_MAX. */
+	ck_assert_int_eq(mlp_net_scale_inputs(net, 1, far, far), MLP_ENONFINITE);
+	ck_assert(far[0] == 1 && far[1] == 2 && far[2] == 1e10f);
+	/* 0.5 · 3e38 is finite, 2 · 3e38 is not: nothing written. */
+	ck_assert_int_eq(mlp_net_unscale_outputs(net, 2, Y), MLP_ENONFINITE);
+	ck_assert(Y[0] == 0.5f && Y[1] == 2);
+	ck_assert_int_eq(mlp_net_unscale_outputs(net, 1, Y), MLP_OK);
+	ck_assert(Y[0] == 0.5f * 3e38f);
+	mlp_net_free(net);
+}
+END_TEST
+
 #define VALID "{" W0 "," B0 "," W1 "," B1 "," META "}"
 #define T(name, shape, begin, end)                                            \
 	"\"" name "\":{\"dtype\":\"F32\",\"shape\":" shape ",\"data_offsets\":[" \
@@ -444,7 +479,7 @@ END_TEST
 
 /* Files that a header and finite data cannot make. */
 enum special { PLAIN, SHORT, LENGTH_PAST_END, NAN_WEIGHT, HEADER_OVER_LIMIT,
-	       MANY_VALUES, DEEP, ZERO_LAST };
+	       MANY_VALUES, DEEP, ZERO_LAST, SUBNORMAL_LAST };
 
 struct bad_file {
 	const char *rule;
@@ -472,7 +507,12 @@ static const struct bad_file bad_files[] = {
 	  "not a scaling tensor", PLAIN },
 	{ "a scaling deviation of 0", "{" W0 "," B0 "," W1 "," B1 ","
 	  T("scaling.target.mean", "[1]", 52, 56) "," T("scaling.target.std",
-	  "[1]", 56, 60) "," META "}", 60, "not above 0", ZERO_LAST },
+	  "[1]", 56, 60) "," META "}", 60, "is 0: a deviation must be at least",
+	  ZERO_LAST },
+	{ "a subnormal scaling deviation", "{" W0 "," B0 "," W1 "," B1 ","
+	  T("scaling.input.mean", "[2]", 52, 60) "," T("scaling.input.std",
+	  "[2]", 60, 68) "," META "}", 68, "scaling.input.std'[1] is 1.4013e-45: "
+	  "a deviation must be at least 1.17549e-38", SUBNORMAL_LAST },
 	{ "trailing comma", "{" W0 "," B0 "," W1 "," B1 "," META ",}", 52,
 	  "a member without a name", PLAIN },
 	{ "invalid UTF-8 in a name", "{" W0 "," B0 "," W1 "," B1 ","
@@ -653,6 +693,10 @@ static unsigned char *make_bad(size_t i, size_t *size)
 	}
 	case ZERO_LAST: /* the last float of the data is 0 */
 		memset(f + 8 + hl + data - 4, 0, 4);
+		break;
+	case SUBNORMAL_LAST: /* the last two are 1 and 2^-149, the smallest
+			      * subnormal */
+		memcpy(f + 8 + hl + data - 8, "\0\0\x80\x3f\1\0\0\0", 8);
 		break;
 	case PLAIN:
 	case HEADER_OVER_LIMIT:
@@ -964,6 +1008,7 @@ int main(void)
 	tcase_add_test(tc, read_errors_reported);
 	tcase_add_test(tc, message_on_allocation_failure);
 	tcase_add_test(tc, scaling_kept_with_the_network);
+	tcase_add_test(tc, scaling_bounds);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(bad, 60);
 	tcase_add_test(bad, valid_base_file_loads);

@@ -181,6 +181,9 @@ int cmd_eval(int argc, char **argv)
 	if (png != NULL && !classes)
 		rc = report_error(EXIT_USAGE, "--plot draws a confusion matrix: "
 				  "the model is not a classifier (softmax output)");
+	/* Where the picture cannot go, say so before the work. */
+	if (rc == EXIT_OK && png != NULL)
+		rc = output_check(png, 0);
 	if (rc == EXIT_OK)
 		rc = dataset_load(&d, argv[optind + 1], labels, mlp_net_width(net, 0),
 				  mlp_net_width(net, mlp_net_layers(net)),

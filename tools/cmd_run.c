@@ -219,6 +219,7 @@ int cmd_run(int argc, char **argv)
 	bool argmax = false, header = false;
 	size_t batch = 256, n_in, n_out;
 	mlp_precision precision = MLP_FP32;
+	uint64_t hash = 0;
 	mlp_plan *plan = NULL;
 	mlp_status st = MLP_OK;
 	mlp_net *net;
@@ -263,9 +264,10 @@ int cmd_run(int argc, char **argv)
 				  X == NULL || Y == NULL ? "out of memory"
 							 : mlp_strerror(st));
 	/* Under mpirun, every rank holds the same model, or none runs. */
-	rc = ranks_agree_same(rc, rc == EXIT_OK ? model_hash(net) : 0, EXIT_MODEL,
-			      "the ranks hold different models: give every rank "
-			      "the same MODEL");
+	if (rc == EXIT_OK && rank_count() > 1)
+		rc = model_hash(net, &hash);
+	rc = ranks_agree_same(rc, hash, EXIT_MODEL, "the ranks hold different "
+			      "models: give every rank the same MODEL");
 	if (rc == EXIT_OK && rank_count() > 1)
 		rc = run_ranks(net, plan, batch, input, header, argmax);
 	else if (rc == EXIT_OK && input != NULL &&

@@ -186,6 +186,10 @@ static int parse_args(int argc, char **argv, struct train_args *a)
 
 	memset(a, 0, sizeof(*a));
 	*o = mlp_train_defaults();
+	if (o->struct_size == 0)
+		return report_error(EXIT_FAIL, "this libmlp (%s) does not know the "
+				    "training options of the mlp program (%s)",
+				    mlp_version_string(), MLP_VERSION_STRING);
 	optind = 1;
 	while (rc == EXIT_OK && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
@@ -437,7 +441,12 @@ static int make_net(const struct train_args *a, mlp_net **out)
 				    a->opts.loss == MLP_LOSS_XENT ? "xent" : "mse",
 				    msg.text);
 	}
-	mlp_net_init(*out, a->opts.seed);
+	st = mlp_net_init(*out, a->opts.seed);
+	if (st != MLP_OK) {
+		mlp_net_free(*out);
+		*out = NULL;
+		return report_status(st, "cannot initialise the network");
+	}
 	return EXIT_OK;
 }
 

@@ -56,13 +56,18 @@ static uint64_t fnv_words(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-uint64_t model_hash(mlp_net *net)
+int model_hash(mlp_net *net, uint64_t *out)
 {
 	size_t layers = mlp_net_layers(net);
 	const float *scaling[4];
 	uint64_t h = 0xcbf29ce484222325u;
 	size_t widths[2] = { mlp_net_width(net, 0), mlp_net_width(net, layers) };
+	int rc = report_status(mlp_net_get_scaling(net, &scaling[0], &scaling[1],
+						   &scaling[2], &scaling[3]),
+			       "the model's scaling");
 
+	if (rc != EXIT_OK)
+		return rc;
 	for (size_t l = 0; l < layers; l++) {
 		uint32_t shape[3] = { (uint32_t)mlp_net_width(net, l),
 				      (uint32_t)mlp_net_width(net, l + 1),
@@ -72,14 +77,13 @@ uint64_t model_hash(mlp_net *net)
 		h = fnv_words(h, mlp_net_weights(net, l), shape[0] * (size_t)shape[1]);
 		h = fnv_words(h, mlp_net_bias(net, l), shape[1]);
 	}
-	if (mlp_net_get_scaling(net, &scaling[0], &scaling[1], &scaling[2],
-				&scaling[3]) == MLP_OK)
-		for (int k = 0; k < 4; k++) {
-			uint32_t given = scaling[k] != NULL;
+	for (int k = 0; k < 4; k++) {
+		uint32_t given = scaling[k] != NULL;
 
-			h = fnv_words(h, &given, 1);
-			if (given)
-				h = fnv_words(h, scaling[k], widths[k / 2]);
-		}
-	return h;
+		h = fnv_words(h, &given, 1);
+		if (given)
+			h = fnv_words(h, scaling[k], widths[k / 2]);
+	}
+	*out = h;
+	return EXIT_OK;
 }

@@ -77,8 +77,9 @@ int option_acts(const char *name, const char *text, mlp_act *acts, size_t max,
  * Returns an exit code. */
 int load_model(const char *path, const char *act_list, mlp_net **out);
 /* A hash of everything that makes the network compute what it does: its
- * widths, activations, parameters and scaling (FNV-1a over their bits). */
-uint64_t model_hash(mlp_net *net);
+ * widths, activations, parameters and scaling (FNV-1a over their bits),
+ * into *out. Returns an exit code. */
+int model_hash(mlp_net *net, uint64_t *out);
 
 /* ---- csv.c: rows of numbers ---- */
 
