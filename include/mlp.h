@@ -512,6 +512,9 @@ typedef struct mlp_train_opts {
 	int keep_best;       /* nonzero: at the end, the parameters of the
 			     * epoch of the lowest held-out loss are put back
 			     * (needs held-out rows) */
+	/* Added in 0.3.1: */
+	mlp_msg *msg;        /* where mlp_train says why it failed (the field,
+			     * row or file, and the rule), or NULL */
 } mlp_train_opts;
 
 /* Sets the struct_size bytes of *opts to the defaults, and struct_size
@@ -584,14 +587,22 @@ MLP_API mlp_status mlp_train_check(const mlp_net *net,
  * that asks to stop stops all of them, at the next step.
  *
  * With opts->checkpoint, after every opts->checkpoint_every epochs the
- * parameters, the optimizer's state (moments, step count, learning rate)
- * and the epochs done are written to that file, atomically, as a model
- * file with the optimizer's tensors beside the network's (so mlp_net_load
- * reads it as a plain network); with workers, worker 0 writes it. With
- * opts->resume, training goes on from such a file (worker 0 reads it) for
- * the epochs left of opts->epochs, and gives the same bits as a run that
- * never stopped; the checkpoint must be of this network, rows, batch_size
- * and seed (MLP_EINVAL otherwise; MLP_EIO, MLP_EFORMAT for the file).
+ * parameters, the optimizer's state (moments, step count, learning rate),
+ * the best epoch so far (and with keep_best its parameters), the epochs
+ * done and the options of the run are written to that file, atomically,
+ * as a model file with the optimizer's tensors beside the network's (so
+ * mlp_net_load reads it as a plain network); with workers, worker 0 writes
+ * it. An epoch stopped before its end by a callback is not checkpointed.
+ * Before the first epoch, MLP_EIO when the file could not be written (its
+ * directory, a read-only file, the file size limit). With opts->resume,
+ * training goes on from such a file (worker 0 reads it, and checks it as
+ * the loader checks a model: see mlp_checkpoint_opts) for the epochs left
+ * of opts->epochs, and gives the same bits as a run that never stopped.
+ * The checkpoint must be of this network and rows, made with the same
+ * options but epochs (at least the epochs it has done), precision and
+ * patience, which may change (a schedule over the epochs follows the new
+ * count): MLP_EINVAL naming the option and both values otherwise;
+ * MLP_EIO, MLP_EFORMAT for the file. The message goes to opts->msg.
  *
  * Each epoch's steps run at mlp_train_lr(opts, epoch) when opts->schedule
  * or opts->warmup asks for one (a callback may still change the rate
@@ -602,6 +613,22 @@ MLP_API mlp_status mlp_train_check(const mlp_net *net,
  * parameters back at the end (the optimizer's state stays the last). */
 MLP_API mlp_status mlp_train(mlp_net *net, const mlp_train_opts *opts,
 			     size_t n, const float *X, const float *Y);
+
+/* The options a checkpoint of mlp_train records (every field of
+ * mlp_train_opts from loss to keep_best but callbacks, data, files and
+ * comm) into *opts, the other fields left as they are, and the epochs it
+ * has done into *epoch (may be NULL): a program resumes from it with the
+ * options of the run that made it. The file is checked whole: every
+ * metadata field parsed strictly; the options in their ranges; the epoch
+ * within the run's epochs; the steps those of the epochs for its rows and
+ * batch; the learning rate in force above 0; the moments finite, as the
+ * optimizer makes them (SGD: no second moment; Adam: v ≥ 0, and each m
+ * within the bound that v puts on it). MLP_EIO for the file (the message
+ * names it), MLP_EFORMAT with the field or tensor and the rule ("not a
+ * checkpoint" for a plain model file), MLP_ENOMEM; *opts unchanged then.
+ * opts must come from mlp_train_defaults (struct_size). */
+MLP_API mlp_status mlp_checkpoint_opts(const char *path, mlp_train_opts *opts,
+				       size_t *epoch, mlp_msg *msg);
 
 /* The learning rate of epoch `epoch` (counted from 1) of a run with opts:
  * with W = opts->warmup epochs of warm-up, lr·epoch/(W + 1) for the first

@@ -293,6 +293,11 @@ float mlpi_train_lr(const mlp_train_opts *opts, size_t epoch);
 mlp_status mlpi_opts_read(const mlp_train_opts *in, mlp_train_opts *out,
 			  mlp_msg *msg);
 
+/* The values of the options alone, each in its range and the ranges that
+ * join them (warmup < epochs), whatever the build, CPU, rows or network;
+ * with for_train false, those a trainer needs. */
+mlp_status mlpi_check_values(const mlp_train_opts *o, bool for_train,
+			     mlp_msg *msg);
 /* The checks of mlp_train_check; with for_train false, those a trainer
  * needs (the fields up to batch_size). net may be NULL. */
 mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o,
@@ -353,16 +358,51 @@ void mlpi_msg_clear(mlp_msg *msg);
 
 /* ---- model files (safetensors.c, io.c) ---- */
 
-/* A checkpoint's training state besides the parameters: the optimizer's
- * moments M and V (block_floats each, laid out as the parameter block;
- * SGD's momentum in M), its step count and learning rate, and where
- * mlp_train was: epochs done, and the options that must not change. */
+struct mlpi_json;
+
+/* A checkpoint's training state besides the parameters (checkpoint.c):
+ * the optimizer's moments M and V (block_floats each, laid out as the
+ * parameter block; SGD's velocity in M) and, with keep_best once an epoch
+ * was best, that epoch's parameters; where mlp_train was; and the run's
+ * options. */
 struct mlpi_state {
-	float *M, *V;
-	size_t epoch, steps, rows, batch;
-	uint64_t seed;
-	float lr;
+	float *M, *V, *best;
+	size_t epoch, steps, rows, workers; /* rows: those trained on */
+	float lr;                  /* the rate in force */
+	size_t best_epoch;         /* of the lowest held-out loss; 0: none */
+	double best_loss;
+	mlp_train_opts opts;       /* the fields a checkpoint records */
 };
+
+/* The checkpoint's metadata as JSON members, each followed by a comma
+ * (malloc'd), or NULL for no memory. */
+char *mlpi_checkpoint_meta(const struct mlpi_state *s);
+/* The metadata of a checkpoint into *s (but M, V, best), every field
+ * parsed strictly: MLP_EFORMAT with the field and the rule, or "not a
+ * checkpoint" when it has none. */
+mlp_status mlpi_checkpoint_meta_read(const struct mlpi_json *meta,
+				     struct mlpi_state *s, mlp_msg *msg);
+/* A checkpoint read whole, its parts against each other: the options in
+ * range, the epoch and steps, the rate in force, the moments as its
+ * optimizer makes them. MLP_EFORMAT with the rule. */
+mlp_status mlpi_checkpoint_check(const mlp_net *net, const struct mlpi_state *s,
+				 mlp_msg *msg);
+/* Whether a run of options o on `rows` rows (those trained on) by
+ * `workers` may resume from the checkpoint at path: MLP_EINVAL naming the
+ * option and both values otherwise. */
+mlp_status mlpi_checkpoint_fits(const struct mlpi_state *s,
+				const mlp_train_opts *o, size_t rows,
+				size_t workers, const char *path, mlp_msg *msg);
+
+/* A hash of the options that make a run what it is (those a resumed run
+ * may not change), for workers to compare. */
+uint64_t mlpi_opts_hash(const mlp_train_opts *o);
+
+/* The rows a step (of each worker, sharded) and the steps an epoch of
+ * mlp_train for `total` rows trained on. */
+void mlpi_epoch_steps(size_t total, size_t batch_size, bool drop_last,
+		      bool sharded, size_t workers, size_t *batch,
+		      size_t *steps);
 
 /* ---- the JSON of a model file's header (json_read.c) ---- */
 
@@ -428,12 +468,15 @@ mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
 mlp_status mlpi_st_header(const mlp_net *net, const struct mlpi_state *state,
 			  char **out, size_t *out_len, mlp_msg *msg);
 /* io.c: a checkpoint written atomically, as mlp_net_save writes a model;
- * and one read back (its network and state). */
+ * one read back (its network and state, checked whole); and whether one
+ * of net, with or without best parameters, could be written at path. */
 mlp_status mlpi_checkpoint_save(const mlp_net *net,
 				const struct mlpi_state *state,
 				const char *path, mlp_msg *msg);
 mlp_status mlpi_checkpoint_load(const char *path, mlp_net **net,
 				struct mlpi_state *state, mlp_msg *msg);
+mlp_status mlpi_checkpoint_probe(const mlp_net *net, bool best,
+				 const char *path, mlp_msg *msg);
 
 /* A xoshiro256** generator, seeded through SplitMix64. */
 struct mlpi_rng {

@@ -90,7 +90,9 @@ static bool write_model(int fd, void *arg)
 	     write_block(fd, m->net, m->net->block) && write_scaling(fd, m->net);
 	if (m->state != NULL)
 		ok = ok && write_block(fd, m->net, m->state->M) &&
-		     write_block(fd, m->net, m->state->V);
+		     write_block(fd, m->net, m->state->V) &&
+		     (m->state->best == NULL ||
+		      write_block(fd, m->net, m->state->best));
 	return ok;
 }
 
@@ -123,8 +125,9 @@ static mlp_status check_finite(const mlp_net *net, const float *block,
 static uint64_t file_size(const mlp_net *net, const struct mlpi_state *state,
 			  size_t header_len)
 {
-	return 8 + (uint64_t)header_len +
-	       (uint64_t)net->n_params * 4 * (state != NULL ? 3 : 1) +
+	uint64_t blocks = state == NULL ? 1 : state->best == NULL ? 3 : 4;
+
+	return 8 + (uint64_t)header_len + (uint64_t)net->n_params * 4 * blocks +
 	       8 * (uint64_t)((net->has_in ? net->sizes[0] : 0) +
 			      (net->has_out ? net->sizes[net->n_layers] : 0));
 }
@@ -161,6 +164,8 @@ static mlp_status save_file(const mlp_net *net, const struct mlpi_state *state,
 		st = check_finite(net, state->M, "optimizer.m.", msg);
 	if (st == MLP_OK && state != NULL)
 		st = check_finite(net, state->V, "optimizer.v.", msg);
+	if (st == MLP_OK && state != NULL && state->best != NULL)
+		st = check_finite(net, state->best, "optimizer.best.", msg);
 	if (st == MLP_OK)
 		st = mlpi_st_header(net, state, &header, &m.header_len, msg);
 	if (st != MLP_OK)
@@ -186,6 +191,41 @@ mlp_status mlpi_checkpoint_save(const mlp_net *net,
 				const char *path, mlp_msg *msg)
 {
 	return save_file(net, state, path, msg);
+}
+
+mlp_status mlpi_checkpoint_probe(const mlp_net *net, bool best,
+				 const char *path, mlp_msg *msg)
+{
+	/* The widest metadata a checkpoint of net can have: its header's
+	 * length bounds the file's. */
+	float any[1];
+	struct mlpi_state widest = {
+		.M = any, .V = any, .best = best ? any : NULL,
+		.epoch = SIZE_MAX, .steps = SIZE_MAX, .rows = SIZE_MAX,
+		.workers = SIZE_MAX, .lr = -0x1.fffffep-126f,
+		.best_epoch = SIZE_MAX, .best_loss = -0x1.fffffffffffffp-1022,
+		.opts = { .lr = -0x1.fffffep-126f, .momentum = -0x1.fffffep-126f,
+			  .beta1 = -0x1.fffffep-126f, .beta2 = -0x1.fffffep-126f,
+			  .eps = -0x1.fffffep-126f,
+			  .weight_decay = -0x1.fffffep-126f,
+			  .clip_norm = -0x1.fffffep-126f,
+			  .step_factor = -0x1.fffffep-126f,
+			  .val_fraction = -0x1.fffffep-126f,
+			  .batch_size = SIZE_MAX, .epochs = SIZE_MAX,
+			  .seed = UINT64_MAX, .step_every = SIZE_MAX,
+			  .warmup = SIZE_MAX, .patience = SIZE_MAX,
+			  .loss = MLP_LOSS_XENT, .optim = MLP_OPTIM_ADAM,
+			  .schedule = MLP_SCHEDULE_CONSTANT },
+	};
+	char *header = NULL, why[sizeof(msg->text)];
+	size_t header_len;
+	mlp_status st = mlpi_st_header(net, &widest, &header, &header_len, msg);
+
+	if (st != MLP_OK)
+		return st;
+	free(header);
+	return from_atomic(atomic_probe(path, file_size(net, &widest, header_len),
+					why, sizeof(why)), why, msg);
 }
 
 mlp_status mlp_net_load_memory(mlp_net **out, const void *data, size_t size,

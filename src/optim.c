@@ -13,6 +13,7 @@
 #include "internal.h"
 
 #include <float.h>
+#include <stddef.h>
 #include <math.h>
 #include <string.h>
 
@@ -71,14 +72,15 @@ static mlp_train_opts defaults(void)
 		.checkpoint_every = 0,
 		.resume = NULL,
 		.user = NULL,
+		.msg = NULL,
 	};
 	return o;
 }
 
-/* The smallest struct_size a program may pass: mlp_train_opts as 0.3, the
- * first version with struct_size, published it. Fields added later go
- * after it, and this stays. */
-#define TRAIN_OPTS_MIN_SIZE sizeof(mlp_train_opts)
+/* The smallest struct_size a program may pass: mlp_train_opts as 0.3.0,
+ * the first version with struct_size, published it (up to keep_best).
+ * Fields added later go after it, and this stays. */
+#define TRAIN_OPTS_MIN_SIZE offsetof(mlp_train_opts, msg)
 
 mlp_status mlp_train_opts_init(mlp_train_opts *opts, size_t struct_size)
 {
@@ -166,8 +168,8 @@ static const char *const range_text[] = {
 	[UNIT] = "in [0, 1)",
 };
 
-mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o,
-			   bool for_train, mlp_msg *msg)
+mlp_status mlpi_check_values(const mlp_train_opts *o, bool for_train,
+			     mlp_msg *msg)
 {
 	const struct {
 		const char *name;
@@ -182,7 +184,6 @@ mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o,
 		{ "weight_decay", o->weight_decay, NON_NEGATIVE },
 		{ "clip_norm", o->clip_norm, NON_NEGATIVE },
 	};
-	mlp_act out_act;
 
 	if (o->optim != MLP_OPTIM_SGD && o->optim != MLP_OPTIM_ADAM)
 		return mlpi_fail(msg, MLP_EINVAL, "optim %d is not an optimizer",
@@ -200,13 +201,43 @@ mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o,
 	if (o->precision != MLP_FP32 && o->precision != MLP_BF16)
 		return mlpi_fail(msg, MLP_EINVAL, "precision %d is not a precision",
 				 (int)o->precision);
-	if (!mlp_precision_supported(o->precision))
-		return mlpi_fail(msg, MLP_ENOTSUP, "bf16 training needs a build "
-				 "with oneDNN and a CPU with AVX512_BF16 or AMX");
 	if (o->batch_size == 0)
 		return mlpi_fail(msg, MLP_EINVAL, "batch_size must be at least 1");
 	if (for_train && o->epochs == 0)
 		return mlpi_fail(msg, MLP_EINVAL, "epochs must be at least 1");
+	if (o->schedule != MLP_SCHEDULE_CONSTANT && o->schedule != MLP_SCHEDULE_STEP &&
+	    o->schedule != MLP_SCHEDULE_COSINE)
+		return mlpi_fail(msg, MLP_EINVAL, "schedule %d is not a schedule",
+				 (int)o->schedule);
+	if (o->schedule == MLP_SCHEDULE_STEP && o->step_every == 0)
+		return mlpi_fail(msg, MLP_EINVAL, "step_every must be at least 1");
+	if (o->schedule == MLP_SCHEDULE_STEP &&
+	    !(o->step_factor > 0.0f && o->step_factor <= 1.0f))
+		return mlpi_fail(msg, MLP_EINVAL, "step_factor must be in (0, 1], "
+				 "not %g", (double)o->step_factor);
+	if (for_train && o->warmup >= o->epochs)
+		return mlpi_fail(msg, MLP_EINVAL, "warmup (%zu epochs) must be "
+				 "fewer than epochs (%zu)", o->warmup, o->epochs);
+	if (!(o->val_fraction >= 0.0f && o->val_fraction < 1.0f))
+		return mlpi_fail(msg, MLP_EINVAL, "val_fraction must be in [0, 1), "
+				 "not %g", (double)o->val_fraction);
+	if (for_train && o->val_fraction > 0.0f && o->sharded)
+		return mlpi_fail(msg, MLP_EINVAL, "val_fraction holds rows out "
+				 "itself: not with eval_n rows, nor sharded");
+	return MLP_OK;
+}
+
+mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o,
+			   bool for_train, mlp_msg *msg)
+{
+	mlp_act out_act;
+	mlp_status st = mlpi_check_values(o, for_train, msg);
+
+	if (st != MLP_OK)
+		return st;
+	if (!mlp_precision_supported(o->precision))
+		return mlpi_fail(msg, MLP_ENOTSUP, "bf16 training needs a build "
+				 "with oneDNN and a CPU with AVX512_BF16 or AMX");
 	if (o->comm != NULL && o->comm->struct_size != sizeof(mlp_comm))
 		return mlpi_fail(msg, MLP_EINVAL, "comm->struct_size is %zu, not "
 				 "%zu, the mlp_comm this library knows",
@@ -226,23 +257,7 @@ mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o,
 					 "multiple of the %d workers",
 					 o->batch_size, c->size);
 	}
-	if (o->schedule != MLP_SCHEDULE_CONSTANT && o->schedule != MLP_SCHEDULE_STEP &&
-	    o->schedule != MLP_SCHEDULE_COSINE)
-		return mlpi_fail(msg, MLP_EINVAL, "schedule %d is not a schedule",
-				 (int)o->schedule);
-	if (o->schedule == MLP_SCHEDULE_STEP && o->step_every == 0)
-		return mlpi_fail(msg, MLP_EINVAL, "step_every must be at least 1");
-	if (o->schedule == MLP_SCHEDULE_STEP &&
-	    !(o->step_factor > 0.0f && o->step_factor <= 1.0f))
-		return mlpi_fail(msg, MLP_EINVAL, "step_factor must be in (0, 1], "
-				 "not %g", (double)o->step_factor);
-	if (for_train && o->warmup >= o->epochs)
-		return mlpi_fail(msg, MLP_EINVAL, "warmup (%zu epochs) must be "
-				 "fewer than epochs (%zu)", o->warmup, o->epochs);
-	if (!(o->val_fraction >= 0.0f && o->val_fraction < 1.0f))
-		return mlpi_fail(msg, MLP_EINVAL, "val_fraction must be in [0, 1), "
-				 "not %g", (double)o->val_fraction);
-	if (for_train && o->val_fraction > 0.0f && (o->eval_n > 0 || o->sharded))
+	if (for_train && o->val_fraction > 0.0f && o->eval_n > 0)
 		return mlpi_fail(msg, MLP_EINVAL, "val_fraction holds rows out "
 				 "itself: not with eval_n rows, nor sharded");
 	if (for_train && (o->patience > 0 || o->keep_best) && o->eval_n == 0 &&

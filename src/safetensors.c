@@ -544,8 +544,8 @@ static mlp_status read_entries(const struct mlpi_json *root, size_t data_size,
 	return MLP_OK;
 }
 
-/* A checkpoint's optimizer tensors: named "optimizer.m." or
- * "optimizer.v." and a layer's name. */
+/* A checkpoint's optimizer tensors: named "optimizer.m.",
+ * "optimizer.v." or "optimizer.best." and a layer's name. */
 #define STATE_PREFIX "optimizer."
 
 static bool is_state(const struct entry *e)
@@ -628,70 +628,39 @@ static mlp_status read_scaling(const struct entry *e, size_t n,
 	return st;
 }
 
-/* A metadata string as a whole number, or a hexadecimal float. */
-static bool meta_size(const struct mlpi_json *meta, const char *key,
-		      size_t *out)
-{
-	const char *v = string_value(mlpi_json_get(meta, key));
-	char *end;
-	unsigned long long x;
-
-	if (v == NULL || *v < '0' || *v > '9')
-		return false;
-	errno = 0;
-	x = strtoull(v, &end, 10);
-	*out = (size_t)x;
-	return errno == 0 && *end == '\0' && (unsigned long long)*out == x;
-}
-
-static bool meta_float(const struct mlpi_json *meta, const char *key,
-		       float *out)
-{
-	const char *v = string_value(mlpi_json_get(meta, key));
-	char *end;
-
-	if (v == NULL)
-		return false;
-	*out = strtof(v, &end);
-	return end != v && *end == '\0' && isfinite(*out);
-}
-
-/* The state of a checkpoint of net: its optimizer tensors, one for each
- * of the network's, with their shapes, and its metadata. */
+/* The state of a checkpoint of net: its metadata, checked, and its
+ * optimizer tensors, one of each part for each of the network's tensors,
+ * with their shapes: "optimizer.m.", "optimizer.v." and, with keep_best
+ * once an epoch was best, "optimizer.best." and a layer's name. */
 static mlp_status read_state(const struct entry *e, size_t n,
 			     const struct mlpi_json *meta,
 			     const unsigned char *data,
 			     const mlp_net *net, struct mlpi_state *state,
 			     mlp_msg *msg)
 {
-	static const char *const parts[2] = { "m", "v" };
-	size_t seed, found = 0;
+	static const char *const parts[3] = { "m", "v", "best" };
+	float **blocks[3] = { &state->M, &state->V, &state->best };
+	size_t found = 0, want;
+	int n_parts;
+	mlp_status st = mlpi_checkpoint_meta_read(meta, state, msg);
 
-	if (meta == NULL || !meta_size(meta, "checkpoint.epoch", &state->epoch) ||
-	    !meta_size(meta, "checkpoint.steps", &state->steps) ||
-	    !meta_size(meta, "checkpoint.rows", &state->rows) ||
-	    !meta_size(meta, "checkpoint.batch", &state->batch) ||
-	    !meta_size(meta, "checkpoint.seed", &seed) ||
-	    !meta_float(meta, "checkpoint.lr", &state->lr))
-		return mlpi_fail(msg, MLP_EFORMAT, "not a checkpoint: its metadata "
-				 "lacks checkpoint.epoch, .steps, .rows, .batch, "
-				 ".seed or .lr");
-	state->seed = (uint64_t)seed;
-	state->M = calloc(net->block_floats, sizeof(float));
-	state->V = calloc(net->block_floats, sizeof(float));
-	if (state->M == NULL || state->V == NULL) {
-		free(state->M), free(state->V);
-		state->M = state->V = NULL;
-		return mlpi_fail(msg, MLP_ENOMEM, "out of memory for the state");
+	if (st != MLP_OK)
+		return st;
+	n_parts = state->opts.keep_best && state->best_epoch > 0 ? 3 : 2;
+	want = 2 * (size_t)n_parts * net->n_layers;
+	for (int k = 0; k < n_parts; k++) {
+		*blocks[k] = calloc(net->block_floats, sizeof(float));
+		if (*blocks[k] == NULL)
+			st = mlpi_fail(msg, MLP_ENOMEM, "out of memory for the state");
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; st == MLP_OK && i < n; i++) {
 		char name[64];
 		bool match = false;
 
-		for (int k = 0; k < 2 && !match; k++) {
+		for (int k = 0; k < n_parts && !match; k++) {
 			for (size_t l = 0; l < net->n_layers && !match; l++) {
 				const struct mlp_layer *ly = &net->layers[l];
-				float *dst = (k == 0 ? state->M : state->V) +
+				float *dst = *blocks[k] +
 					     ((e[i].is_weight ? ly->W : ly->b) -
 					      net->block);
 
@@ -708,23 +677,25 @@ static mlp_status read_state(const struct entry *e, size_t n,
 					match = false;
 			}
 		}
-		if (!match) {
-			free(state->M), free(state->V);
-			state->M = state->V = NULL;
-			return mlpi_fail(msg, MLP_EFORMAT, "tensor %s: not a finite "
-					 "optimizer tensor of this network",
-					 show(e[i].name).s);
-		}
+		if (!match)
+			st = mlpi_fail(msg, MLP_EFORMAT, "tensor %s: not a finite "
+				       "optimizer tensor of this network",
+				       show(e[i].name).s);
 		found++;
 	}
-	if (found != 4 * net->n_layers) {
-		free(state->M), free(state->V);
-		state->M = state->V = NULL;
-		return mlpi_fail(msg, MLP_EFORMAT, "not a checkpoint: %zu optimizer "
-				 "tensors for %zu layers (4 a layer)", found,
-				 net->n_layers);
+	if (st == MLP_OK && found != want)
+		st = mlpi_fail(msg, MLP_EFORMAT, "not a checkpoint: %zu optimizer "
+			       "tensors for %zu layers (%d a layer)", found,
+			       net->n_layers, 2 * n_parts);
+	if (st == MLP_OK)
+		st = mlpi_checkpoint_check(net, state, msg);
+	if (st != MLP_OK) {
+		for (int k = 0; k < 3; k++) {
+			free(*blocks[k]);
+			*blocks[k] = NULL;
+		}
 	}
-	return MLP_OK;
+	return st;
 }
 
 mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
@@ -865,17 +836,6 @@ static void add_scaling(struct text *t, const mlp_net *net, size_t *at)
 	}
 }
 
-/* A checkpoint's metadata: what mlp_train needs to go on; the learning
- * rate as an exact hexadecimal float. */
-static void add_state_meta(struct text *t, const struct mlpi_state *s)
-{
-	add(t, "\"checkpoint.epoch\":\"%zu\",\"checkpoint.steps\":\"%zu\","
-	    "\"checkpoint.rows\":\"%zu\",\"checkpoint.batch\":\"%zu\","
-	    "\"checkpoint.seed\":\"%llu\",\"checkpoint.lr\":\"%a\",",
-	    s->epoch, s->steps, s->rows, s->batch, (unsigned long long)s->seed,
-	    (double)s->lr);
-}
-
 mlp_status mlpi_st_header(const mlp_net *net, const struct mlpi_state *state,
 			  char **out, size_t *out_len, mlp_msg *msg)
 {
@@ -891,10 +851,17 @@ mlp_status mlpi_st_header(const mlp_net *net, const struct mlpi_state *state,
 	if (state != NULL) {
 		add_tensors(&t, net, STATE_PREFIX "m.", &at);
 		add_tensors(&t, net, STATE_PREFIX "v.", &at);
+		if (state->best != NULL)
+			add_tensors(&t, net, STATE_PREFIX "best.", &at);
 	}
 	add(&t, ",\"__metadata__\":{");
-	if (state != NULL)
-		add_state_meta(&t, state);
+	if (state != NULL) {
+		char *meta = mlpi_checkpoint_meta(state);
+
+		t.failed |= meta == NULL;
+		add(&t, "%s", meta != NULL ? meta : "");
+		free(meta);
+	}
 	add(&t, "\"activations\":\"");
 	for (size_t l = 0; l < net->n_layers; l++)
 		add(&t, "%s%s", l > 0 ? "," : "", mlp_act_name(net->layers[l].act));

@@ -108,28 +108,37 @@ static void step_rows(const struct train_run *r, size_t k, size_t *first,
 	*rows = k * r->batch + *all * (r->rank + 1) / r->size - *first;
 }
 
+void mlpi_epoch_steps(size_t total, size_t batch_size, bool drop_last,
+		      bool sharded, size_t workers, size_t *batch, size_t *steps)
+{
+	/* Shards: rows i ≡ r (mod P); the first is the largest. */
+	size_t big = total / workers + (total % workers != 0);
+	size_t small = total / workers;
+
+	if (!sharded) {
+		*batch = batch_size < total ? batch_size : total;
+		*steps = *batch == 0 ? 0
+			 : drop_last ? total / *batch
+				     : total / *batch + (total % *batch != 0);
+		return;
+	}
+	*batch = total <= batch_size ? big : batch_size / workers;
+	if (total <= batch_size)
+		*steps = 1;
+	else if (drop_last)
+		*steps = small / *batch;
+	else
+		*steps = big / *batch + (big % *batch != 0);
+}
+
 /* Rows a step, and steps an epoch: one process's; with shards, B/P rows a
  * worker (all of them when the shards hold fewer than B), steps while the
  * largest shard lasts, or the smallest with drop_last. */
 static void plan_steps(struct train_run *r)
 {
-	size_t big, small;
-
-	if (!r->o->sharded) {
-		r->batch = r->o->batch_size < r->n ? r->o->batch_size : r->n;
-		r->steps = r->o->drop_last ? r->n / r->batch
-					   : r->n / r->batch + (r->n % r->batch != 0);
-		return;
-	}
-	big = shard_rows(r, 0);
-	small = shard_rows(r, r->size - 1);
-	r->batch = r->total <= r->o->batch_size ? big : r->o->batch_size / r->size;
-	if (r->total <= r->o->batch_size)
-		r->steps = 1;
-	else if (r->o->drop_last)
-		r->steps = small / r->batch;
-	else
-		r->steps = big / r->batch + (big % r->batch != 0);
+	mlpi_epoch_steps(r->o->sharded ? r->total : r->n, r->o->batch_size,
+			 r->o->drop_last != 0, r->o->sharded != 0, r->size,
+			 &r->batch, &r->steps);
 }
 
 /* The most rows this worker takes in a step. */
@@ -302,9 +311,19 @@ static mlp_status run_step(struct train_run *r, size_t rows, double *mean,
 	return st;
 }
 
+/* Whether `epoch` epochs without a better held-out loss than the best's
+ * exhaust opts->patience. */
+static bool out_of_patience(const struct train_run *r, size_t epoch)
+{
+	return r->o->patience > 0 && r->best_epoch > 0 &&
+	       epoch - r->best_epoch >= r->o->patience;
+}
+
 /* One epoch: its steps, then the held-out rows and the callback. *stop is
- * set when a callback (of any worker) asks to stop. */
-static mlp_status run_epoch(struct train_run *r, size_t epoch, bool *stop)
+ * set when a callback (of any worker) asks to stop, *whole when the epoch
+ * ran to its end (its callback included). */
+static mlp_status run_epoch(struct train_run *r, size_t epoch, bool *stop,
+			    bool *whole)
 {
 	const mlp_train_opts *o = r->o;
 	mlp_train_progress p = { epoch, o->epochs, 0, r->steps, 0, 0.0, NAN, NAN,
@@ -348,9 +367,9 @@ static mlp_status run_epoch(struct train_run *r, size_t epoch, bool *stop)
 	keep_track(r, &p);
 	r->vote = o->on_epoch != NULL && o->on_epoch(o->user, &p) != 0;
 	*stop = r->comm == NULL && r->vote;
+	*whole = true;
 	/* Every worker saw the same held-out loss: they stop alike. */
-	if (o->patience > 0 && r->best_epoch > 0 &&
-	    epoch - r->best_epoch >= o->patience)
+	if (out_of_patience(r, epoch))
 		*stop = true;
 	return MLP_OK;
 }
@@ -362,19 +381,19 @@ static mlp_status join(struct train_run *r, mlp_status st)
 {
 	const mlp_train_opts *o = r->o;
 	/* The rows too, when every worker holds them all. */
-	uint64_t same[7] = { o->batch_size, o->epochs, o->seed,
+	uint64_t same[8] = { o->batch_size, o->epochs, o->seed,
 			     r->net->block_floats, o->eval_n,
 			     (uint64_t)o->loss << 8 | (uint64_t)o->optim << 4 |
 				     (uint64_t)(o->drop_last != 0) << 1 |
 				     (uint64_t)(o->sharded != 0),
-			     o->sharded ? 0 : r->n };
+			     o->sharded ? 0 : r->n, mlpi_opts_hash(o) };
 	double rows = (double)r->n;
 
 	if (r->comm == NULL) {
 		r->total = r->n;
 		return st;
 	}
-	st = mlpi_agree(r->comm, st, same, 7, &rows, 1);
+	st = mlpi_agree(r->comm, st, same, 8, &rows, 1);
 	if (st != MLP_OK)
 		return st;
 	r->total = (size_t)rows;
@@ -397,7 +416,9 @@ static mlp_status join(struct train_run *r, mlp_status st)
 static mlp_status save_checkpoint(struct train_run *r, size_t epoch)
 {
 	struct mlpi_state s = { .epoch = epoch, .rows = r->total,
-				.batch = r->o->batch_size, .seed = r->o->seed };
+				.workers = r->size, .opts = *r->o,
+				.best_epoch = r->best_epoch,
+				.best_loss = r->best_loss };
 	mlp_status st = MLP_OK;
 	size_t *steps;
 	float *lr;
@@ -406,7 +427,9 @@ static mlp_status save_checkpoint(struct train_run *r, size_t epoch)
 		mlpi_trainer_state(r->t, &s.M, &s.V, &steps, &lr);
 		s.steps = *steps;
 		s.lr = *lr;
-		st = mlpi_checkpoint_save(r->net, &s, r->o->checkpoint, NULL);
+		if (r->o->keep_best && r->best_epoch > 0)
+			s.best = r->best;
+		st = mlpi_checkpoint_save(r->net, &s, r->o->checkpoint, r->o->msg);
 	}
 	return mlpi_agree(r->comm, st, NULL, 0, NULL, 0);
 }
@@ -423,21 +446,37 @@ static bool same_shape(const mlp_net *a, const mlp_net *b)
 	return a->sizes[0] == b->sizes[0];
 }
 
-/* Worker 0's checkpoint file into its network and trainer. */
+/* The scalars of a checkpoint that travel to every worker. */
+enum { DONE, STEPS, LR, BEST_EPOCH, BEST_LOSS, N_SCALARS };
+
+/* Worker 0's checkpoint file, checked against this run, into its network
+ * and trainer (and best parameters). */
 static mlp_status read_checkpoint(struct train_run *r, double *scalars)
 {
+	const mlp_train_opts *o = r->o;
 	struct mlpi_state s = { 0 };
 	mlp_net *saved = NULL;
-	mlp_status st = mlpi_checkpoint_load(r->o->resume, &saved, &s, NULL);
+	mlp_status st = mlpi_checkpoint_load(o->resume, &saved, &s, o->msg);
 	size_t *steps;
 	float *M, *V, *lr;
 
-	if (st != MLP_OK)
+	if (st != MLP_OK) {
+		/* The loader's message, with the file it is about. */
+		if (o->msg != NULL && strstr(o->msg->text, o->resume) == NULL) {
+			mlp_msg why = *o->msg;
+
+			mlpi_fail(o->msg, st, "checkpoint %s: %s", o->resume,
+				  why.text);
+		}
 		return st;
-	if (!same_shape(saved, r->net) || s.rows != r->total ||
-	    s.batch != r->o->batch_size || s.seed != r->o->seed) {
-		st = MLP_EINVAL;
-	} else {
+	}
+	if (!same_shape(saved, r->net))
+		st = mlpi_fail(o->msg, MLP_EINVAL, "checkpoint %s is of another "
+			       "network (widths or activations)", o->resume);
+	else
+		st = mlpi_checkpoint_fits(&s, o, r->total, r->size, o->resume,
+					  o->msg);
+	if (st == MLP_OK) {
 		size_t bytes = r->net->block_floats * sizeof(float);
 
 		mlpi_trainer_state(r->t, &M, &V, &steps, &lr);
@@ -445,28 +484,33 @@ static mlp_status read_checkpoint(struct train_run *r, double *scalars)
 		mlpi_net_changed(r->net);
 		memcpy(M, s.M, bytes);
 		memcpy(V, s.V, bytes);
-		scalars[0] = (double)s.epoch;
-		scalars[1] = (double)s.steps;
-		scalars[2] = (double)s.lr;
+		if (r->best != NULL && s.best != NULL)
+			memcpy(r->best, s.best, bytes);
+		scalars[DONE] = (double)s.epoch;
+		scalars[STEPS] = (double)s.steps;
+		scalars[LR] = (double)s.lr;
+		scalars[BEST_EPOCH] = (double)s.best_epoch;
+		scalars[BEST_LOSS] = s.best_loss;
 	}
 	free(s.M);
 	free(s.V);
+	free(s.best);
 	mlp_net_free(saved);
 	return st;
 }
 
-/* Goes on from opts.resume: every worker takes worker 0's parameters and
- * optimizer state, and replays the shuffles of the epochs done, so that
- * the order of the next is the one the run had; the epochs done into
- * *done. */
+/* Goes on from opts.resume: every worker takes worker 0's parameters,
+ * optimizer state and best epoch, and replays the shuffles of the epochs
+ * done, so that the order of the next is the one the run had; the epochs
+ * done into *done. */
 static mlp_status resume(struct train_run *r, size_t *done)
 {
-	double scalars[3] = { 0, 0, 0 };
+	double scalars[N_SCALARS] = { 0 };
 	mlp_status st = r->rank == 0 ? read_checkpoint(r, scalars) : MLP_OK;
 	size_t *steps;
 	float *M, *V, *lr;
 
-	st = mlpi_agree(r->comm, st, NULL, 0, scalars, 3);
+	st = mlpi_agree(r->comm, st, NULL, 0, scalars, N_SCALARS);
 	if (st != MLP_OK)
 		return st;
 	mlpi_trainer_state(r->t, &M, &V, &steps, &lr);
@@ -476,13 +520,17 @@ static mlp_status resume(struct train_run *r, size_t *done)
 
 		if (c->broadcast(c->ctx, r->net->block, n) != 0 ||
 		    c->broadcast(c->ctx, M, n) != 0 ||
-		    c->broadcast(c->ctx, V, n) != 0)
-			return MLP_ECOMM;
+		    c->broadcast(c->ctx, V, n) != 0 ||
+		    (r->best != NULL && c->broadcast(c->ctx, r->best, n) != 0))
+			return mlpi_fail(r->o->msg, MLP_ECOMM, "a transfer "
+					 "between the workers failed");
 	}
 	mlpi_net_changed(r->net);
-	*done = (size_t)scalars[0];
-	*steps = (size_t)scalars[1];
-	*lr = (float)scalars[2];
+	*done = (size_t)scalars[DONE];
+	*steps = (size_t)scalars[STEPS];
+	*lr = (float)scalars[LR];
+	r->best_epoch = (size_t)scalars[BEST_EPOCH];
+	r->best_loss = scalars[BEST_LOSS];
 	for (size_t e = 0; e < *done; e++)
 		shuffle(r);
 	return MLP_OK;
@@ -550,6 +598,26 @@ static mlp_status hold_out(struct train_run *r, mlp_train_opts *o, size_t n,
 	return MLP_OK;
 }
 
+/* A status of the rows, said in *msg. */
+static mlp_status rows_fail(mlp_msg *msg, mlp_status st, const char *which)
+{
+	if (st == MLP_OK)
+		return st;
+	return mlpi_fail(msg, st, "the %s rows: %s", which, mlp_strerror(st));
+}
+
+/* Before the first epoch: worker 0 makes sure the checkpoint can be
+ * written, so that no epoch is spent on a run that cannot keep it. */
+static mlp_status probe_checkpoint(struct train_run *r)
+{
+	mlp_status st = MLP_OK;
+
+	if (r->rank == 0)
+		st = mlpi_checkpoint_probe(r->net, r->o->keep_best != 0,
+					   r->o->checkpoint, r->o->msg);
+	return mlpi_agree(r->comm, st, NULL, 0, NULL, 0);
+}
+
 mlp_status mlp_train(mlp_net *net, const mlp_train_opts *given, size_t n,
 		     const float *X, const float *Y)
 {
@@ -566,7 +634,7 @@ mlp_status mlp_train(mlp_net *net, const mlp_train_opts *given, size_t n,
 		return MLP_ENULL;
 	st = mlpi_opts_read(given, &full, NULL);
 	if (st == MLP_OK)
-		st = mlpi_check_opts(net, opts, true, NULL);
+		st = mlpi_check_opts(net, opts, true, opts->msg);
 	if (st == MLP_OK && opts->comm != NULL) {
 		r.comm = opts->comm;
 		r.rank = (size_t)opts->comm->rank;
@@ -574,12 +642,17 @@ mlp_status mlp_train(mlp_net *net, const mlp_train_opts *given, size_t n,
 	}
 	/* A shard may hold no rows. */
 	if (st == MLP_OK && !(opts->sharded && n == 0))
-		st = mlpi_check_data(net, opts->loss, n, X, Y);
+		st = rows_fail(opts->msg, mlpi_check_data(net, opts->loss, n, X, Y),
+			       "training");
 	if (st == MLP_OK && opts->eval_n > 0)
-		st = mlpi_check_data(net, opts->loss, opts->eval_n, opts->eval_X,
-				     opts->eval_Y);
+		st = rows_fail(opts->msg, mlpi_check_data(net, opts->loss,
+							  opts->eval_n,
+							  opts->eval_X,
+							  opts->eval_Y),
+			       "held-out");
 	if (st == MLP_OK && opts->val_fraction > 0.0f)
-		st = hold_out(&r, &full, n, &held_out);
+		st = rows_fail(opts->msg, hold_out(&r, &full, n, &held_out),
+			       "held-out");
 	st = join(&r, st);
 	if (st == MLP_OK)
 		st = mlpi_agree(r.comm, run_open(&r), NULL, 0, NULL, 0);
@@ -593,23 +666,35 @@ mlp_status mlp_train(mlp_net *net, const mlp_train_opts *given, size_t n,
 	block_bytes = net->block_floats * sizeof(float);
 	if (opts->resume != NULL)
 		st = resume(&r, &done);
+	if (st == MLP_OK && opts->checkpoint != NULL)
+		st = probe_checkpoint(&r);
+	/* A run that stopped for want of patience stays stopped. */
+	stop = out_of_patience(&r, done);
 	for (size_t epoch = done + 1; st == MLP_OK && epoch <= opts->epochs &&
 				      !stop; epoch++) {
+		bool whole = false;
+
 		memcpy(r.backup, net->block, block_bytes);
-		st = run_epoch(&r, epoch, &stop);
+		st = run_epoch(&r, epoch, &stop, &whole);
 		if (st != MLP_OK) {
 			/* Back to the start of the epoch. */
 			memcpy(net->block, r.backup, block_bytes);
 			mlpi_net_changed(net);
 			break;
 		}
-		if (opts->checkpoint != NULL && epoch % opts->checkpoint_every == 0)
+		if (whole && opts->checkpoint != NULL &&
+		    epoch % opts->checkpoint_every == 0)
 			st = save_checkpoint(&r, epoch);
 	}
 	if (st == MLP_OK && opts->keep_best && r.best_epoch > 0) {
 		memcpy(net->block, r.best, block_bytes);
 		mlpi_net_changed(net);
 	}
+	/* Failures that say no more than their status. */
+	if (st != MLP_OK && opts->msg != NULL && opts->msg->text[0] == '\0')
+		mlpi_fail(opts->msg, st, "%s", mlp_strerror(st));
+	else if (st == MLP_OK)
+		mlpi_msg_clear(opts->msg);
 	run_close(&r);
 	mlpi_free_aligned(held_out);
 	return st;
