@@ -114,6 +114,9 @@ WRAP_MSG(mlp_train_check, (const mlp_net *net, const mlp_train_opts *opts,
 WRAP(mlp_train, (mlp_net *net, const mlp_train_opts *opts, size_t n,
 		 const float *X, const float *Y),
      (net, opts, n, X, Y))
+WRAP_MSG(mlp_checkpoint_opts, (const char *path, mlp_train_opts *opts,
+			       size_t *epoch, mlp_msg *msg),
+	 (path, opts, epoch, msg), msg)
 WRAP_MSG(mlp_net_save, (const mlp_net *net, const char *path, mlp_msg *msg),
 	 (net, path, msg), msg)
 WRAP_MSG(mlp_net_load, (mlp_net **out, const char *path,

@@ -14,6 +14,29 @@ static const char help[] =
 	"  --act LIST   the activations, comma-separated, for a file that names\n"
 	"               none (a PyTorch state dict), or to override its own\n";
 
+/* A checkpoint's run: where it is and its main options; a checkpoint
+ * whose state is refused is said so (exit 3). */
+static int show_checkpoint(const char *path)
+{
+	mlp_train_opts o = mlp_train_defaults();
+	size_t epoch = 0;
+	mlp_msg msg;
+	mlp_status st = mlp_checkpoint_opts(path, &o, &epoch, &msg);
+
+	if (st == MLP_EFORMAT && strncmp(msg.text, "not a checkpoint", 16) == 0)
+		return EXIT_OK;
+	if (st == MLP_EFORMAT)
+		return report_error(EXIT_MODEL, "%s: the checkpoint is refused: %s",
+				    path, msg.text);
+	if (st != MLP_OK)
+		return report_error(EXIT_FAIL, "%s: %s", path, msg.text);
+	printf("  checkpoint  epoch %zu of %zu: %s, --lr %g, --batch %zu, "
+	       "--seed %llu (mlp train --resume goes on from it)\n", epoch,
+	       o.epochs, o.optim == MLP_OPTIM_SGD ? "sgd" : "adam", (double)o.lr,
+	       o.batch_size, (unsigned long long)o.seed);
+	return EXIT_OK;
+}
+
 int cmd_info(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -63,6 +86,8 @@ int cmd_info(int argc, char **argv)
 			       om != NULL ? "targets" : "");
 	}
 	mlp_net_free(net);
+	if (rc == EXIT_OK)
+		rc = show_checkpoint(argv[optind]);
 	if (rc == EXIT_OK && fflush(stdout) != 0)
 		rc = report_error(EXIT_FAIL, "cannot write to standard output");
 	return rc;

@@ -72,6 +72,8 @@ struct train_args {
 	bool standardize;
 	bool every_given;
 	bool header, help;
+	bool given[256];   /* given[c]: getopt's letter c was on the line */
+	struct resume ck;  /* with --resume: what the checkpoint holds */
 };
 
 /* After an option's value is parsed (rc), the library checks the options
@@ -142,6 +144,44 @@ static int option_schedule(mlp_train_opts *o, const char *text)
 	return check_option(o, "schedule", text, rc);
 }
 
+/* --resume: the options and network of the checkpoint's run into *a,
+ * where the command line leaves them out (resume.c); the network's
+ * widths and activations, where given, must be the checkpoint's. */
+static int resume_network(struct train_args *a)
+{
+	struct resume *r = &a->ck;
+	const char *path = a->opts.resume;
+	int rc = resume_read(path, &a->opts, a->given, r);
+
+	if (rc != EXIT_OK)
+		return rc;
+	if (a->n_sizes == 0) {
+		memcpy(a->sizes, r->sizes, r->n_sizes * sizeof(size_t));
+		a->n_sizes = r->n_sizes;
+	} else if (a->n_sizes != r->n_sizes ||
+		   memcmp(a->sizes, r->sizes, r->n_sizes * sizeof(size_t)) != 0) {
+		rc = report_error(EXIT_USAGE, "--sizes: the checkpoint %s is of "
+				  "another network; leave --sizes out to go on "
+				  "with its own", path);
+	}
+	if (rc == EXIT_OK && a->n_acts == 0) {
+		memcpy(a->acts, r->acts, (r->n_sizes - 1) * sizeof(mlp_act));
+		a->n_acts = r->n_sizes - 1;
+	} else if (rc == EXIT_OK && (a->n_acts != r->n_sizes - 1 ||
+				     memcmp(a->acts, r->acts,
+					    a->n_acts * sizeof(mlp_act)) != 0)) {
+		rc = report_error(EXIT_USAGE, "--act: the checkpoint %s has other "
+				  "activations; leave --act out to go on with "
+				  "its own", path);
+	}
+	/* --standardize comes with the checkpoint. */
+	if (rc == EXIT_OK && a->standardize && r->scaling == NULL)
+		rc = report_error(EXIT_USAGE, "--standardize: the checkpoint %s "
+				  "was made without it", path);
+	a->standardize = r->scaling != NULL;
+	return rc;
+}
+
 /* Everything on the command line into *a; an exit code. After --help,
  * EXIT_OK with a->help set. */
 static int parse_args(int argc, char **argv, struct train_args *a)
@@ -192,6 +232,7 @@ static int parse_args(int argc, char **argv, struct train_args *a)
 				    mlp_version_string(), MLP_VERSION_STRING);
 	optind = 1;
 	while (rc == EXIT_OK && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		a->given[(unsigned char)c] = true;
 		switch (c) {
 		case 's': rc = option_widths("sizes", optarg, a->sizes, &a->n_sizes); break;
 		case 'a':
@@ -262,6 +303,10 @@ static int parse_args(int argc, char **argv, struct train_args *a)
 	if (argc - optind != 1)
 		return report_error(EXIT_USAGE, "give one DATA file (mlp train --help)");
 	a->data = argv[optind];
+	if (o->resume != NULL)
+		rc = resume_network(a);
+	if (rc != EXIT_OK)
+		return rc;
 	if (a->n_sizes == 0 || a->out == NULL)
 		return report_error(EXIT_USAGE, "--sizes and --out are needed "
 				    "(mlp train --help)");
@@ -324,10 +369,12 @@ static int on_epoch(void *user, const mlp_train_progress *p)
 }
 
 /* The exit code for a status of mlp_train (which every rank shares: rank 0
- * alone says it). */
+ * alone says it), with the library's message. */
 static int train_failed(mlp_status st, const struct train_view *v,
 			const mlp_train_opts *o, size_t net_params)
 {
+	const char *why = o->msg->text;
+
 	if (rank_id() != 0)
 		return st == MLP_EDIVERGED ? EXIT_TRAIN : EXIT_FAIL;
 	switch (st) {
@@ -335,14 +382,10 @@ static int train_failed(mlp_status st, const struct train_view *v,
 		return report_error(EXIT_TRAIN, "epoch %zu: %s (try a smaller --lr)",
 				    v->epoch, mlp_strerror(st));
 	case MLP_EINVAL:
-		if (o->resume != NULL)
-			return report_error(EXIT_DATA, "--resume %s: a checkpoint of "
-					    "another network, data, --batch or "
-					    "--seed (or a target that does not "
-					    "fit cross-entropy)", o->resume);
-		return report_error(EXIT_DATA, "a target does not fit cross-entropy: "
-				    "targets lie in [0, 1], and a softmax "
-				    "output's targets sum to 1 in each row");
+		if (o->resume != NULL && strstr(why, "checkpoint") != NULL)
+			return report_error(EXIT_USAGE, "--resume %s: %s",
+					    o->resume, why);
+		return report_error(EXIT_DATA, "%s", why);
 	case MLP_ENOMEM:
 		return report_error(EXIT_FAIL, "out of memory for training: the "
 				    "trainer keeps the gradients and the "
@@ -350,18 +393,17 @@ static int train_failed(mlp_status st, const struct train_view *v,
 				    "network's %zu parameters (%.0f MB), and a "
 				    "--batch of activations", net_params,
 				    3.0 * 4.0 * (double)net_params / 1e6);
-	case MLP_EIO:
 	case MLP_EFORMAT:
-		return report_error(EXIT_FAIL, "cannot %s the checkpoint: %s",
-				    st == MLP_EIO ? "read or write" : "use",
-				    mlp_strerror(st));
+		return report_error(EXIT_MODEL, "--resume %s: %s", o->resume, why);
+	case MLP_EIO:
+		return report_error(EXIT_FAIL, "%s", why);
 	case MLP_EWORKERS:
 		return report_error(EXIT_DATA, "the ranks disagree: each must read "
 				    "the same data with the same options");
 	case MLP_ECOMM:
 		return report_error(EXIT_FAIL, "a transfer between the ranks failed");
 	default:
-		return report_error(EXIT_FAIL, "training failed: %s", mlp_strerror(st));
+		return report_error(EXIT_FAIL, "training failed: %s", why);
 	}
 }
 
@@ -450,6 +492,26 @@ static int make_net(const struct train_args *a, mlp_net **out)
 	return EXIT_OK;
 }
 
+/* --standardize: the scaling onto the network before training, so that
+ * checkpoints keep it; with --resume, it must be the checkpoint's. */
+static int apply_scaling(struct train_args *a, mlp_net *net,
+			 const float *scaling, bool targets)
+{
+	size_t n_in = a->sizes[0], n_out = a->sizes[a->n_sizes - 1];
+	int rc = EXIT_OK;
+
+	if (a->opts.resume != NULL)
+		rc = resume_same_scaling(&a->ck, a->opts.resume, scaling, targets);
+	if (rc == EXIT_OK)
+		rc = report_status(mlp_net_set_scaling(net, scaling, scaling + n_in,
+						       targets ? scaling + 2 * n_in
+							       : NULL,
+						       targets ? scaling + 2 * n_in +
+								 n_out : NULL),
+				   "the standardisation");
+	return rc;
+}
+
 int cmd_train(int argc, char **argv)
 {
 	struct train_args a;
@@ -462,11 +524,12 @@ int cmd_train(int argc, char **argv)
 	float *scaling = NULL;
 	int rc = parse_args(argc, argv, &a);
 
-	if (rc != EXIT_OK || a.help)
+	if (rc == EXIT_OK && !a.help)
+		rc = make_net(&a, &net);
+	if (rc != EXIT_OK || a.help) {
+		resume_free(&a.ck);
 		return rc;
-	rc = make_net(&a, &net);
-	if (rc != EXIT_OK)
-		return rc;
+	}
 	/* Where the model cannot go, say so before training it. */
 	if (rank_id() == 0)
 		rc = output_check(a.out, 4 * (uint64_t)mlp_net_param_count(net));
@@ -475,16 +538,19 @@ int cmd_train(int argc, char **argv)
 							: TARGETS_UNIT;
 	if (rc == EXIT_OK)
 		rc = dataset_load(&train, a.data, a.labels, a.sizes[0],
-			  a.sizes[a.n_sizes - 1], targets, a.header);
+				  a.sizes[a.n_sizes - 1], targets, a.header);
 	if (rc == EXIT_OK && a.test != NULL)
 		rc = dataset_load(&test, a.test, a.test_labels, a.sizes[0],
 				  a.sizes[a.n_sizes - 1], targets, a.header);
 	if (rc == EXIT_OK && a.standardize)
 		rc = standardize(&train, &test, targets != TARGETS_LABELS, &scaling);
+	if (rc == EXIT_OK && a.standardize)
+		rc = apply_scaling(&a, net, scaling, targets != TARGETS_LABELS);
 	a.opts.comm = ranks_comm();
 	a.opts.eval_n = test.n;
 	a.opts.eval_X = test.X;
 	a.opts.eval_Y = test.Y;
+	a.opts.msg = &msg;
 	if (rc == EXIT_OK && a.log != NULL && rank_id() == 0)
 		rc = log_open(&view.log, a.log, "epoch,lr,loss,val_loss,"
 			      "val_accuracy,samples_per_s,seconds\n");
@@ -513,15 +579,6 @@ int cmd_train(int argc, char **argv)
 		rc = view.log_rc;
 	if (log_close(&view.log) != EXIT_OK && rc == EXIT_OK)
 		rc = EXIT_FAIL;
-	if (rc == EXIT_OK && scaling != NULL) {
-		size_t n_in = a.sizes[0], n_out = a.sizes[a.n_sizes - 1];
-		bool outs = targets != TARGETS_LABELS;
-
-		if (mlp_net_set_scaling(net, scaling, scaling + n_in,
-					outs ? scaling + 2 * n_in : NULL,
-					outs ? scaling + 2 * n_in + n_out : NULL) != MLP_OK)
-			rc = report_error(EXIT_FAIL, "out of memory");
-	}
 	if (rc == EXIT_OK && rank_id() == 0 &&
 	    mlp_net_save(net, a.out, &msg) != MLP_OK)
 		rc = report_error(EXIT_FAIL, "%s", msg.text);
@@ -529,5 +586,6 @@ int cmd_train(int argc, char **argv)
 	dataset_free(&train);
 	dataset_free(&test);
 	free(scaling);
+	resume_free(&a.ck);
 	return rc;
 }

@@ -250,6 +250,31 @@ int ranks_share(float **X, size_t *n, size_t width);
  * r, to rank 0's Y. */
 void ranks_gather(float *Y, const size_t *first, size_t width);
 
+/* ---- resume.c: mlp train --resume ---- */
+
+/* What a checkpoint says of its run besides the options. */
+struct resume {
+	size_t sizes[MLP_MAX_LAYERS + 1], n_sizes; /* its network */
+	mlp_act acts[MLP_MAX_LAYERS];
+	size_t epoch;     /* epochs done */
+	float *scaling;   /* in_mean, in_std (and out_mean, out_std with
+			   * targets_scaled) of --standardize; NULL: none */
+	bool targets_scaled;
+};
+
+/* Reads the checkpoint at path: the options of its run into *o, for each
+ * option not given (given[c]: getopt's letter c was on the command line);
+ * one given that differs and that a resumed run may not change (all but
+ * --epochs, --precision and --patience) is refused, naming both values;
+ * the rest into *r. Returns an exit code. */
+int resume_read(const char *path, mlp_train_opts *o, const bool *given,
+		struct resume *r);
+/* Whether the data's standardisation (as struct resume holds it) is the
+ * checkpoint's, bit for bit. Returns an exit code. */
+int resume_same_scaling(const struct resume *r, const char *path,
+			const float *scaling, bool targets);
+void resume_free(struct resume *r);
+
 /* ---- limits.c: the address-space limit (ulimit -v) ---- */
 
 /* Below a limit without room for OpenBLAS's threads, starts the program
