@@ -317,18 +317,25 @@ static mlp_status read_whole(const struct mlpi_json *meta, const char *name,
 	return MLP_OK;
 }
 
-mlp_status mlpi_checkpoint_meta_read(const struct mlpi_json *meta,
-				     struct mlpi_state *s, mlp_msg *msg)
+mlp_status mlpi_checkpoint_marked(const struct mlpi_json *meta, mlp_msg *msg)
 {
-	uint64_t u[4], best;
-	mlp_status st = MLP_OK;
-	double lr;
-	const char *v;
-
 	if (meta == NULL || mlpi_json_get(meta, "checkpoint.epoch") == NULL)
 		return mlpi_fail(msg, MLP_EFORMAT, "not a checkpoint: its metadata "
 				 "has no checkpoint.epoch (a model file saved as "
 				 "a model, not by mlp_train's checkpoint option)");
+	return MLP_OK;
+}
+
+mlp_status mlpi_checkpoint_meta_read(const struct mlpi_json *meta,
+				     struct mlpi_state *s, mlp_msg *msg)
+{
+	uint64_t u[4], best;
+	mlp_status st = mlpi_checkpoint_marked(meta, msg);
+	double lr;
+	const char *v;
+
+	if (st != MLP_OK)
+		return st;
 	for (const struct mlpi_json *m = meta->first; m != NULL; m = m->next)
 		if (!known(m->key))
 			return mlpi_fail(msg, MLP_EFORMAT, "checkpoint metadata: "

@@ -377,6 +377,9 @@ struct mlpi_state {
 /* The checkpoint's metadata as JSON members, each followed by a comma
  * (malloc'd), or NULL for no memory. */
 char *mlpi_checkpoint_meta(const struct mlpi_state *s);
+/* MLP_OK when the metadata marks a checkpoint (checkpoint.epoch), else
+ * MLP_EFORMAT "not a checkpoint". */
+mlp_status mlpi_checkpoint_marked(const struct mlpi_json *meta, mlp_msg *msg);
 /* The metadata of a checkpoint into *s (but M, V, best), every field
  * parsed strictly: MLP_EFORMAT with the field and the rule, or "not a
  * checkpoint" when it has none. */

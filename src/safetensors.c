@@ -737,6 +737,9 @@ mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
 			st = mlpi_fail(msg, MLP_EFORMAT, "the file holds no tensors "
 				       "of a network, only an optimizer's");
 	}
+	/* Whether it is a checkpoint at all, before what a model lacks. */
+	if (st == MLP_OK && state != NULL)
+		st = mlpi_checkpoint_marked(meta, msg);
 	if (st == MLP_OK)
 		st = check_layers(e, n_model, &n_layers, msg);
 	if (st == MLP_OK)
