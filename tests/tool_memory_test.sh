@@ -5,10 +5,13 @@
 # of memory" and names the limit; never a hang (OpenBLAS retries a buffer
 # it cannot map forever) or a crash. Skipped (77) under the sanitizers,
 # whose shadow memory needs more address space than any such limit.
+# With --sweep, every 50 MB from 100 to 1200 MB instead, each command
+# allowed either end, and a count of the ends at the close.
 #
-#   tests/tool_memory_test.sh path/to/mlp
+#   tests/tool_memory_test.sh path/to/mlp [--sweep]
 set -u
-mlp=$(readlink -f "${1:?usage: tool_memory_test.sh path/to/mlp}")
+mlp=$(readlink -f "${1:?usage: tool_memory_test.sh path/to/mlp [--sweep]}")
+sweep=${2:-}
 if ldd "$mlp" | grep -q 'libasan\|libtsan'; then
 	echo "SKIP: a sanitizer build: its shadow memory needs more address" \
 		"space than these limits"
@@ -50,28 +53,48 @@ under() {
 	if [ "$want" != either ] && [ "$got" != "$want" ]; then
 		fail "$what under ulimit -v $limit: exit $got, wanted $want"
 	fi
+	ends[$got]=$((${ends[$got]:-0} + 1))
 	echo "ulimit -v $limit: $what: exit $got"
 }
+declare -A ends
 
-for limit in 100000 150000 200000 300000; do
+limits=(100000 150000 200000 300000)
+[ "$sweep" = --sweep ] && mapfile -t limits < <(seq 100000 50000 1200000)
+bf16=
+"$mlp" --version | grep -q 'precisions:.*bf16' && bf16=yes
+for limit in "${limits[@]}"; do
 	# Below 200 MB OpenBLAS's buffer of 128 MiB and the libraries' code
-	# leave no room for anything; at 300 MB a small network runs.
-	want=either
+	# leave no room for anything; at 300 MB a small network runs, and
+	# the large one never fits.
+	want=either large=1
 	[ "$limit" = 100000 ] && want=1
 	[ "$limit" = 300000 ] && want=0
+	[ "$sweep" = --sweep ] && want=either large=either
 	under $limit $want "train, small" -- "$mlp" train "${small[@]}" --loss xent \
 		--epochs 2 --out s.st xor.csv
 	under $limit $want "train, 2-512-512-2" -- "$mlp" train --sizes 2,512,512,2 \
 		--act relu,relu,softmax --loss xent --epochs 1 --out m.st xor.csv
 	under $limit $want "run, small" -- "$mlp" run small.st x.csv
 	under $limit $want "eval, small" -- "$mlp" eval small.st xor.csv
-	under $limit 1 "train, large" -- "$mlp" train "${big[@]}" --loss xent \
+	under $limit $large "train, large" -- "$mlp" train "${big[@]}" --loss xent \
 		--epochs 1 --out b.st xor.csv
-	under $limit 1 "run, large" -- "$mlp" run big.st x.csv
-	under $limit 1 "eval, large" -- "$mlp" eval big.st xor.csv
+	under $limit $large "run, large" -- "$mlp" run big.st x.csv
+	under $limit $large "eval, large" -- "$mlp" eval big.st xor.csv
+	[ -n "$bf16" ] || continue
+	# bf16 keeps a second copy of the weights, and oneDNN its threads.
+	under $limit either "train, 2-1024-1024-2 in bf16" -- "$mlp" train \
+		--sizes 2,1024,1024,2 --act relu,relu,softmax --loss xent --epochs 1 \
+		--batch 2 --precision bf16 --out h.st xor.csv
+	under $limit either "run, large, in bf16" -- "$mlp" run --precision bf16 \
+		big.st x.csv
 done
 under 200000 0 "help" -- "$mlp" --help
 ls -a | grep -q '\.tmp$' && fail "a temporary file is left: $(ls -a)"
+if [ "$sweep" = --sweep ]; then
+	for got in "${!ends[@]}"; do
+		echo "exit $got: ${ends[$got]} commands"
+	done
+fi
 
 if [ "$failures" -gt 0 ]; then
 	echo "$failures failures"

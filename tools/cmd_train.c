@@ -10,6 +10,7 @@
 
 static const char help[] =
 	"usage: mlp train --sizes N,N,...,N --act LIST --out MODEL [OPTIONS] DATA\n"
+	"       mlp train --resume CHECKPOINT --out MODEL [OPTIONS] DATA\n"
 	"\n"
 	"Trains a new network and saves it to MODEL (safetensors).\n"
 	"\n"
@@ -44,7 +45,10 @@ static const char help[] =
 	"                  and accuracy, samples/s, seconds\n"
 	"  --checkpoint FILE   save a checkpoint (a model file with the optimizer's\n"
 	"                  state) after every --checkpoint-every N epochs (1)\n"
-	"  --resume FILE   go on from a checkpoint, to --epochs in all\n"
+	"  --resume FILE   go on from a checkpoint, to --epochs in all, as its run\n"
+	"                  was made: options left out (--sizes, --act too) are\n"
+	"                  the checkpoint's; one given must be its own, but\n"
+	"                  --epochs, --precision and --patience may change\n"
 	"  --labels FILE, --test-labels FILE   IDX labels, when not beside the images\n"
 	"  --header        skip the first line of CSV files\n"
 	"\n"
