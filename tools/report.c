@@ -30,6 +30,7 @@ void report_forget(void)
 /* "mlp: ", the message, then suffix and a newline; or, holding, the first
  * message kept. A message of memory run out names the address-space
  * limit, when there is one: the usual cause. */
+__attribute__((format(printf, 1, 0)))
 static void say(const char *fmt, va_list ap, const char *suffix)
 {
 	char text[1024];
