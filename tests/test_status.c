@@ -1,6 +1,8 @@
 /* test_status.c — status messages, version, activation names. */
+#define _GNU_SOURCE /* RTLD_DEFAULT */
 #include "support.h"
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,9 +135,14 @@ START_TEST(blas_threads)
 	const char *name = mlp_blas_name();
 	mlp_status st = mlp_set_threads(1);
 
+	/* Any CBLAS: a count where the library behind it has one. */
+	bool counted = strcmp(name, "cblas") != 0 ||
+		       dlsym(RTLD_DEFAULT, "openblas_set_num_threads") != NULL ||
+		       dlsym(RTLD_DEFAULT, "bli_thread_set_num_threads") != NULL;
+
 	ck_assert(strcmp(name, "openblas") == 0 || strcmp(name, "blis") == 0 ||
 		  strcmp(name, "cblas") == 0);
-	ck_assert_int_eq(st, strcmp(name, "cblas") == 0 ? MLP_ENOTSUP : MLP_OK);
+	ck_assert_int_eq(st, counted ? MLP_OK : MLP_ENOTSUP);
 	ck_assert_int_eq(mlp_set_threads(0), MLP_EINVAL);
 	ck_assert_int_eq(mlp_set_threads(-3), MLP_EINVAL);
 	mlp_set_threads(3);

@@ -87,7 +87,7 @@ int limits_reserve_blas(void)
 	void *room;
 	int rc;
 
-	if (limit == 0 || strncmp(mlp_blas_info(), "OpenBLAS", 8) != 0)
+	if (limit == 0 || strstr(mlp_blas_info(), "OpenBLAS") == NULL)
 		return EXIT_OK;
 	/* The buffer, and a MiB for what the product itself allocates. */
 	room = mmap(NULL, BLAS_BUFFER + ((size_t)1 << 20), PROT_READ | PROT_WRITE,
