@@ -45,6 +45,28 @@ const char *mlpi_blas_core_for(const char *current, bool avx2, bool avx512)
 	return avx512 ? "SkylakeX" : avx2 ? "Haswell" : NULL;
 }
 
+/* The AVX-512 subsets OpenBLAS's SkylakeX kernels use. */
+static bool cpu_avx512(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f") &&
+	       __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("avx512dq") &&
+	       __builtin_cpu_supports("avx512vl") &&
+	       __builtin_cpu_supports("avx512cd");
+}
+
+static bool cpu_avx2(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+const char *mlpi_blas_core_better(const char *current)
+{
+	return mlpi_blas_core_for(current, cpu_avx2(), cpu_avx512());
+}
+
 #if defined(MLP_BLAS_OPENBLAS) && defined(MLP_HAVE_OPENBLAS_CORE_SWITCH)
 
 #include <cblas.h>
@@ -86,23 +108,6 @@ const char *mlpi_blas_core_info(void)
 	return info[0] != '\0' ? info : NULL;
 }
 
-/* The AVX-512 subsets OpenBLAS's SkylakeX kernels use. */
-static bool cpu_avx512(void)
-{
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx512f") &&
-	       __builtin_cpu_supports("avx512bw") &&
-	       __builtin_cpu_supports("avx512dq") &&
-	       __builtin_cpu_supports("avx512vl") &&
-	       __builtin_cpu_supports("avx512cd");
-}
-
-static bool cpu_avx2(void)
-{
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
 __attribute__((constructor))
 static void correct_core(void)
 {
@@ -111,8 +116,7 @@ static void correct_core(void)
 	if (getenv("OPENBLAS_CORETYPE") != NULL ||
 	    (keep != NULL && strcmp(keep, "0") != 0))
 		return;
-	want = mlpi_blas_core_for(openblas_get_corename(), cpu_avx2(),
-				  cpu_avx512());
+	want = mlpi_blas_core_better(openblas_get_corename());
 	if (want != NULL)
 		mlpi_blas_use_core(want);
 }

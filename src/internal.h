@@ -220,6 +220,8 @@ void mlpi_bf16_backward(struct mlpi_bf16 *b, size_t l);
  * unless current is a generic (pre-AVX) core and the CPU has AVX2
  * ("Haswell") or AVX-512 ("SkylakeX"). */
 const char *mlpi_blas_core_for(const char *current, bool avx2, bool avx512);
+/* The same for this CPU: the one rule of which vector extensions count. */
+const char *mlpi_blas_core_better(const char *current);
 /* Makes OpenBLAS use `core` from now on (before any BLAS call); whether it
  * does. false where the BLAS is not an OpenBLAS that can pick again. */
 bool mlpi_blas_use_core(const char *core);

@@ -22,6 +22,20 @@ int run_suite(Suite *s)
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+bool test_part(int argc, char **argv, const char *part)
+{
+	const char *given = argc > 1 ? argv[1] : "";
+
+	return strcmp(given, part) == 0;
+}
+
+int test_skip(const char *why)
+{
+	printf("SKIP: %s\n", why);
+	fflush(stdout);
+	return 77;
+}
+
 /* ---- allocation counter -------------------------------------------------- */
 
 static atomic_bool armed;

@@ -16,6 +16,15 @@
 /* Runs a suite and returns the process exit status. */
 int run_suite(Suite *s);
 
+/* A suite whose cases need what a machine or build may lack (native bf16,
+ * oneDNN, a BLAS that switches kernels) keeps them in a part of its own,
+ * which Meson runs as a test of its own, naming the part as the program's
+ * argument: main() asks which part is wanted, and a part that cannot run
+ * here ends in test_skip, which Meson shows as SKIP, never OK. */
+bool test_part(int argc, char **argv, const char *part);
+/* Prints "SKIP: " and why, and returns 77, Meson's status for a skip. */
+int test_skip(const char *why);
+
 /* ---- allocations made by the library --------------------------------- */
 /* The tests link with -Wl,--wrap for malloc and friends, so every
  * allocation the library makes passes through a counter. Counting starts at

@@ -836,11 +836,6 @@ END_TEST
 
 /* ---- NumPy's side ------------------------------------------------------------- */
 
-static bool have_numpy(void)
-{
-	return TEST_PYTHON[0] != '\0';
-}
-
 /* A file written by the NumPy script as PyTorch names an nn.Sequential's
  * state dict (0.weight, 0.bias, 2.weight, ...) loads, and gives the outputs
  * NumPy computes in double precision, within 1e-5·(1 + |y|). */
@@ -859,8 +854,6 @@ START_TEST(numpy_written_file_loads)
 	mlp_net *net;
 	size_t xs, ys;
 
-	if (!have_numpy())
-		return;
 	dir = test_dir();
 	snprintf(model, sizeof(model), "%s/torch.safetensors", dir);
 	snprintf(xp, sizeof(xp), "%s/x.bin", dir);
@@ -905,8 +898,6 @@ START_TEST(numpy_dtypes_load)
 	mlp_net *net = NULL;
 	size_t xs, ys;
 
-	if (!have_numpy())
-		return;
 	dir = test_dir();
 	snprintf(model, sizeof(model), "%s/m.safetensors", dir);
 	snprintf(xp, sizeof(xp), "%s/x.bin", dir);
@@ -955,8 +946,6 @@ START_TEST(mlp_file_read_by_numpy)
 	mlp_net *net;
 	FILE *f;
 
-	if (!have_numpy())
-		return;
 	dir = test_dir();
 	snprintf(model, sizeof(model), "%s/mlp.safetensors", dir);
 	snprintf(xp, sizeof(xp), "%s/x.bin", dir);
@@ -991,13 +980,28 @@ START_TEST(mlp_file_read_by_numpy)
 }
 END_TEST
 
-int main(void)
+int main(int argc, char **argv)
 {
-	Suite *s = suite_create("io");
-	TCase *tc = tcase_create("files");
-	TCase *bad = tcase_create("malformed");
-	TCase *np = tcase_create("numpy");
+	Suite *s;
+	TCase *tc, *bad, *np;
 
+	/* The part "numpy": files exchanged with NumPy's side. */
+	if (test_part(argc, argv, "numpy")) {
+		if (TEST_PYTHON[0] == '\0')
+			return test_skip("no Python with NumPy was found when "
+					 "configuring (Debian: python3-numpy)");
+		s = suite_create("io numpy");
+		np = tcase_create("numpy");
+		tcase_set_timeout(np, 60);
+		tcase_add_loop_test(np, numpy_written_file_loads, 0, 3);
+		tcase_add_test(np, mlp_file_read_by_numpy);
+		tcase_add_loop_test(np, numpy_dtypes_load, 0, 3);
+		suite_add_tcase(s, np);
+		return run_suite(s);
+	}
+	s = suite_create("io");
+	tc = tcase_create("files");
+	bad = tcase_create("malformed");
 	tcase_add_loop_test(tc, round_trip_bit_for_bit, 0,
 			    sizeof(shapes) / sizeof(shapes[0]));
 	tcase_add_test(tc, failed_save_leaves_old_file);
@@ -1014,10 +1018,5 @@ int main(void)
 	tcase_add_test(bad, valid_base_file_loads);
 	tcase_add_loop_test(bad, malformed_file_refused, 0, N_BAD);
 	suite_add_tcase(s, bad);
-	tcase_set_timeout(np, 60);
-	tcase_add_loop_test(np, numpy_written_file_loads, 0, 3);
-	tcase_add_test(np, mlp_file_read_by_numpy);
-	tcase_add_loop_test(np, numpy_dtypes_load, 0, 3);
-	suite_add_tcase(s, np);
 	return run_suite(s);
 }
