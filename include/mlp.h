@@ -318,10 +318,11 @@ MLP_API mlp_status mlp_forward(const mlp_net *net, mlp_workspace *ws,
  * process (OpenBLAS: openblas_set_num_threads; BLIS:
  * bli_thread_set_num_threads), and oneDNN's OpenMP threads, for the calling
  * thread (omp_set_num_threads: a thread that runs plans calls it itself, or
- * OMP_NUM_THREADS sets it for all). MLP_ENOTSUP when the BLAS in this build
- * has no such control (oneDNN's threads are set all the same); MLP_EINVAL
- * for n < 1, and nothing changes. With T
- * caller threads each running forward passes, T × n threads compete for the
+ * OMP_NUM_THREADS sets it for all). A build on any CBLAS (-Dblas=cblas)
+ * sets OpenBLAS's or BLIS's count where one of them is the library behind
+ * it. MLP_ENOTSUP when the BLAS in this process has no such control
+ * (oneDNN's threads are set all the same); MLP_EINVAL for n < 1, and
+ * nothing changes. With T caller threads each running forward passes, T × n threads compete for the
  * cores: keep the product at most the core count (n = 1 when each core has
  * its own caller thread). */
 MLP_API mlp_status mlp_set_threads(int n);
@@ -613,6 +614,17 @@ MLP_API mlp_status mlp_train_check(const mlp_net *net,
  * parameters back at the end (the optimizer's state stays the last). */
 MLP_API mlp_status mlp_train(mlp_net *net, const mlp_train_opts *opts,
 			     size_t n, const float *X, const float *Y);
+
+/* Which of n rows mlp_train, given these opts and the same n, holds out
+ * for opts->val_fraction (chosen by opts->seed): held[i] = 1 for a row held
+ * out, 0 for a row trained on (n bytes; all 0 for a val_fraction of 0),
+ * and their count into *n_held (may be NULL). A program that derives
+ * anything from the rows trained on, a standardisation say, asks this
+ * first, so that the held-out rows stay out of it. MLP_ENULL; MLP_EINVAL
+ * for a fraction out of [0, 1) or one that leaves no row to train on
+ * (opts->struct_size too); MLP_ENOMEM; held unchanged then. */
+MLP_API mlp_status mlp_train_held_out(const mlp_train_opts *opts, size_t n,
+				      unsigned char *held, size_t *n_held);
 
 /* The options a checkpoint of mlp_train records (every field of
  * mlp_train_opts from loss to keep_best but callbacks, data, files and

@@ -536,22 +536,88 @@ static mlp_status resume(struct train_run *r, size_t *done)
 	return MLP_OK;
 }
 
-/* Holds opts->val_fraction of the n rows out, chosen by a stream of the
- * seed of their own: they become the held-out rows (copied into *mem,
- * after the list of the rows trained on, ascending), and r trains on the
- * others. MLP_EINVAL when the fraction leaves no row to train on. */
+/* How many of n rows val_fraction holds out: at least 1, and fewer than
+ * n (0 when it cannot). */
+static size_t held_count(float val_fraction, size_t n)
+{
+	size_t n_val = (size_t)((double)n * (double)val_fraction);
+
+	n_val = n_val > 0 ? n_val : 1;
+	return n_val < n ? n_val : 0;
+}
+
+/* held[i] = 1 for the n_val of n rows held out, 0 for the others: the
+ * first n_val of a Fisher–Yates permutation drawn from a stream of the
+ * seed of their own. perm: n entries of scratch. */
+static void choose_held(uint64_t seed, size_t n, size_t n_val, size_t *perm,
+			size_t *held)
+{
+	struct mlpi_rng rng;
+
+	mlpi_rng_seed(&rng, seed ^ 0x6d6c702d76616c00u);
+	for (size_t i = 0; i < n; i++) {
+		perm[i] = i;
+		held[i] = 0;
+	}
+	for (size_t i = n - 1; i > 0; i--) {
+		size_t j = uniform_below(&rng, i + 1), k = perm[i];
+
+		perm[i] = perm[j];
+		perm[j] = k;
+	}
+	for (size_t i = 0; i < n_val; i++)
+		held[perm[i]] = 1;
+}
+
+mlp_status mlp_train_held_out(const mlp_train_opts *opts, size_t n,
+			      unsigned char *held, size_t *n_held)
+{
+	mlp_train_opts full;
+	size_t n_val = 0, *scratch;
+	mlp_status st;
+
+	if (opts == NULL || held == NULL)
+		return MLP_ENULL;
+	st = mlpi_opts_read(opts, &full, NULL);
+	if (st != MLP_OK)
+		return st;
+	if (!(full.val_fraction >= 0.0f && full.val_fraction < 1.0f))
+		return MLP_EINVAL;
+	if (full.val_fraction > 0.0f) {
+		n_val = held_count(full.val_fraction, n);
+		if (n_val == 0)
+			return MLP_EINVAL;
+		if (n > SIZE_MAX / (2 * sizeof(size_t)))
+			return MLP_ETOOBIG;
+		scratch = malloc(2 * n * sizeof(size_t));
+		if (scratch == NULL)
+			return MLP_ENOMEM;
+		choose_held(full.seed, n, n_val, scratch, scratch + n);
+		for (size_t i = 0; i < n; i++)
+			held[i] = (unsigned char)scratch[n + i];
+		free(scratch);
+	} else {
+		memset(held, 0, n);
+	}
+	if (n_held != NULL)
+		*n_held = n_val;
+	return MLP_OK;
+}
+
+/* Holds opts->val_fraction of the n rows out (those mlp_train_held_out
+ * names): they become the held-out rows (copied into *mem, after the list
+ * of the rows trained on, ascending), and r trains on the others.
+ * MLP_EINVAL when the fraction leaves no row to train on. */
 static mlp_status hold_out(struct train_run *r, mlp_train_opts *o, size_t n,
 			   void **mem)
 {
 	size_t n_in = r->net->sizes[0], n_out = r->net->sizes[r->net->n_layers];
-	size_t n_val = (size_t)((double)n * (double)o->val_fraction), used = 0;
+	size_t n_val = held_count(o->val_fraction, n), used = 0;
 	struct mlpi_carver c = MLPI_CARVER(NULL);
 	size_t *rows, *perm, bytes;
 	float *Xv, *Yv;
-	struct mlpi_rng rng;
 
-	n_val = n_val > 0 ? n_val : 1;
-	if (n_val >= n)
+	if (n_val == 0)
 		return MLP_EINVAL;
 	for (int pass = 0; pass < 2; pass++) {
 		rows = mlpi_carve(&c, n, sizeof(size_t));
@@ -567,20 +633,7 @@ static mlp_status hold_out(struct train_run *r, mlp_train_opts *o, size_t n,
 			return MLP_ENOMEM;
 		c = MLPI_CARVER(*mem);
 	}
-	/* The first n_val of a Fisher–Yates permutation are held out. */
-	mlpi_rng_seed(&rng, o->seed ^ 0x6d6c702d76616c00u);
-	for (size_t i = 0; i < n; i++) {
-		perm[i] = i;
-		rows[i] = 0;
-	}
-	for (size_t i = n - 1; i > 0; i--) {
-		size_t j = uniform_below(&rng, i + 1), k = perm[i];
-
-		perm[i] = perm[j];
-		perm[j] = k;
-	}
-	for (size_t i = 0; i < n_val; i++)
-		rows[perm[i]] = 1;
+	choose_held(o->seed, n, n_val, perm, rows);
 	for (size_t i = 0, v = 0; i < n; i++) {
 		if (rows[i] == 0) {
 			perm[used++] = i; /* the rows trained on, ascending */

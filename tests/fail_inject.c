@@ -114,6 +114,9 @@ WRAP_MSG(mlp_train_check, (const mlp_net *net, const mlp_train_opts *opts,
 WRAP(mlp_train, (mlp_net *net, const mlp_train_opts *opts, size_t n,
 		 const float *X, const float *Y),
      (net, opts, n, X, Y))
+WRAP(mlp_train_held_out, (const mlp_train_opts *opts, size_t n,
+			  unsigned char *held, size_t *n_held),
+     (opts, n, held, n_held))
 WRAP_MSG(mlp_checkpoint_opts, (const char *path, mlp_train_opts *opts,
 			       size_t *epoch, mlp_msg *msg),
 	 (path, opts, epoch, msg), msg)

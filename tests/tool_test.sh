@@ -478,6 +478,29 @@ if ! awk -v m="$mae" 'BEGIN { exit !(m > 1 && m < 100) }'; then
 	echo "FAIL: the MAE $mae is not in the targets' units (x 1000)"
 	failures=$((failures + 1))
 fi
+# --standardize with --val: the scaling comes from the rows trained on.
+# Each of 20 rows in turn given an extreme input: the 4 rows --val 0.2
+# holds out leave the model as it was, bit for bit (scaling and all); any
+# other row changes it.
+for i in $(seq 0 19); do
+	echo "$(( (i * 7) % 10 )),$(( (i * 3) % 5 )),$(( i % 2 ))"
+done > rows20.csv
+"$mlp" train --sizes 2,4,2 --act tanh,softmax --loss xent --epochs 1 \
+	--val 0.2 --seed 3 --standardize --out base.st rows20.csv 2>/dev/null
+same=0
+for i in $(seq 1 20); do
+	awk -F, -v OFS=, -v r="$i" 'NR == r { $1 = 1000000 } { print }' rows20.csv \
+		> extreme.csv
+	expect 0 "--standardize --val, row $i extreme" -- "$mlp" train --sizes 2,4,2 \
+		--act tanh,softmax --loss xent --epochs 1 --val 0.2 --seed 3 \
+		--standardize --out extreme.st extreme.csv
+	cmp -s base.st extreme.st && same=$((same + 1))
+done
+if [ "$same" != 4 ]; then
+	echo "FAIL: --standardize --val 0.2: $same of 20 rows made extreme left" \
+		"the model as it was, wanted the 4 held out"
+	failures=$((failures + 1))
+fi
 
 # ---- Fashion-MNIST: the bf16 plan's classes are the fp32 path's on at
 # least 99% of the 10,000 test images (a network trained for one epoch)

@@ -411,21 +411,28 @@ static int train_failed(mlp_status st, const struct train_view *v,
 	}
 }
 
-/* n rows of width w in v: each column's mean and deviation (population,
- * in double; 1 for a constant column, which then only shifts) into mean
- * and dev, and the rows of v and of the k rows of u standardised by them. */
-static void standardize_columns(float *v, size_t n, float *u, size_t k,
-				size_t w, float *mean, float *dev)
+/* n rows of width w in v: each column's mean and deviation over the rows
+ * not held out (population, in double; 1 for a constant column, which
+ * then only shifts) into mean and dev, and every row of v and the k rows
+ * of u standardised by them. */
+static void standardize_columns(float *v, size_t n, const unsigned char *held,
+				float *u, size_t k, size_t w, float *mean,
+				float *dev)
 {
 	for (size_t j = 0; j < w; j++) {
 		double s = 0, ss = 0, m, d;
+		size_t used = 0;
 
 		for (size_t i = 0; i < n; i++)
-			s += v[i * w + j];
-		m = s / (double)n;
+			if (!held[i]) {
+				s += v[i * w + j];
+				used++;
+			}
+		m = s / (double)used;
 		for (size_t i = 0; i < n; i++)
-			ss += (v[i * w + j] - m) * (v[i * w + j] - m);
-		d = sqrt(ss / (double)n);
+			if (!held[i])
+				ss += (v[i * w + j] - m) * (v[i * w + j] - m);
+		d = sqrt(ss / (double)used);
 		mean[j] = (float)m;
 		dev[j] = d > 0 && (float)d > 0.0f ? (float)d : 1.0f;
 		for (size_t i = 0; i < n; i++)
@@ -435,24 +442,36 @@ static void standardize_columns(float *v, size_t n, float *u, size_t k,
 	}
 }
 
-/* --standardize: the inputs (and, with targets, the targets) of the
- * training rows to mean 0 and deviation 1, the held-out rows by the same
- * numbers; the numbers into *scaling (in_mean, in_std, out_mean, out_std)
- * for the model. */
-static int standardize(struct dataset *train, struct dataset *test,
-		       bool targets, float **scaling)
+/* --standardize: the inputs (and, with targets, the targets) of the rows
+ * trained on to mean 0 and deviation 1, and the rows --val holds out (the
+ * library says which) and the --test rows by the same numbers; the
+ * numbers into *scaling (in_mean, in_std, out_mean, out_std) for the
+ * model. */
+static int standardize(const mlp_train_opts *o, struct dataset *train,
+		       struct dataset *test, bool targets, float **scaling)
 {
 	size_t a = train->n_in, b = train->n_out;
 	float *s = malloc(2 * (a + b) * sizeof(float));
+	unsigned char *held = calloc(train->n > 0 ? train->n : 1, 1);
+	int rc = EXIT_OK;
 
-	if (s == NULL)
-		return report_error(EXIT_FAIL, "out of memory");
-	standardize_columns(train->X, train->n, test->X, test->n, a, s, s + a);
-	if (targets)
-		standardize_columns(train->Y, train->n, test->Y, test->n, b,
-				    s + 2 * a, s + 2 * a + b);
-	*scaling = s;
-	return EXIT_OK;
+	if (s == NULL || held == NULL)
+		rc = report_error(EXIT_FAIL, "out of memory");
+	if (rc == EXIT_OK)
+		rc = report_status(mlp_train_held_out(o, train->n, held, NULL),
+				   "--val: the rows held out");
+	if (rc == EXIT_OK) {
+		standardize_columns(train->X, train->n, held, test->X, test->n,
+				    a, s, s + a);
+		if (targets)
+			standardize_columns(train->Y, train->n, held, test->Y,
+					    test->n, b, s + 2 * a, s + 2 * a + b);
+		*scaling = s;
+		s = NULL;
+	}
+	free(held);
+	free(s);
+	return rc;
 }
 
 /* After training with --patience: where it stopped, and which epoch's
@@ -547,7 +566,8 @@ int cmd_train(int argc, char **argv)
 		rc = dataset_load(&test, a.test, a.test_labels, a.sizes[0],
 				  a.sizes[a.n_sizes - 1], targets, a.header);
 	if (rc == EXIT_OK && a.standardize)
-		rc = standardize(&train, &test, targets != TARGETS_LABELS, &scaling);
+		rc = standardize(&a.opts, &train, &test, targets != TARGETS_LABELS,
+				 &scaling);
 	if (rc == EXIT_OK && a.standardize)
 		rc = apply_scaling(&a, net, scaling, targets != TARGETS_LABELS);
 	a.opts.comm = ranks_comm();
