@@ -98,8 +98,9 @@ static inline mlp_status mlp_mpi_comm(mlp_comm *out, MPI_Comm *comm)
 }
 
 /* mlp_train with every rank of comm as a worker: opts->comm is set for the
- * call (and must otherwise be NULL). See mlp_train for what the ranks
- * share, and opts->sharded for rows spread over the ranks. */
+ * call, and must be NULL in opts (MLP_EINVAL otherwise: a run has one
+ * communicator). See mlp_train for what the ranks share, and
+ * opts->sharded for rows spread over the ranks. */
 static inline mlp_status mlp_train_mpi(mlp_net *net, const mlp_train_opts *opts,
 				       size_t n, const float *X, const float *Y,
 				       MPI_Comm comm)
@@ -110,6 +111,8 @@ static inline mlp_status mlp_train_mpi(mlp_net *net, const mlp_train_opts *opts,
 
 	if (opts == NULL)
 		return MLP_ENULL;
+	if (opts->comm != NULL)
+		return MLP_EINVAL;
 	st = mlp_mpi_comm(&c, &comm);
 	if (st != MLP_OK)
 		return st;

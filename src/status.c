@@ -45,7 +45,7 @@ const char *mlp_strerror(mlp_status s)
 	case MLP_ELOSS:
 		return "the loss does not fit the output activation";
 	case MLP_EDIVERGED:
-		return "training diverged: a loss or gradient is not finite";
+		return "training diverged: a loss, gradient or update is not finite";
 	case MLP_ECOMM:
 		return "a transfer between the workers failed";
 	case MLP_EWORKERS:

@@ -145,6 +145,18 @@ static void ranks_match_one_process(void)
 	if (st != MLP_OK || param_hash(again) != param_hash(net))
 		report_failure("a second run: %s, %s bits", mlp_strerror(st),
 		     param_hash(again) == param_hash(net) ? "the same" : "other");
+	/* A communicator already in the options: refused, nothing trained. */
+	{
+		mlp_comm other = { 0 };
+		uint64_t before = param_hash(again);
+
+		oP.comm = &other;
+		st = mlp_train_mpi(again, &oP, N_TRAIN, d.X, d.Y, MPI_COMM_WORLD);
+		if (st != MLP_EINVAL || param_hash(again) != before)
+			report_failure("opts->comm given to mlp_train_mpi: %s",
+				       mlp_strerror(st));
+		oP.comm = NULL;
+	}
 	mlp_net_free(one);
 	mlp_net_free(net);
 	mlp_net_free(again);

@@ -4,8 +4,9 @@
  * mlp.c dispatches to the commands (cmd_info.c, cmd_run.c, cmd_train.c,
  * cmd_eval.c, cmd_plot.c);
  * the commands use the helpers below (report.c, options.c, model.c, csv.c,
- * data.c, idx.c, output.c, gnuplot.c, progress.c, ranks.c, and number.c
- * through number.h); no helper calls a command or the dispatcher.
+ * data.c, idx.c, output.c, gnuplot.c, progress.c, ranks.c, resume.c,
+ * limits.c, number.c through number.h, and the library's atomic_file.c
+ * through atomic_file.h); no helper calls a command or the dispatcher.
  */
 #ifndef MLP_TOOL_H
 #define MLP_TOOL_H
