@@ -4,7 +4,7 @@
  * elementwise.h; softmax, which works across a row, is here.
  */
 #include "elementwise.h"
-#include "internal.h"
+#include "dense.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -6,7 +6,7 @@
  * vcvtneps2bf16, which every CPU that runs bf16 in mlp has (AVX512_BF16 or
  * AMX), sixteen floats an instruction.
  */
-#include "internal.h"
+#include "bf16.h"
 
 #if defined(MLP_HAVE_ONEDNN)
 

@@ -18,7 +18,8 @@
  * belong to the process: every OpenBLAS caller in it gets the new ones.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "internal.h"
+#include "blas_core.h"
+#include "cpu.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,26 +46,9 @@ const char *mlpi_blas_core_for(const char *current, bool avx2, bool avx512)
 	return avx512 ? "SkylakeX" : avx2 ? "Haswell" : NULL;
 }
 
-/* The AVX-512 subsets OpenBLAS's SkylakeX kernels use. */
-static bool cpu_avx512(void)
-{
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx512f") &&
-	       __builtin_cpu_supports("avx512bw") &&
-	       __builtin_cpu_supports("avx512dq") &&
-	       __builtin_cpu_supports("avx512vl") &&
-	       __builtin_cpu_supports("avx512cd");
-}
-
-static bool cpu_avx2(void)
-{
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
 const char *mlpi_blas_core_better(const char *current)
 {
-	return mlpi_blas_core_for(current, cpu_avx2(), cpu_avx512());
+	return mlpi_blas_core_for(current, mlpi_cpu_avx2(), mlpi_cpu_avx512());
 }
 
 #if defined(MLP_BLAS_OPENBLAS) && defined(MLP_HAVE_OPENBLAS_CORE_SWITCH)

@@ -24,7 +24,9 @@
  * rows, and the same options but for those that may change (epochs,
  * precision, patience).
  */
-#include "internal.h"
+#include "checkpoint.h"
+#include "json.h"
+#include "train_opts.h"
 
 #include <errno.h>
 #include <float.h>
@@ -546,41 +548,17 @@ mlp_status mlpi_checkpoint_fits(const struct mlpi_state *s,
 	return MLP_OK;
 }
 
-mlp_status mlp_checkpoint_opts(const char *path, mlp_train_opts *opts,
-			       size_t *epoch, mlp_msg *msg)
+void mlpi_checkpoint_copy_opts(const struct mlpi_state *s, mlp_train_opts *opts,
+			       size_t struct_size)
 {
-	struct mlpi_state s = { 0 };
-	mlp_net *net = NULL;
-	mlp_train_opts full;
-	mlp_status st;
-	size_t size;
-
-	if (path == NULL || opts == NULL)
-		return mlpi_fail(msg, MLP_ENULL, "%s is NULL",
-				 path == NULL ? "path" : "opts");
-	st = mlpi_opts_read(opts, &full, msg);
-	if (st == MLP_OK)
-		st = mlpi_checkpoint_load(path, &net, &s, msg);
-	if (st != MLP_OK)
-		return st;
-	/* The recorded fields into the caller's struct, its size of it. */
-	memcpy(&size, opts, sizeof(size));
 	for (size_t i = 0; i < N_FIELDS; i++) {
 		const struct field *f = &fields[i];
 		size_t bytes = f->kind == SIZE ? sizeof(size_t)
 			       : f->kind == U64 ? sizeof(uint64_t)
 			       : f->kind == FLOAT ? sizeof(float) : sizeof(int);
 
-		if (f->offset + bytes <= size)
+		if (f->offset + bytes <= struct_size)
 			memcpy((char *)opts + f->offset,
-			       (const char *)&s.opts + f->offset, bytes);
+			       (const char *)&s->opts + f->offset, bytes);
 	}
-	if (epoch != NULL)
-		*epoch = s.epoch;
-	free(s.M);
-	free(s.V);
-	free(s.best);
-	mlp_net_free(net);
-	mlpi_msg_clear(msg);
-	return MLP_OK;
 }

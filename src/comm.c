@@ -10,7 +10,7 @@
  * when size·Σc² = (Σc)², and every term is an integer below 2⁵³, so the
  * sums are exact and every worker reaches the same verdict.
  */
-#include "internal.h"
+#include "comm.h"
 
 #include <string.h>
 

@@ -8,7 +8,8 @@
  * is rows × n_out.
  */
 #include "elementwise.h"
-#include "internal.h"
+#include "blas_core.h"
+#include "dense.h"
 
 #include <limits.h>
 

@@ -10,7 +10,7 @@
 #ifndef MLP_ENGINE_H
 #define MLP_ENGINE_H
 
-#include "internal.h"
+#include "dense.h"
 
 struct mlpi_engine {
 	const char *name;

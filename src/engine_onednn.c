@@ -24,8 +24,11 @@
  * times as fast as AMX's kernels did, 784-1024-1024-10 1.4 times, and
  * networks of tiny layers 8 times.
  */
-#include "engine.h"
+#include "bf16.h"
+#include "cpu.h"
 #include "elementwise.h"
+#include "engine.h"
+#include "openmp.h"
 
 #include <oneapi/dnnl/dnnl.h>
 
@@ -82,14 +85,6 @@ struct od_context {
 	mlp_workspace *ws;    /* fp32: single rows through plain */
 	uint16_t *xg[2];      /* bf16: one row's input to a layer, padded */
 };
-
-bool mlpi_onednn_has_bf16(void)
-{
-	dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-
-	return ((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) ==
-	       (unsigned)dnnl_cpu_isa_avx512_core_bf16;
-}
 
 /* The post-op of an activation; false for one oneDNN does not have. */
 static bool post_op(mlp_act act, dnnl_alg_kind_t *alg, float *alpha)
@@ -426,7 +421,7 @@ static mlp_status od_prepare(const mlp_net *net, mlp_precision precision,
 	struct od_packed *p;
 	mlp_status st = MLP_OK;
 
-	if (precision == MLP_BF16 && !mlpi_onednn_has_bf16())
+	if (precision == MLP_BF16 && !mlpi_cpu_bf16())
 		return MLP_ENOTSUP;
 	p = calloc(1, sizeof(*p) + net->n_layers * sizeof(p->layers[0]));
 	if (p == NULL)

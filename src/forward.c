@@ -6,7 +6,7 @@
  * buffer layer l-1 wrote and writes the other one; the first layer reads X
  * and the last writes Y directly, so a one-layer network needs no buffer.
  */
-#include "internal.h"
+#include "dense.h"
 
 /* The workspace block: the header, then the two buffers. With base NULL
  * the carver only sizes it; with a block it builds the workspace there. */

@@ -10,7 +10,7 @@
  * side: 64 bytes, which one instruction multiplies by x[k] and x[k + 1]
  * broadcast. Four blocks run at once, to hide the instruction's latency.
  */
-#include "internal.h"
+#include "bf16.h"
 
 #if defined(MLP_HAVE_ONEDNN)
 

@@ -8,7 +8,8 @@
  * exact scaling and IEEE operations that round the same everywhere (sqrt
  * included), so the same seed gives the same bits on every machine.
  */
-#include "internal.h"
+#include "net.h"
+#include "rng.h"
 
 #include <math.h>
 #include <string.h>

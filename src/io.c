@@ -3,7 +3,8 @@
  * and loading (the format itself is safetensors.c).
  */
 #define _POSIX_C_SOURCE 200809L /* O_CLOEXEC */
-#include "internal.h"
+#include "files.h"
+#include "train_opts.h"
 
 #include "atomic_file.h"
 
@@ -96,8 +97,15 @@ static bool write_model(int fd, void *arg)
 	return ok;
 }
 
-bool mlpi_io_tmpfile = true;
-bool mlpi_io_link_unnamed = true;
+/* The ways saves may take (mlpi_io_ways): both, unless a test says
+ * otherwise. */
+static atomic_bool io_unnamed = true, io_link_unnamed = true;
+
+void mlpi_io_ways(bool unnamed, bool link_unnamed)
+{
+	atomic_store(&io_unnamed, unnamed);
+	atomic_store(&io_link_unnamed, link_unnamed);
+}
 
 /* The tensors of net laid out as its block (the parameters, or a state's
  * M or V), checked finite: MLP_ENONFINITE naming the first tensor that is
@@ -154,7 +162,8 @@ static mlp_status save_file(const mlp_net *net, const struct mlpi_state *state,
 			    const char *path, mlp_msg *msg)
 {
 	struct model_file m = { net, state, NULL, 0 };
-	struct atomic_opts o = { 0, mlpi_io_tmpfile, mlpi_io_link_unnamed };
+	struct atomic_opts o = { 0, atomic_load(&io_unnamed),
+				 atomic_load(&io_link_unnamed) };
 	char why[sizeof(msg->text)];
 	char *header = NULL;
 	mlp_status st;
@@ -315,4 +324,34 @@ mlp_status mlpi_checkpoint_load(const char *path, mlp_net **net,
 				struct mlpi_state *state, mlp_msg *msg)
 {
 	return load_file(net, path, NULL, state, msg);
+}
+
+mlp_status mlp_checkpoint_opts(const char *path, mlp_train_opts *opts,
+			       size_t *epoch, mlp_msg *msg)
+{
+	struct mlpi_state s = { 0 };
+	mlp_net *net = NULL;
+	mlp_train_opts full;
+	mlp_status st;
+	size_t size;
+
+	if (path == NULL || opts == NULL)
+		return mlpi_fail(msg, MLP_ENULL, "%s is NULL",
+				 path == NULL ? "path" : "opts");
+	st = mlpi_opts_read(opts, &full, msg);
+	if (st == MLP_OK)
+		st = mlpi_checkpoint_load(path, &net, &s, msg);
+	if (st != MLP_OK)
+		return st;
+	/* The recorded fields into the caller's struct, its size of it. */
+	memcpy(&size, opts, sizeof(size));
+	mlpi_checkpoint_copy_opts(&s, opts, size);
+	if (epoch != NULL)
+		*epoch = s.epoch;
+	free(s.M);
+	free(s.V);
+	free(s.best);
+	mlp_net_free(net);
+	mlpi_msg_clear(msg);
+	return MLP_OK;
 }

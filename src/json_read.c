@@ -10,7 +10,7 @@
  * took 4.5 GB for a header of 33 million "[]", and dropped bytes of a
  * string it failed to grow.)
  */
-#include "internal.h"
+#include "json.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,29 +10,12 @@
  * finite when p underflows: log p_j = z_j − logsumexp(z), and
  * BCE(z, t) = max(z, 0) − z·t + log(1 + e^−|z|).
  */
-#include "internal.h"
+#include "dense.h"
+#include "loss.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* x − x is 0 for finite x and NaN otherwise: sixteen independent sums of
- * it, which vectorise, and one branch at the end. */
-MLPI_CLONES
-bool mlpi_all_finite(size_t count, const float *v)
-{
-	float acc[16] = { 0 };
-	size_t i = 0;
-
-	for (; i + 16 <= count; i += 16)
-		for (size_t k = 0; k < 16; k++)
-			acc[k] += v[i + k] - v[i + k];
-	for (; i < count; i++)
-		acc[0] += v[i] - v[i];
-	for (size_t k = 1; k < 16; k++)
-		acc[0] += acc[k];
-	return acc[0] == 0.0f;
-}
 
 mlp_status mlpi_loss_fits(mlp_loss_kind kind, mlp_act out_act)
 {

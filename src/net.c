@@ -4,7 +4,7 @@
  * The block holds W₀, b₀, W₁, b₁, ... in that order, each starting on a
  * 64-byte boundary; the padding between them stays zero.
  */
-#include "internal.h"
+#include "net.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -48,21 +48,6 @@ static size_t engines_for(const mlp_net *net, mlp_precision precision,
 	return n;
 }
 
-int mlp_precision_supported(mlp_precision precision)
-{
-	switch (precision) {
-	case MLP_FP32:
-		return 1;
-	case MLP_BF16:
-#if defined(MLP_HAVE_ONEDNN)
-		return mlpi_onednn_has_bf16();
-#else
-		return 0;
-#endif
-	}
-	return 0;
-}
-
 /* A plan of shared: a context of its own. */
 static mlp_status plan_new(struct plan_shared *shared, mlp_plan **out)
 {

@@ -5,7 +5,7 @@
  * SplitMix64 as its authors recommend. Integer arithmetic only, so a seed
  * gives the same stream on every machine.
  */
-#include "internal.h"
+#include "rng.h"
 
 static uint64_t rotl(uint64_t x, int k)
 {

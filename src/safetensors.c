@@ -8,7 +8,9 @@
  * A file is untrusted input. Every rule of docs/model-files.md is checked
  * before anything is built, each with its own message naming the tensor.
  */
-#include "internal.h"
+#include "dense.h"
+#include "files.h"
+#include "json.h"
 
 
 #include <ctype.h>

@@ -5,7 +5,7 @@
  * come out. Saved and loaded with the network ("scaling.*" tensors,
  * safetensors.c); applied by the calls below, never by the forward pass.
  */
-#include "internal.h"
+#include "net.h"
 
 #include <float.h>
 #include <math.h>

@@ -1,6 +1,6 @@
 /* status.c — status messages, messages for the caller, and the library
  * version. */
-#include "internal.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdio.h>

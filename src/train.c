@@ -11,7 +11,12 @@
  * the float sums. Workers on shards hold rows i ≡ r (mod P) of N, shuffle
  * their own, and each gives B/P rows to a step while its shard lasts.
  */
-#include "internal.h"
+#include "comm.h"
+#include "files.h"
+#include "loss.h"
+#include "rng.h"
+#include "train_opts.h"
+#include "trainer.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -106,29 +111,6 @@ static void step_rows(const struct train_run *r, size_t k, size_t *first,
 	*all = r->n - k * r->batch < r->batch ? r->n - k * r->batch : r->batch;
 	*first = k * r->batch + *all * r->rank / r->size;
 	*rows = k * r->batch + *all * (r->rank + 1) / r->size - *first;
-}
-
-void mlpi_epoch_steps(size_t total, size_t batch_size, bool drop_last,
-		      bool sharded, size_t workers, size_t *batch, size_t *steps)
-{
-	/* Shards: rows i ≡ r (mod P); the first is the largest. */
-	size_t big = total / workers + (total % workers != 0);
-	size_t small = total / workers;
-
-	if (!sharded) {
-		*batch = batch_size < total ? batch_size : total;
-		*steps = *batch == 0 ? 0
-			 : drop_last ? total / *batch
-				     : total / *batch + (total % *batch != 0);
-		return;
-	}
-	*batch = total <= batch_size ? big : batch_size / workers;
-	if (total <= batch_size)
-		*steps = 1;
-	else if (drop_last)
-		*steps = small / *batch;
-	else
-		*steps = big / *batch + (big % *batch != 0);
 }
 
 /* Rows a step, and steps an epoch: one process's; with shards, B/P rows a

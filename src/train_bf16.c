@@ -23,7 +23,9 @@
  * float. The primitives serve the trainer's max_batch rows; a step of
  * fewer rows runs in float (trainer.c).
  */
-#include "internal.h"
+#include "bf16.h"
+#include "openmp.h"
+#include "train_bf16.h"
 
 #include <oneapi/dnnl/dnnl.h>
 

@@ -26,8 +26,8 @@ def symbols(obj):
         name, kind = parts[0], parts[1]
         if kind == "U":
             used.add(name)
-        elif kind in "TDBRCVW" and kind.isupper():
-            defined.add(name)
+        elif (kind in "TDBRCVW" and kind.isupper()) or kind == "i":
+            defined.add(name)  # "i": an ifunc, as function clones make
     return defined, used
 
 

@@ -8,6 +8,7 @@
 #include "support.h"
 
 #include "engine.h"
+#include "openmp.h"
 
 #include <math.h>
 #include <pthread.h>

@@ -86,7 +86,7 @@ START_TEST(killed_saves_leave_no_trace)
 	unsigned seed = 12345u + (unsigned)_i;
 	double t0, save_time;
 
-	mlpi_io_tmpfile = _i == 0;
+	mlpi_io_ways(_i == 0, true);
 	snprintf(path, sizeof(path), "%s/model.safetensors", dir);
 	t0 = now();
 	ck_assert_int_eq(mlp_net_save(nets[0], path, NULL), MLP_OK);
@@ -122,7 +122,7 @@ START_TEST(killed_saves_leave_no_trace)
 		"temporary file (at most %zu at once), all removed by the next "
 		"save\n", _i == 0 ? "unnamed temporary file" : "named temporary file",
 		rounds, save_time * 1e3, traces, max_traces);
-	mlpi_io_tmpfile = true;
+	mlpi_io_ways(true, true);
 	mlp_net_free(nets[0]);
 	mlp_net_free(nets[1]);
 	dir_remove(dir);
@@ -143,7 +143,7 @@ START_TEST(symlink_is_followed)
 	snprintf(dangling, sizeof(dangling), "%s/dangling.safetensors", dir);
 	ck_assert_int_eq(mlp_net_save(net, target, NULL), MLP_OK);
 	ck_assert_int_eq(symlink("real.safetensors", link), 0);
-	mlpi_io_tmpfile = _i == 0;
+	mlpi_io_ways(_i == 0, true);
 	ck_assert_int_eq(mlp_net_init(net, 4), MLP_OK);
 	ck_assert_int_eq(mlp_net_save(net, link, NULL), MLP_OK);
 	ck_assert_int_eq(lstat(link, &sb), 0);
@@ -160,7 +160,7 @@ START_TEST(symlink_is_followed)
 	ck_assert_int_eq(mlp_net_load(&back, target, NULL, NULL), MLP_OK);
 	ck_assert_uint_eq(param_hash(back), param_hash(net));
 	ck_assert_uint_eq(dir_entries(dir), 4);
-	mlpi_io_tmpfile = true;
+	mlpi_io_ways(true, true);
 	mlp_net_free(back);
 	mlp_net_free(net);
 	dir_remove(dir);
@@ -181,7 +181,7 @@ START_TEST(modes_are_kept)
 	size_t size;
 	unsigned char *before, *after;
 
-	mlpi_io_tmpfile = _i == 0;
+	mlpi_io_ways(_i == 0, true);
 	umask(022);
 	snprintf(path, sizeof(path), "%s/model.safetensors", dir);
 	ck_assert_int_eq(mlp_net_save(net, path, NULL), MLP_OK);
@@ -201,7 +201,7 @@ START_TEST(modes_are_kept)
 	after = file_read(path, &size);
 	ck_assert_mem_eq(before, after, size);
 	ck_assert_uint_eq(dir_entries(dir), 1);
-	mlpi_io_tmpfile = true;
+	mlpi_io_ways(true, true);
 	free(before);
 	free(after);
 	mlp_net_free(net);
@@ -220,13 +220,13 @@ START_TEST(longest_name_saves)
 	snprintf(path, sizeof(path), "%s/", dir);
 	memset(path + len, 'm', NAME_MAX);
 	path[len + NAME_MAX] = '\0';
-	mlpi_io_tmpfile = _i == 0;
+	mlpi_io_ways(_i == 0, true);
 	ck_assert_int_eq(mlp_net_save(net, path, NULL), MLP_OK);
 	ck_assert_int_eq(mlp_net_save(net, path, NULL), MLP_OK);
 	ck_assert_int_eq(mlp_net_load(&back, path, NULL, NULL), MLP_OK);
 	ck_assert_uint_eq(param_hash(back), param_hash(net));
 	ck_assert_uint_eq(dir_entries(dir), 1);
-	mlpi_io_tmpfile = true;
+	mlpi_io_ways(true, true);
 	mlp_net_free(back);
 	mlp_net_free(net);
 	dir_remove(dir);
@@ -246,7 +246,7 @@ START_TEST(file_size_limit_is_an_error)
 	int status;
 
 	snprintf(path, sizeof(path), "%s/model.safetensors", dir);
-	mlpi_io_tmpfile = _i == 0;
+	mlpi_io_ways(_i == 0, true);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -265,7 +265,7 @@ START_TEST(file_size_limit_is_an_error)
 		      "signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
 	ck_assert_uint_eq(dir_entries(dir), 0);
-	mlpi_io_tmpfile = true;
+	mlpi_io_ways(true, true);
 	mlp_net_free(net);
 	dir_remove(dir);
 }
@@ -307,9 +307,9 @@ START_TEST(unnamed_file_that_cannot_be_linked)
 	mlp_msg msg;
 
 	snprintf(path, sizeof(path), "%s/model.safetensors", dir);
-	mlpi_io_link_unnamed = false;
+	mlpi_io_ways(true, false);
 	ck_assert_msg(mlp_net_save(net, path, &msg) == MLP_OK, "%s", msg.text);
-	mlpi_io_link_unnamed = true;
+	mlpi_io_ways(true, true);
 	ck_assert_int_eq(mlp_net_load(&back, path, NULL, NULL), MLP_OK);
 	ck_assert_uint_eq(param_hash(back), param_hash(net));
 	ck_assert_uint_eq(dir_entries(dir), 1);

@@ -61,7 +61,7 @@ declare -A ends
 limits=(100000 150000 200000 300000)
 [ "$sweep" = --sweep ] && mapfile -t limits < <(seq 100000 50000 1200000)
 bf16=
-"$mlp" --version | grep -q 'precisions:.*bf16' && bf16=yes
+"$mlp" --version | grep -q '^precisions: fp32 bf16' && bf16=yes
 # OpenBLAS's buffer is what leaves nothing below 150 MB; BLIS and the
 # reference BLAS take no such buffer.
 openblas=

@@ -1,5 +1,6 @@
-/* alloc.c — aligned allocations, and blocks carved into aligned pieces. */
-#include "internal.h"
+/* util.c — aligned allocations, blocks carved into aligned pieces, and
+ * finiteness. */
+#include "util.h"
 
 #include <stdlib.h>
 
@@ -35,4 +36,22 @@ void *mlpi_carve(struct mlpi_carver *c, size_t count, size_t size)
 bool mlpi_carved_size(const struct mlpi_carver *c, size_t *bytes)
 {
 	return c->ok && mlpi_round_up(c->used, MLPI_ALIGN, bytes);
+}
+
+/* x − x is 0 for finite x and NaN otherwise: sixteen independent sums of
+ * it, which vectorise, and one branch at the end. */
+MLPI_CLONES
+bool mlpi_all_finite(size_t count, const float *v)
+{
+	float acc[16] = { 0 };
+	size_t i = 0;
+
+	for (; i + 16 <= count; i += 16)
+		for (size_t k = 0; k < 16; k++)
+			acc[k] += v[i + k] - v[i + k];
+	for (; i < count; i++)
+		acc[0] += v[i] - v[i];
+	for (size_t k = 1; k < 16; k++)
+		acc[0] += acc[k];
+	return acc[0] == 0.0f;
 }

@@ -1,0 +1,56 @@
+/*
+ * cpu.c — what this CPU computes natively: the one place the library
+ * decides it. The vector extensions choose OpenBLAS's kernels
+ * (blas_core.c); bf16 is what oneDNN runs (its effective ISA, which
+ * DNNL_MAX_CPU_ISA may hold below the CPU's), and decides the precisions
+ * a build offers.
+ */
+#include "cpu.h"
+
+#include "mlp.h"
+
+#if defined(MLP_HAVE_ONEDNN)
+#include <oneapi/dnnl/dnnl.h>
+#endif
+
+bool mlpi_cpu_avx512(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f") &&
+	       __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("avx512dq") &&
+	       __builtin_cpu_supports("avx512vl") &&
+	       __builtin_cpu_supports("avx512cd");
+}
+
+bool mlpi_cpu_avx2(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+#if defined(MLP_HAVE_ONEDNN)
+bool mlpi_cpu_bf16(void)
+{
+	dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+
+	return ((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) ==
+	       (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+}
+#else
+bool mlpi_cpu_bf16(void)
+{
+	return false;
+}
+#endif
+
+int mlp_precision_supported(mlp_precision precision)
+{
+	switch (precision) {
+	case MLP_FP32:
+		return 1;
+	case MLP_BF16:
+		return mlpi_cpu_bf16();
+	}
+	return 0;
+}
