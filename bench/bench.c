@@ -14,6 +14,7 @@
 #include "data.h"
 #include "impls.h"
 #include "env.h"
+#include "peak.h"
 
 #include <math.h>
 #include <signal.h>
@@ -226,6 +227,7 @@ struct machine {
 	char coretype_note[160];
 	char torch[128];
 	bool fann;
+	struct peak peak; /* the FMA peak on the bench's threads */
 };
 
 static void read_cpu_model(char *out, size_t n)
@@ -748,21 +750,28 @@ static void print_header(const struct options *o, const struct machine *m)
 		printf("      %s\n", m->coretype_note);
 	printf("FANN: %s; PyTorch: %s\n", m->fann ? "2.2 (float)" : "not built",
 	       m->torch);
+	if (m->peak.gflops > 0)
+		printf("FMA peak: %.1f GFLOP/s on %d thread%s (%s, measured); "
+		       "%%peak: mlp's GFLOP/s as a share of it\n", m->peak.gflops,
+		       m->peak.threads, m->peak.threads == 1 ? "" : "s",
+		       m->peak.isa);
+	else
+		printf("FMA peak: not measured (no FMA on this CPU)\n");
 	printf("Times are medians per batch in microseconds; spread is the "
 	       "interquartile range of mlp's runs.\n"
 	       "x naive, x fann, x torch: their time over mlp's; of floor: the "
 	       "floor's time over mlp's (1 = as fast as bare BLAS).\n\n");
-	printf("%-17s %5s %10s %6s %10s %10s %10s %10s %8s %9s %8s %8s %7s %7s\n",
-	       "network", "batch", "mlp", "spread", "floor", "naive", "fann",
-	       "pytorch", "GFLOP/s", "samples/s", "x naive", "of floor", "x fann",
-	       "x torch");
+	printf("%-17s %5s %10s %6s %10s %10s %10s %10s %8s %5s %9s %8s %8s %7s "
+	       "%7s\n", "network", "batch", "mlp", "spread", "floor", "naive",
+	       "fann", "pytorch", "GFLOP/s", "%peak", "samples/s", "x naive",
+	       "of floor", "x fann", "x torch");
 }
 
-static void print_cell(const struct cell *c)
+static void print_cell(const struct cell *c, const struct peak *peak)
 {
 	const struct stats *s = c->s;
 	char t[N_IMPL][24], rn[16], rf[16], rfa[16], rt[16], spread[16];
-	char gf[16] = "-", sps[16] = "-";
+	char gf[16] = "-", sps[16] = "-", pk[16] = "-";
 
 	for (int k = 0; k < N_IMPL; k++)
 		fmt_time(t[k], sizeof(t[k]), &s[k]);
@@ -775,11 +784,14 @@ static void print_cell(const struct cell *c)
 		snprintf(spread, sizeof(spread), "%.0f%%",
 			 100 * (s[MLP].p75 - s[MLP].p25) / s[MLP].median);
 		snprintf(gf, sizeof(gf), "%.2f", c->flops / s[MLP].median / 1e9);
+		if (peak->gflops > 0)
+			snprintf(pk, sizeof(pk), "%.0f%%", 100 * c->flops /
+				 s[MLP].median / 1e9 / peak->gflops);
 		snprintf(sps, sizeof(sps), "%.3g", (double)c->batch / s[MLP].median);
 	}
-	printf("%-17s %5zu %10s %6s %10s %10s %10s %10s %8s %9s %8s %8s %7s %7s\n",
-	       c->c->name, c->batch, t[MLP], spread, t[FLOOR], t[NAIVE], t[FANN],
-	       t[TORCH], gf, sps, rn, rf, rfa, rt);
+	printf("%-17s %5zu %10s %6s %10s %10s %10s %10s %8s %5s %9s %8s %8s %7s "
+	       "%7s\n", c->c->name, c->batch, t[MLP], spread, t[FLOOR], t[NAIVE],
+	       t[FANN], t[TORCH], gf, pk, sps, rn, rf, rfa, rt);
 	for (int k = 0; k < N_IMPL; k++)
 		if (s[k].present && !s[k].agree)
 			printf("  %s FAILED: %s\n", impl_names[k], s[k].why);
@@ -922,7 +934,10 @@ static void write_json(const char *path, const struct options *o,
 	json_string(f, m->coretype_note);
 	fprintf(f, ", \"pytorch\": ");
 	json_string(f, m->torch);
-	fprintf(f, ", \"fann\": %s},\n", m->fann ? "true" : "false");
+	fprintf(f, ", \"fann\": %s, \"fma_peak_gflops\": %.6e, \"fma_peak_isa\": ",
+		m->fann ? "true" : "false", m->peak.gflops);
+	json_string(f, m->peak.isa);
+	fprintf(f, "},\n");
 	fprintf(f, "  \"mode\": \"%s\", \"threads\": %d, \"mlp_version\": \"%s\",\n",
 		o->full ? "full" : o->smoke ? "smoke" : "quick", o->threads,
 		mlp_version_string());
@@ -1051,6 +1066,8 @@ int main(int argc, char **argv)
 	if (mlp_set_threads(o.threads) != MLP_OK)
 		fprintf(stderr, "mlp-bench: this BLAS does not take a thread count\n");
 	describe_machine(&m);
+	/* Before PyTorch's process starts: nothing else runs. */
+	m.peak = peak_measure(o.threads);
 	if (mkdtemp(tmpdir) == NULL) {
 		perror("mkdtemp");
 		return 1;
@@ -1065,7 +1082,7 @@ int main(int argc, char **argv)
 	cells = run_cells(&o, &m, torch, tmpdir, &n_cells);
 	for (size_t i = 0; cells != NULL && i < n_cells; i++) {
 		if (cells[i].kind == CELL_FORWARD)
-			print_cell(&cells[i]);
+			print_cell(&cells[i], &m.peak);
 		else
 			print_train(&cells[i], o.threads);
 	}
