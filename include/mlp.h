@@ -801,7 +801,9 @@ MLP_API mlp_status mlp_plan_clone(mlp_plan **out, const mlp_plan *plan);
 
 /* Y = net(X) in the plan's precision: X is batch × inputs, Y batch ×
  * outputs, as mlp_forward. Allocates nothing. Not to be called on one plan
- * from two threads at once (clone it); MLP_EINVAL if X and Y overlap. */
+ * from two threads at once (clone it); MLP_EINVAL if X and Y overlap. A
+ * failure of the engine itself (oneDNN refusing to run: MLP_ENOMEM for
+ * its memory, MLP_ENOTSUP otherwise) is returned, with Y unspecified. */
 MLP_API mlp_status mlp_plan_forward(mlp_plan *plan, size_t batch,
 				    const float *X, float *Y);
 

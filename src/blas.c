@@ -43,15 +43,6 @@ mlp_status mlp_set_threads(int n)
 	return MLP_OK;
 }
 
-const char *mlp_engines(void)
-{
-#if defined(MLP_HAVE_ONEDNN)
-	return "cblas onednn";
-#else
-	return "cblas";
-#endif
-}
-
 const char *mlp_blas_name(void)
 {
 #if defined(MLP_BLAS_OPENBLAS)

@@ -2,12 +2,10 @@
  * cpu.c — what this CPU computes natively: the one place the library
  * decides it. The vector extensions choose OpenBLAS's kernels
  * (blas_core.c); bf16 is what oneDNN runs (its effective ISA, which
- * DNNL_MAX_CPU_ISA may hold below the CPU's), and decides the precisions
- * a build offers.
+ * DNNL_MAX_CPU_ISA may hold below the CPU's), and decides whether the
+ * oneDNN engine offers bf16.
  */
 #include "cpu.h"
-
-#include "mlp.h"
 
 #if defined(MLP_HAVE_ONEDNN)
 #include <oneapi/dnnl/dnnl.h>
@@ -43,14 +41,3 @@ bool mlpi_cpu_bf16(void)
 	return false;
 }
 #endif
-
-int mlp_precision_supported(mlp_precision precision)
-{
-	switch (precision) {
-	case MLP_FP32:
-		return 1;
-	case MLP_BF16:
-		return mlpi_cpu_bf16();
-	}
-	return 0;
-}

@@ -44,12 +44,18 @@ static mlp_status cblas_context(const void *packed, void **ctx)
 	return mlp_workspace_create((mlp_workspace **)ctx, p->net, p->max_batch);
 }
 
-static void cblas_run(const void *packed, void *ctx, size_t rows,
-		      const float *X, float *Y)
+static mlp_status cblas_run(const void *packed, void *ctx, size_t rows,
+			    const float *X, float *Y)
 {
 	const struct cblas_packed *p = packed;
 
 	mlpi_forward_rows(p->net, ctx, rows, X, Y, true);
+	return MLP_OK;
+}
+
+static bool cblas_supports(mlp_precision precision)
+{
+	return precision == MLP_FP32;
 }
 
 static const char *cblas_describe(const void *packed)
@@ -72,6 +78,7 @@ static void cblas_free_packed(void *packed)
 
 const struct mlpi_engine mlpi_engine_cblas = {
 	.name = "cblas",
+	.supports = cblas_supports,
 	.prepare = cblas_prepare,
 	.context = cblas_context,
 	.run = cblas_run,

@@ -577,12 +577,20 @@ static void bind(struct od_context *c, dnnl_memory_t *m, const void *data)
 	}
 }
 
+/* oneDNN's failure as a status: memory, or anything else it refuses. */
+static mlp_status od_status(dnnl_status_t s)
+{
+	return s == dnnl_success ? MLP_OK
+	       : s == dnnl_out_of_memory ? MLP_ENOMEM : MLP_ENOTSUP;
+}
+
 /* `rows`, one rung's worth, through every layer. */
-static void run_rung(const struct od_packed *p, struct od_context *c, size_t k,
-		     const float *X, float *Y)
+static mlp_status run_rung(const struct od_packed *p, struct od_context *c,
+			   size_t k, const float *X, float *Y)
 {
 	size_t rows = p->rows[k];
 	const void *in = X;
+	dnnl_status_t s = dnnl_success;
 
 	if (p->precision == MLP_BF16) {
 		dnnl_memory_t *m = c->mem + 3 * (p->n_layers * p->n_rungs + k);
@@ -591,10 +599,10 @@ static void run_rung(const struct od_packed *p, struct od_context *c, size_t k,
 
 		bind(c, &m[0], X);
 		bind(c, &m[1], c->xb);
-		dnnl_primitive_execute(p->convert[k].prim, c->stream, 2, args);
+		s = dnnl_primitive_execute(p->convert[k].prim, c->stream, 2, args);
 		in = c->xb;
 	}
-	for (size_t l = 0; l < p->n_layers; l++) {
+	for (size_t l = 0; s == dnnl_success && l < p->n_layers; l++) {
 		const struct od_layer *ly = &p->layers[l];
 		dnnl_memory_t *m = c->mem + 3 * (l * p->n_rungs + k);
 		bool last = l + 1 == p->n_layers;
@@ -609,8 +617,10 @@ static void run_rung(const struct od_packed *p, struct od_context *c, size_t k,
 
 		bind(c, &m[0], in);
 		bind(c, &m[1], out);
-		dnnl_primitive_execute(ly->rung[k].prim, c->stream,
-				       m[2] != NULL ? 5 : 4, args);
+		s = dnnl_primitive_execute(ly->rung[k].prim, c->stream,
+					   m[2] != NULL ? 5 : 4, args);
+		if (s != dnnl_success)
+			break;
 		if (!ly->fused)
 			mlpi_bias_act(ly->act, rows, ly->n_out, NULL, (float *)out);
 		if (staged) {
@@ -619,6 +629,7 @@ static void run_rung(const struct od_packed *p, struct od_context *c, size_t k,
 		}
 		in = out;
 	}
+	return od_status(s);
 }
 
 /* Layers of fewer weights run on the calling thread alone: waking
@@ -680,15 +691,16 @@ static void run_row(const struct od_packed *p, struct od_context *c,
 	}
 }
 
-static void od_run(const void *packed, void *ctx, size_t rows, const float *X,
-		   float *Y)
+static mlp_status od_run(const void *packed, void *ctx, size_t rows,
+			 const float *X, float *Y)
 {
 	const struct od_packed *p = packed;
 	size_t n_in = p->layers[0].n_in, n_out = p->layers[p->n_layers - 1].n_out;
 	size_t k = p->n_rungs;
+	mlp_status st = MLP_OK, wait;
 
 	/* The largest rung that fits what is left, down the ladder. */
-	for (size_t r = 0; r < rows;) {
+	for (size_t r = 0; r < rows && st == MLP_OK;) {
 		while (p->rows[k - 1] > rows - r)
 			k--;
 		if (k - 1 < p->blas_rungs && p->plain != NULL)
@@ -698,10 +710,35 @@ static void od_run(const void *packed, void *ctx, size_t rows, const float *X,
 		else if (p->rows[k - 1] == 1 && p->gemv != NULL)
 			run_row(p, ctx, X + r * n_in, Y + r * n_out);
 		else
-			run_rung(p, ctx, k - 1, X + r * n_in, Y + r * n_out);
+			st = run_rung(p, ctx, k - 1, X + r * n_in, Y + r * n_out);
 		r += p->rows[k - 1];
 	}
-	dnnl_stream_wait(((struct od_context *)ctx)->stream);
+	/* The stream is waited for even after a failure: nothing of this
+	 * call may run on once it returns. */
+	wait = od_status(dnnl_stream_wait(((struct od_context *)ctx)->stream));
+	return st != MLP_OK ? st : wait;
+}
+
+static bool od_supports(mlp_precision precision)
+{
+	return precision == MLP_FP32 ||
+	       (precision == MLP_BF16 && mlpi_cpu_bf16());
+}
+
+/* fp32 only for networks with a layer of at least OD_FP32_MIN_WEIGHTS
+ * weights, where its kernels beat the BLAS (see the bench); below, a
+ * oneDNN call costs more than the layer. */
+#define OD_FP32_MIN_WEIGHTS 4096u
+
+static bool od_suits(const mlp_net *net, mlp_precision precision)
+{
+	size_t widest = 0;
+
+	for (size_t l = 0; l < net->n_layers; l++) {
+		size_t w = net->layers[l].n_in * net->layers[l].n_out;
+		widest = w > widest ? w : widest;
+	}
+	return precision == MLP_BF16 || widest >= OD_FP32_MIN_WEIGHTS;
 }
 
 static const char *od_describe(const void *packed)
@@ -711,6 +748,8 @@ static const char *od_describe(const void *packed)
 
 const struct mlpi_engine mlpi_engine_onednn = {
 	.name = "onednn",
+	.supports = od_supports,
+	.suits = od_suits,
 	.prepare = od_prepare,
 	.context = od_context,
 	.run = od_run,

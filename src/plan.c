@@ -1,18 +1,57 @@
 /*
  * plan.c — plans: a network prepared for one engine and precision, its
- * packed form shared by every clone, a context of scratch per clone.
- *
- * MLP_FP32 runs on oneDNN for networks with a layer of at least
- * MLPI_ONEDNN_MIN_WEIGHTS weights, where its kernels beat the BLAS (see the
- * bench), and on the CBLAS engine otherwise, where a oneDNN call costs more
- * than the layer; MLP_BF16 runs on oneDNN alone.
+ * packed form shared by every clone, a context of scratch per clone; and
+ * the engines of this build, in one list, best first.
  */
 #include "engine.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-#define MLPI_ONEDNN_MIN_WEIGHTS 4096u
+static const struct mlpi_engine *const engines[] = {
+#if defined(MLP_HAVE_ONEDNN)
+	&mlpi_engine_onednn,
+#endif
+	&mlpi_engine_cblas,
+};
+#define N_ENGINES (sizeof(engines) / sizeof(engines[0]))
+
+const struct mlpi_engine *const *mlpi_engines(size_t *n)
+{
+	*n = N_ENGINES;
+	return engines;
+}
+
+/* mlp_engines' names, written once when the library loads. */
+static char engine_names[64];
+
+__attribute__((constructor))
+static void name_engines(void)
+{
+	size_t used = 0;
+
+	for (size_t i = N_ENGINES; i-- > 0;) {
+		int n = snprintf(engine_names + used, sizeof(engine_names) - used,
+				 "%s%s", used > 0 ? " " : "", engines[i]->name);
+
+		used += n > 0 ? (size_t)n : 0;
+	}
+}
+
+const char *mlp_engines(void)
+{
+	return engine_names;
+}
+
+int mlp_precision_supported(mlp_precision precision)
+{
+	for (size_t i = 0; i < N_ENGINES; i++)
+		if (engines[i]->supports(precision))
+			return 1;
+	return 0;
+}
 
 struct plan_shared {
 	atomic_size_t refs; /* the plans sharing it */
@@ -26,27 +65,6 @@ struct mlp_plan {
 	struct plan_shared *shared;
 	void *ctx;
 };
-
-/* The engines to try for a network at a precision, best first. */
-static size_t engines_for(const mlp_net *net, mlp_precision precision,
-			  const struct mlpi_engine **list)
-{
-	size_t n = 0, widest = 0;
-
-	for (size_t l = 0; l < net->n_layers; l++) {
-		size_t w = net->layers[l].n_in * net->layers[l].n_out;
-		widest = w > widest ? w : widest;
-	}
-#if defined(MLP_HAVE_ONEDNN)
-	if (precision == MLP_BF16 || widest >= MLPI_ONEDNN_MIN_WEIGHTS)
-		list[n++] = &mlpi_engine_onednn;
-#else
-	(void)widest;
-#endif
-	if (precision == MLP_FP32)
-		list[n++] = &mlpi_engine_cblas;
-	return n;
-}
 
 /* A plan of shared: a context of its own. */
 static mlp_status plan_new(struct plan_shared *shared, mlp_plan **out)
@@ -103,9 +121,7 @@ mlp_status mlpi_plan_create_on(const struct mlpi_engine *engine,
 mlp_status mlp_plan_create(mlp_plan **out, const mlp_net *net,
 			   mlp_precision precision, size_t max_batch)
 {
-	const struct mlpi_engine *engines[2];
 	mlp_status st = MLP_ENOTSUP;
-	size_t n;
 
 	if (out == NULL || net == NULL)
 		return MLP_ENULL;
@@ -115,9 +131,13 @@ mlp_status mlp_plan_create(mlp_plan **out, const mlp_net *net,
 		return MLP_ESIZE;
 	if (max_batch > MLP_MAX_BATCH)
 		return MLP_ETOOBIG;
-	n = engines_for(net, precision, engines);
-	for (size_t i = 0; i < n && st == MLP_ENOTSUP; i++)
-		st = mlpi_plan_create_on(engines[i], out, net, precision, max_batch);
+	for (size_t i = 0; i < N_ENGINES && st == MLP_ENOTSUP; i++) {
+		const struct mlpi_engine *e = engines[i];
+
+		if (e->supports(precision) &&
+		    (e->suits == NULL || e->suits(net, precision)))
+			st = mlpi_plan_create_on(e, out, net, precision, max_batch);
+	}
 	return st;
 }
 
@@ -168,9 +188,11 @@ mlp_status mlp_plan_forward(mlp_plan *plan, size_t batch, const float *X,
 		return MLP_EINVAL;
 	for (size_t r = 0; r < batch; r += s->max_batch) {
 		size_t rows = batch - r < s->max_batch ? batch - r : s->max_batch;
+		mlp_status st = s->engine->run(s->packed, plan->ctx, rows,
+					       X + r * s->n_in, Y + r * s->n_out);
 
-		s->engine->run(s->packed, plan->ctx, rows, X + r * s->n_in,
-			       Y + r * s->n_out);
+		if (st != MLP_OK)
+			return st;
 	}
 	return MLP_OK;
 }

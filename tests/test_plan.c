@@ -11,6 +11,7 @@
 #include "openmp.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -344,6 +345,68 @@ START_TEST(plan_forward_allocates_nothing)
 }
 END_TEST
 
+/* An engine that fails in its run from the second chunk on, the CBLAS
+ * engine otherwise: how many chunks it was given. */
+static atomic_int failing_runs;
+
+static mlp_status failing_run(const void *packed, void *ctx, size_t rows,
+			      const float *X, float *Y)
+{
+	if (atomic_fetch_add(&failing_runs, 1) >= 1)
+		return MLP_ENOMEM;
+	return mlpi_engine_cblas.run(packed, ctx, rows, X, Y);
+}
+
+/* A kernel's failure in a forward pass is the pass's status, and no chunk
+ * runs after it. */
+START_TEST(engine_failure_returned)
+{
+	static const size_t sizes[] = { 5, 7, 3 };
+	static const mlp_act acts[] = { MLP_TANH, MLP_IDENTITY };
+	struct mlpi_engine failing = mlpi_engine_cblas;
+	float X[10 * 5] = { 0 }, Y[10 * 3];
+	mlp_plan *plan;
+	mlp_net *net;
+
+	failing.run = failing_run;
+	ck_assert_int_eq(mlp_net_create(&net, 2, sizes, acts), MLP_OK);
+	ck_assert_int_eq(mlpi_plan_create_on(&failing, &plan, net, MLP_FP32, 4),
+			 MLP_OK);
+	atomic_store(&failing_runs, 0);
+	ck_assert_int_eq(mlp_plan_forward(plan, 4, X, Y), MLP_OK);
+	ck_assert_int_eq(mlp_plan_forward(plan, 10, X, Y), MLP_ENOMEM);
+	ck_assert_int_eq(atomic_load(&failing_runs), 2); /* none after it */
+	mlp_plan_free(plan);
+	mlp_net_free(net);
+}
+END_TEST
+
+/* The engines are one list: mlp_engines() names each, and a precision is
+ * supported exactly where one of them runs it. */
+START_TEST(one_list_of_engines)
+{
+	size_t n;
+	const struct mlpi_engine *const *list = mlpi_engines(&n);
+	char names[128] = "";
+
+	ck_assert_uint_ge(n, 1);
+	for (size_t i = n; i-- > 0;) {
+		if (names[0] != '\0')
+			strcat(names, " ");
+		strcat(names, list[i]->name);
+	}
+	ck_assert_str_eq(mlp_engines(), names);
+	for (int p = MLP_FP32; p <= MLP_BF16; p++) {
+		int any = 0;
+
+		for (size_t i = 0; i < n; i++)
+			any |= list[i]->supports((mlp_precision)p);
+		ck_assert_int_eq(mlp_precision_supported((mlp_precision)p), any);
+	}
+	ck_assert(mlp_precision_supported(MLP_FP32));
+}
+END_TEST
+
 /* A failure at each of mlp's allocations in creating a plan on each engine,
  * and in cloning one: MLP_ENOMEM, nothing left behind. */
 START_TEST(plan_allocation_failure)
@@ -473,6 +536,8 @@ int main(int argc, char **argv)
 	tcase_add_test(use, plan_bad_input);
 	tcase_add_loop_test(use, plan_forward_allocates_nothing, 0, 1);
 	tcase_add_test(use, plan_allocation_failure);
+	tcase_add_test(use, engine_failure_returned);
+	tcase_add_test(use, one_list_of_engines);
 	suite_add_tcase(s, use);
 	return run_suite(s);
 }
