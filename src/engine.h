@@ -44,6 +44,9 @@ mlp_status mlpi_plan_create_on(const struct mlpi_engine *engine,
 /* engine_cblas.c: mlp_forward's path, fp32 only. */
 extern const struct mlpi_engine mlpi_engine_cblas;
 
+/* engine_packed.c: mlp's own fp32 kernel on packed weights. */
+extern const struct mlpi_engine mlpi_engine_packed;
+
 #if defined(MLP_HAVE_ONEDNN)
 /* engine_onednn.c: oneDNN matmul primitives, fp32 and bf16. */
 extern const struct mlpi_engine mlpi_engine_onednn;

@@ -14,6 +14,7 @@
 #include "net.h"
 #include "dense.h"
 #include "blas_core.h"
+#include "kernel_fp32.h"
 #include "bf16.h"
 #include "loss.h"
 #include "train_opts.h"

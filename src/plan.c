@@ -14,6 +14,7 @@ static const struct mlpi_engine *const engines[] = {
 #if defined(MLP_HAVE_ONEDNN)
 	&mlpi_engine_onednn,
 #endif
+	&mlpi_engine_packed,
 	&mlpi_engine_cblas,
 };
 #define N_ENGINES (sizeof(engines) / sizeof(engines[0]))

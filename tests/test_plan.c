@@ -8,6 +8,7 @@
 #include "support.h"
 
 #include "engine.h"
+#include "kernel_fp32.h"
 #include "openmp.h"
 
 #include <math.h>
@@ -20,6 +21,7 @@
 
 static const struct mlpi_engine *const engines[] = {
 	&mlpi_engine_cblas,
+	&mlpi_engine_packed,
 #if defined(MLP_HAVE_ONEDNN)
 	&mlpi_engine_onednn,
 #endif
@@ -132,11 +134,19 @@ START_TEST(engine_choice)
 
 	ck_assert_int_eq(mlp_net_create(&a, 2, tiny, acts), MLP_OK);
 	ck_assert_int_eq(mlp_net_create(&b, 2, large, acts), MLP_OK);
-	/* A tiny network: a oneDNN call costs more than its layers. */
+	/* A tiny network: a BLAS call, let alone oneDNN's, costs more than
+	 * its layers: mlp's own kernel, the widest the CPU runs. */
 	ck_assert_int_eq(mlp_plan_create(&plan, a, MLP_FP32, 8), MLP_OK);
 	{
 		char want[64];
 
+		snprintf(want, sizeof(want), "packed fp32: %s",
+			 mlpi_kfp32_name(mlpi_kfp32_best()));
+		ck_assert_str_eq(mlp_plan_describe(plan), want);
+		mlp_plan_free(plan);
+		/* The CBLAS engine names the build's BLAS. */
+		ck_assert_int_eq(mlpi_plan_create_on(&mlpi_engine_cblas, &plan, a,
+						     MLP_FP32, 8), MLP_OK);
 		snprintf(want, sizeof(want), "cblas fp32: %s", mlp_blas_name());
 		ck_assert_str_eq(mlp_plan_describe(plan), want);
 	}
