@@ -46,6 +46,11 @@ static const struct net_case cases[] = {
 	{ "784-1024-1024-10", 3, { 784, 1024, 1024, 10 }, { RELU, RELU, LIN }, false },
 	{ "64x8", 8, { 64, 64, 64, 64, 64, 64, 64, 64, 64 },
 	  { RELU, RELU, RELU, RELU, RELU, RELU, RELU, LIN }, true },
+	/* Small networks as embedded programs run them. */
+	{ "2-8-8-1", 3, { 2, 8, 8, 1 }, { RELU, RELU, LIN }, false },
+	{ "16-32-32-4", 3, { 16, 32, 32, 4 }, { RELU, RELU, LIN }, false },
+	{ "64-64-64-64-10", 4, { 64, 64, 64, 64, 10 }, { RELU, RELU, RELU, LIN },
+	  false },
 };
 #undef RELU
 #undef LIN
