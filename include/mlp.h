@@ -775,12 +775,25 @@ MLP_API mlp_status mlp_net_load_memory(mlp_net **out, const void *data,
 /* 10. Plans: engines and precisions                                         */
 /* ------------------------------------------------------------------------ */
 
-/* A plan: a network prepared for fast forward passes on one engine and in
- * one precision. mlp_forward stays the reference: every W·X+B a CBLAS call.
- * A plan runs on whichever engine serves its precision and shape best:
- * the CBLAS engine (mlp_forward's path) or oneDNN (weights reordered once
- * into its own layout, converted for bf16, bias and activation fused where
- * it can).
+/* A plan: a network prepared for fast forward passes. mlp_forward stays the
+ * reference: every W·X+B a CBLAS call. A plan is a table, batch rung × layer
+ * → kernel: for 1, 2, 4, ... rows up to max_batch, each layer runs on the
+ * kernel that serves it best there, among
+ *
+ *   cblas        mlp_forward's step: one cblas_sgemv or cblas_sgemm (fp32)
+ *   packed       mlp's own kernel on weights packed once into panels of 16
+ *                outputs, AVX-512, AVX2 with FMA or plain C by the CPU,
+ *                shared among threads on large layers (fp32)
+ *   packed-cols  the same for layers narrower than 16 outputs, vectors
+ *                across blocks of 16 rows (fp32)
+ *   onednn       oneDNN matmul primitives, one per rung (fp32)
+ *   onednn-bf16  the same in bf16 (AVX512_BF16 or AMX)
+ *   bf16-rows    mlp's own bf16 kernel, a row at a time (AVX512_BF16)
+ *
+ * as this build and CPU have them (mlp_engines). The planner chooses: by
+ * rules and each kernel's cost model (MLP_ESTIMATE, the default), or by
+ * timing the candidates on this machine (MLP_MEASURE), remembering what it
+ * measured as wisdom that later plans, and other processes, reuse.
  *
  * A plan is a snapshot of the network: weights changed later do not reach
  * it; create a new plan. The packed weights are read-only and shared by a
@@ -788,10 +801,60 @@ MLP_API mlp_status mlp_net_load_memory(mlp_net **out, const void *data,
  * per thread runs forward passes at once. */
 typedef struct mlp_plan mlp_plan;
 
-/* Prepares net for batches of up to max_batch rows a pass (larger ones run
- * in chunks) in `precision` into *out. MLP_ENOTSUP when no engine of this
- * build and CPU serves the precision; MLP_EINVAL for a precision that is
- * not one. Free with mlp_plan_free; the network need not outlive it. */
+/* How hard the planner looks. */
+typedef enum mlp_plan_effort {
+	MLP_ESTIMATE = 0, /* rules and cost models: well under a millisecond,
+			   * then the packing */
+	MLP_MEASURE = 1   /* each candidate kernel timed for each layer and
+			   * rung, cache-cold inputs, within time_limit */
+} mlp_plan_effort;
+
+/* flags: only kernels whose result for a row does not depend on the batch
+ * (its size, the other rows in it), so that a row's outputs are the same
+ * bits alone or in any batch (fp32: packed; bf16: bf16-rows). */
+#define MLP_PLAN_BATCH_INVARIANT 1u
+
+typedef struct mlp_plan_opts {
+	size_t struct_size;       /* sizeof(mlp_plan_opts) as the program was
+				   * compiled: set by mlp_plan_defaults */
+	mlp_precision precision;  /* MLP_FP32 */
+	size_t max_batch;         /* rows a pass at most (larger batches run
+				   * in chunks): 256 */
+	mlp_plan_effort effort;   /* MLP_ESTIMATE */
+	unsigned flags;           /* MLP_PLAN_* : 0 */
+	int threads;              /* a kernel's threads on one layer: 0, the
+				   * calling thread's OpenMP setting
+				   * (mlp_set_threads); the BLAS keeps its own */
+	double time_limit;        /* seconds MLP_MEASURE may spend timing;
+				   * past it, the rest is estimated: 1.0 */
+} mlp_plan_opts;
+
+/* Sets the struct_size bytes of *opts to the defaults above, and
+ * struct_size with them; MLP_EINVAL for a struct_size this library does
+ * not know (a program built against a newer mlp.h). */
+MLP_API mlp_status mlp_plan_opts_init(mlp_plan_opts *opts, size_t struct_size);
+
+/* The defaults, for the mlp_plan_opts this program was compiled with. */
+static inline mlp_plan_opts mlp_plan_defaults(void)
+{
+	mlp_plan_opts o = { 0 };
+
+	mlp_plan_opts_init(&o, sizeof(o));
+	return o;
+}
+
+/* Prepares net as opts say into *out. MLP_ENOTSUP when no kernel of this
+ * build and CPU serves the precision (or the flags); MLP_EINVAL for an
+ * option out of range, with msg (may be NULL) naming it. Wisdom that
+ * holds this CPU's, this build's and these options' choice for a layer
+ * and rung is used at either effort. Free with mlp_plan_free; the network
+ * need not outlive it. */
+MLP_API mlp_status mlp_plan_create_opts(mlp_plan **out, const mlp_net *net,
+					const mlp_plan_opts *opts,
+					mlp_msg *msg);
+
+/* mlp_plan_create_opts with the defaults but `precision` and
+ * `max_batch`. */
 MLP_API mlp_status mlp_plan_create(mlp_plan **out, const mlp_net *net,
 				   mlp_precision precision, size_t max_batch);
 
@@ -800,20 +863,51 @@ MLP_API mlp_status mlp_plan_create(mlp_plan **out, const mlp_net *net,
 MLP_API mlp_status mlp_plan_clone(mlp_plan **out, const mlp_plan *plan);
 
 /* Y = net(X) in the plan's precision: X is batch × inputs, Y batch ×
- * outputs, as mlp_forward. Allocates nothing. Not to be called on one plan
- * from two threads at once (clone it); MLP_EINVAL if X and Y overlap. A
- * failure of the engine itself (oneDNN refusing to run: MLP_ENOMEM for
- * its memory, MLP_ENOTSUP otherwise) is returned, with Y unspecified. */
+ * outputs, as mlp_forward. Allocates nothing, takes no lock. Not to be
+ * called on one plan from two threads at once (clone it); MLP_EINVAL if X
+ * and Y overlap. A failure of a kernel itself (oneDNN refusing to run:
+ * MLP_ENOMEM for its memory, MLP_ENOTSUP otherwise) is returned, with Y
+ * unspecified. No thread of the plan's keeps running once it returns. */
 MLP_API mlp_status mlp_plan_forward(mlp_plan *plan, size_t batch,
 				    const float *X, float *Y);
 
-/* A line naming the engine, the precision and the kernels in use, for
- * example "onednn bf16: brg:avx512_core_amx_bf16"; never NULL. */
+/* The name of the kernel that runs `layer` (0 first) of a pass of `rows`
+ * rows (the part of it on the largest rung that fits; batches above
+ * max_batch run in chunks of it), as listed above; NULL for no plan or a
+ * layer or rows out of range. */
+MLP_API const char *mlp_plan_kernel(const mlp_plan *plan, size_t rows,
+				    size_t layer);
+
+/* A line naming the precision and, per rung, each layer's kernel and
+ * its implementation, for example "fp32 effort=measure; 1: packed(avx512)
+ * packed(avx512) ...; 64: onednn(brg:avx512_core) ..."; never NULL. */
 MLP_API const char *mlp_plan_describe(const mlp_plan *plan);
 
 /* Frees a plan, and the packed weights with the last plan sharing them.
  * NULL is a no-op. */
 MLP_API void mlp_plan_free(mlp_plan *plan);
+
+/* Wisdom: what MLP_MEASURE found, per layer shape and rung, kept in the
+ * process (all threads) and carried between processes as text. Each
+ * entry is keyed by the CPU (vendor, family, model, the instruction sets
+ * the kernels use), mlp's version, the BLAS and its kernels, oneDNN's
+ * version, the threads, the layer's shape and activation, the precision,
+ * batch invariance and the rung. */
+
+/* The process's wisdom for this machine as text into buf (size bytes,
+ * NUL-terminated); *length (may be NULL) gets its length without the NUL.
+ * MLP_ESIZE, with *length set and buf untouched, when it does not fit. */
+MLP_API mlp_status mlp_wisdom_export(char *buf, size_t size, size_t *length);
+
+/* Adds the wisdom in text (length bytes) to the process's. Entries from
+ * another CPU, version, BLAS or oneDNN are ignored: not an error.
+ * Malformed or truncated text is refused whole (MLP_EFORMAT), with msg
+ * naming the line and the rule. */
+MLP_API mlp_status mlp_wisdom_import(const char *text, size_t length,
+				     mlp_msg *msg);
+
+/* Forgets the process's wisdom. */
+MLP_API void mlp_wisdom_forget(void);
 
 #ifdef __cplusplus
 }

@@ -8,7 +8,7 @@
  */
 #include "bf16.h"
 
-#if defined(MLP_HAVE_ONEDNN)
+#if defined(MLP_HAVE_BF16_KERNEL)
 
 #include <immintrin.h>
 

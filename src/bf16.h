@@ -1,6 +1,6 @@
 /*
  * bf16.h — floats to bf16 (bf16.c), and the one-row bf16 product of
- * plans (gemv_bf16.c): builds with oneDNN only.
+ * plans (gemv_bf16.c): x86-64 builds.
  */
 #ifndef MLP_BF16_H
 #define MLP_BF16_H
@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if defined(MLP_HAVE_ONEDNN)
+#if defined(MLP_HAVE_BF16_KERNEL)
 /* bf16.c: n floats to bf16 (round to nearest even) on a CPU with
  * AVX512_BF16; whether they were all finite. */
 bool mlpi_to_bf16(size_t n, const float *src, void *dst);

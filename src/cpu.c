@@ -27,6 +27,16 @@ bool mlpi_cpu_avx2(void)
 	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
+bool mlpi_cpu_avx512_bf16(void)
+{
+#if defined(MLP_HAVE_BF16_KERNEL)
+	__builtin_cpu_init();
+	return mlpi_cpu_avx512() && __builtin_cpu_supports("avx512bf16");
+#else
+	return false;
+#endif
+}
+
 #if defined(MLP_HAVE_ONEDNN)
 bool mlpi_cpu_bf16(void)
 {
@@ -38,6 +48,6 @@ bool mlpi_cpu_bf16(void)
 #else
 bool mlpi_cpu_bf16(void)
 {
-	return false;
+	return mlpi_cpu_avx512_bf16();
 }
 #endif

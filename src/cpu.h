@@ -12,9 +12,12 @@
 bool mlpi_cpu_avx2(void);
 /* The AVX-512 subsets OpenBLAS's SkylakeX kernels use. */
 bool mlpi_cpu_avx512(void);
-/* Whether oneDNN computes bf16 natively here (AVX512_BF16 or AMX, as
- * oneDNN's effective ISA says: DNNL_MAX_CPU_ISA can hold it below); false
- * in a build without oneDNN. */
+/* Whether the library computes bf16 natively here: as oneDNN's effective
+ * ISA says (AVX512_BF16 or AMX; DNNL_MAX_CPU_ISA can hold it below, for
+ * mlp's own kernel too), or without oneDNN, AVX512_BF16. */
 bool mlpi_cpu_bf16(void);
+/* AVX512_BF16, which mlp's own bf16 kernel (gemv_bf16.c) needs, in a
+ * build that has the kernel. */
+bool mlpi_cpu_avx512_bf16(void);
 
 #endif /* MLP_CPU_H */

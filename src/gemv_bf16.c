@@ -12,7 +12,7 @@
  */
 #include "bf16.h"
 
-#if defined(MLP_HAVE_ONEDNN)
+#if defined(MLP_HAVE_BF16_KERNEL)
 
 #include <immintrin.h>
 #include <string.h>

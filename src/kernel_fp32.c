@@ -66,13 +66,12 @@ static inline void put(float *y, size_t p, size_t n_out, const float *v)
 /* ---- plain C ---------------------------------------------------------------- */
 
 static void run_c(size_t rows, size_t n_in, size_t n_out, const float *P,
-		  const float *X, float *Y)
+		  const float *X, float *Y, size_t p_lo, size_t p_hi)
 {
-	size_t panels = panels_of(n_out);
-	const float *bias = P + panels * n_in * LANES;
+	const float *bias = P + panels_of(n_out) * n_in * LANES;
 
 	for (size_t r = 0; r < rows; r++)
-		for (size_t p = 0; p < panels; p++) {
+		for (size_t p = p_lo; p < p_hi; p++) {
 			float acc[LANES];
 
 			memcpy(acc, bias + p * LANES, sizeof(acc));
@@ -92,17 +91,16 @@ static void run_c(size_t rows, size_t n_in, size_t n_out, const float *P,
  * shape a constant so that the compiler unrolls its loops. */
 #define RUN_BLOCKS(block)                                                    \
 	do {                                                                 \
-		size_t panels = panels_of(n_out);                            \
-		const float *bias = P + panels * n_in * LANES;               \
+		const float *bias = P + panels_of(n_out) * n_in * LANES;     \
 									     \
 		for (size_t r = 0; r < rows; r += ROWS) {                    \
 			int R = rows - r < ROWS ? (int)(rows - r) : ROWS;    \
 			const float *x = X + r * n_in;                       \
 			float *y = Y + r * n_out;                            \
 									     \
-			for (size_t p = 0; p < panels; p += PANELS) {        \
-				int Q = panels - p < PANELS                  \
-						? (int)(panels - p)          \
+			for (size_t p = p_lo; p < p_hi; p += PANELS) {       \
+				int Q = p_hi - p < PANELS                    \
+						? (int)(p_hi - p)            \
 						: PANELS;                    \
 									     \
 				if (R == 4 && Q == 2)                        \
@@ -164,7 +162,7 @@ static inline void block_512(size_t n_in, size_t n_out, const float *P,
 
 __attribute__((target("avx512f")))
 static void run_512(size_t rows, size_t n_in, size_t n_out, const float *P,
-		    const float *X, float *Y)
+		    const float *X, float *Y, size_t p_lo, size_t p_hi)
 {
 	RUN_BLOCKS(block_512);
 }
@@ -216,14 +214,14 @@ static inline void block_256(size_t n_in, size_t n_out, const float *P,
 
 __attribute__((target("avx2,fma")))
 static void run_256(size_t rows, size_t n_in, size_t n_out, const float *P,
-		    const float *X, float *Y)
+		    const float *X, float *Y, size_t p_lo, size_t p_hi)
 {
 	RUN_BLOCKS(block_256);
 }
 #endif
 
 typedef void (*run_fn)(size_t rows, size_t n_in, size_t n_out, const float *P,
-		       const float *X, float *Y);
+		       const float *X, float *Y, size_t p_lo, size_t p_hi);
 
 static const struct {
 	run_fn fn;
@@ -320,5 +318,17 @@ void mlpi_kfp32_run(enum mlpi_kfp32_isa isa, size_t rows, size_t n_in,
 	if (rows > 0)
 		variants[isa].fn(rows, n_in, n_out, P,
 				 X + blocks * NARROW_ROWS * n_in,
-				 Y + blocks * NARROW_ROWS * n_out);
+				 Y + blocks * NARROW_ROWS * n_out, 0, panels_of(n_out));
+}
+
+size_t mlpi_kfp32_panels(size_t n_out)
+{
+	return panels_of(n_out);
+}
+
+void mlpi_kfp32_run_panels(enum mlpi_kfp32_isa isa, size_t rows, size_t n_in,
+			   size_t n_out, const float *P, const float *X,
+			   float *Y, size_t p_lo, size_t p_hi)
+{
+	variants[isa].fn(rows, n_in, n_out, P, X, Y, p_lo, p_hi);
 }

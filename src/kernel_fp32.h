@@ -29,4 +29,13 @@ const char *mlpi_kfp32_name(enum mlpi_kfp32_isa isa);
 void mlpi_kfp32_run(enum mlpi_kfp32_isa isa, size_t rows, size_t n_in,
 		    size_t n_out, const float *P, const float *X, float *Y);
 
+/* The panels of an n_out-wide layer, and the outputs of panels
+ * [p_lo, p_hi) alone, always a row at a time in the same order: a row's
+ * result does not depend on the rows run with it (mlpi_kfp32_run's way for
+ * narrow layers, across rows, rounds differently). */
+size_t mlpi_kfp32_panels(size_t n_out);
+void mlpi_kfp32_run_panels(enum mlpi_kfp32_isa isa, size_t rows, size_t n_in,
+			   size_t n_out, const float *P, const float *X,
+			   float *Y, size_t p_lo, size_t p_hi);
+
 #endif /* MLP_KERNEL_FP32_H */

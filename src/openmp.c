@@ -52,15 +52,32 @@ static void region_body(void *data)
 	r->fn(r->arg, omp.thread_num(), omp.num_threads());
 }
 
-void mlpi_openmp_parallel(void (*fn)(void *, int, int), void *arg)
+void mlpi_openmp_parallel_n(void (*fn)(void *, int, int), void *arg,
+			    unsigned threads)
 {
 	struct region r = { fn, arg };
 
 	if (omp.parallel == NULL || omp.thread_num == NULL ||
-	    omp.num_threads == NULL)
+	    omp.num_threads == NULL || threads == 1)
 		fn(arg, 0, 1);
 	else
-		omp.parallel(region_body, &r, 0, 0);
+		omp.parallel(region_body, &r, threads, 0);
+}
+
+void mlpi_openmp_parallel(void (*fn)(void *, int, int), void *arg)
+{
+	mlpi_openmp_parallel_n(fn, arg, 0);
 }
 #endif
 
+
+int mlpi_kernel_threads(int threads)
+{
+	if (threads > 0)
+		return threads;
+#if defined(MLP_HAVE_ONEDNN)
+	return mlpi_openmp_threads();
+#else
+	return 1;
+#endif
+}

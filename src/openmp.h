@@ -14,6 +14,13 @@
 void mlpi_openmp_set_threads(int n);
 int mlpi_openmp_threads(void);
 void mlpi_openmp_parallel(void (*fn)(void *arg, int i, int n), void *arg);
+/* The same on `threads` threads (0: the calling thread's setting). */
+void mlpi_openmp_parallel_n(void (*fn)(void *arg, int i, int n), void *arg,
+			    unsigned threads);
 #endif
+
+/* The threads a kernel shares a layer among: `threads`, or the calling
+ * thread's OpenMP setting for 0 (1 in a build without OpenMP). */
+int mlpi_kernel_threads(int threads);
 
 #endif /* MLP_OPENMP_H */

@@ -213,7 +213,12 @@ mlp_status mlpi_check_opts(const mlp_net *net, const mlp_train_opts *o,
 
 	if (st != MLP_OK)
 		return st;
-	if (!mlp_precision_supported(o->precision))
+#if defined(MLP_HAVE_ONEDNN)
+	bool trains = mlp_precision_supported(o->precision);
+#else
+	bool trains = o->precision == MLP_FP32;
+#endif
+	if (!trains)
 		return mlpi_fail(msg, MLP_ENOTSUP, "bf16 training needs a build "
 				 "with oneDNN and a CPU with AVX512_BF16 or AMX");
 	if (o->comm != NULL && o->comm->struct_size != sizeof(mlp_comm))

@@ -1,13 +1,13 @@
 /*
- * test_plan.c — plans: every engine of this build against the double
- * reference (fp32 within the float bound, bf16 within the bound of bf16
- * rounding), the choice of engine, clones shared by threads, snapshots, bad
+ * test_plan.c — plans: every kernel of this build, and the planner's
+ * plans, against the double reference (fp32 within the float bound, bf16
+ * within the bound of bf16 rounding), the choice of kernel, clones shared by threads, snapshots, bad
  * input and allocation. bf16 plans are the part "bf16", oneDNN's threads
  * the part "onednn": each skipped (77) where it cannot run.
  */
 #include "support.h"
 
-#include "engine.h"
+#include "planner.h"
 #include "kernel_fp32.h"
 #include "openmp.h"
 
@@ -18,15 +18,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-static const struct mlpi_engine *const engines[] = {
-	&mlpi_engine_cblas,
-	&mlpi_engine_packed,
-#if defined(MLP_HAVE_ONEDNN)
-	&mlpi_engine_onednn,
-#endif
-};
-#define N_ENGINES (sizeof(engines) / sizeof(engines[0]))
+/* A plan on kernel k alone where it runs every layer at every rung, else
+ * with the packed kernel for the layers and rungs it does not. */
+static mlp_status plan_on(const struct mlpi_kernel *k, mlp_plan **plan,
+			  const mlp_net *net, size_t max_batch)
+{
+	const struct mlpi_kernel *list[2] = { k, &mlpi_kernel_packed };
+	mlp_plan_opts o = mlp_plan_defaults();
+	bool everywhere = true;
+
+	for (size_t l = 0; l < net->n_layers; l++)
+		for (size_t rows = 1; rows <= max_batch; rows *= 2)
+			everywhere &= k->supports(&net->layers[l], rows) &&
+				      k->supports(&net->layers[l], max_batch);
+	o.precision = k->precision;
+	o.max_batch = max_batch;
+	return mlpi_plan_create_with(list, everywhere ? 1 : 2, plan, net, &o, NULL);
+}
 
 /* ---- networks ------------------------------------------------------------ */
 
@@ -88,19 +98,31 @@ static void check_plan(mlp_plan *plan, mlp_net *net, bool bf16, int i,
 	}
 }
 
-/* fp32 on every engine of this build, within the float bound the forward
- * pass is held to. */
+/* fp32 on every kernel of this build, and on the plans the planner makes
+ * (estimated and measured), within the float bound the forward pass is
+ * held to. */
 START_TEST(fp32_plans_match_reference)
 {
 	struct net_case c = plan_case(_i);
 	mlp_net *net = case_net(_i, &c);
+	size_t n;
+	const struct mlpi_kernel *const *list = mlpi_kernels(&n);
+	mlp_plan_opts o = mlp_plan_defaults();
+	mlp_plan *plan;
 
-	for (size_t e = 0; e < N_ENGINES; e++) {
-		mlp_plan *plan;
-
-		ck_assert_int_eq(mlpi_plan_create_on(engines[e], &plan, net, MLP_FP32,
-						     c.max_batch), MLP_OK);
-		check_plan(plan, net, false, _i, engines[e]->name);
+	for (size_t e = 0; e < n; e++) {
+		if (list[e]->precision != MLP_FP32)
+			continue;
+		ck_assert_int_eq(plan_on(list[e], &plan, net, c.max_batch), MLP_OK);
+		check_plan(plan, net, false, _i, list[e]->name);
+		mlp_plan_free(plan);
+	}
+	o.max_batch = c.max_batch;
+	for (int effort = MLP_ESTIMATE; effort <= MLP_MEASURE; effort++) {
+		o.effort = (mlp_plan_effort)effort;
+		o.time_limit = 0.05;
+		ck_assert_int_eq(mlp_plan_create_opts(&plan, net, &o, NULL), MLP_OK);
+		check_plan(plan, net, false, _i, "the planner's");
 		mlp_plan_free(plan);
 	}
 	mlp_net_free(net);
@@ -114,18 +136,44 @@ START_TEST(bf16_plans_match_reference)
 	mlp_net *net;
 	mlp_plan *plan;
 
+	size_t n;
+	const struct mlpi_kernel *const *list = mlpi_kernels(&n);
+	float w = 0, b = 0;
+	struct mlp_layer one = { 1, 1, MLP_IDENTITY, &w, &b };
+
 	net = case_net(_i, &c);
 	ck_assert_int_eq(mlp_plan_create(&plan, net, MLP_BF16, c.max_batch), MLP_OK);
 	ck_assert_ptr_nonnull(strstr(mlp_plan_describe(plan), "bf16"));
 	check_plan(plan, net, true, _i, "bf16");
 	mlp_plan_free(plan);
+	for (size_t e = 0; e < n; e++) {
+		if (list[e]->precision != MLP_BF16 || !list[e]->supports(&one, 1))
+			continue;
+		ck_assert_int_eq(plan_on(list[e], &plan, net, c.max_batch), MLP_OK);
+		check_plan(plan, net, true, _i, list[e]->name);
+		mlp_plan_free(plan);
+	}
 	mlp_net_free(net);
 }
 END_TEST
 
-/* ---- the engine a precision gets ------------------------------------------ */
+/* ---- the kernel a layer gets ---------------------------------------------- */
 
-START_TEST(engine_choice)
+/* Whether name is one of mlp_engines()'s. */
+static bool listed(const char *name)
+{
+	const char *all = mlp_engines(), *at = all;
+	size_t len = strlen(name);
+
+	while ((at = strstr(at, name)) != NULL) {
+		if ((at == all || at[-1] == ' ') && (at[len] == ' ' || at[len] == '\0'))
+			return true;
+		at += len;
+	}
+	return false;
+}
+
+START_TEST(kernel_choice)
 {
 	static const size_t tiny[] = { 2, 3, 1 }, large[] = { 784, 256, 10 };
 	static const mlp_act acts[] = { MLP_RELU, MLP_SOFTMAX };
@@ -135,44 +183,39 @@ START_TEST(engine_choice)
 	ck_assert_int_eq(mlp_net_create(&a, 2, tiny, acts), MLP_OK);
 	ck_assert_int_eq(mlp_net_create(&b, 2, large, acts), MLP_OK);
 	/* A tiny network: a BLAS call, let alone oneDNN's, costs more than
-	 * its layers: mlp's own kernel, the widest the CPU runs. */
+	 * its layers: mlp's own kernel, at the widest the CPU runs. */
 	ck_assert_int_eq(mlp_plan_create(&plan, a, MLP_FP32, 8), MLP_OK);
-	{
-		char want[64];
-
-		snprintf(want, sizeof(want), "packed fp32: %s",
-			 mlpi_kfp32_name(mlpi_kfp32_best()));
-		ck_assert_str_eq(mlp_plan_describe(plan), want);
-		mlp_plan_free(plan);
-		/* The CBLAS engine names the build's BLAS. */
-		ck_assert_int_eq(mlpi_plan_create_on(&mlpi_engine_cblas, &plan, a,
-						     MLP_FP32, 8), MLP_OK);
-		snprintf(want, sizeof(want), "cblas fp32: %s", mlp_blas_name());
-		ck_assert_str_eq(mlp_plan_describe(plan), want);
-	}
+	for (size_t l = 0; l < 2; l++)
+		ck_assert_str_eq(mlp_plan_kernel(plan, 1, l), "packed");
+	ck_assert_ptr_nonnull(strstr(mlp_plan_describe(plan),
+				     mlpi_kfp32_name(mlpi_kfp32_best())));
+	ck_assert_ptr_null(mlp_plan_kernel(plan, 1, 2));
+	ck_assert_ptr_null(mlp_plan_kernel(plan, 0, 0));
+	ck_assert_ptr_null(mlp_plan_kernel(NULL, 1, 0));
+	/* Beyond max_batch: the largest rung's. */
+	ck_assert_str_eq(mlp_plan_kernel(plan, 1000, 0), mlp_plan_kernel(plan, 8, 0));
 	mlp_plan_free(plan);
-	ck_assert_int_eq(mlp_plan_create(&plan, b, MLP_FP32, 8), MLP_OK);
-#if defined(MLP_HAVE_ONEDNN)
-	ck_assert_msg(strncmp(mlp_plan_describe(plan), "onednn fp32: ", 13) == 0,
-		      "%s", mlp_plan_describe(plan));
-#else
-	ck_assert_msg(strncmp(mlp_plan_describe(plan), "cblas fp32", 10) == 0,
-		      "%s", mlp_plan_describe(plan));
-#endif
+	/* Any other: a kernel of the list, of the precision, at every rung. */
+	ck_assert_int_eq(mlp_plan_create(&plan, b, MLP_FP32, 64), MLP_OK);
+	for (size_t rows = 1; rows <= 64; rows++)
+		for (size_t l = 0; l < 2; l++) {
+			const char *k = mlp_plan_kernel(plan, rows, l);
+
+			ck_assert_msg(k != NULL && listed(k) && strstr(k, "bf16") == NULL,
+				      "%zu rows, layer %zu: %s", rows, l, k);
+		}
 	mlp_plan_free(plan);
 	/* bf16: there, or refused, never emulated. */
 	plan = sentinel;
 	if (mlp_precision_supported(MLP_BF16)) {
 		ck_assert_int_eq(mlp_plan_create(&plan, a, MLP_BF16, 8), MLP_OK);
-		ck_assert_msg(strncmp(mlp_plan_describe(plan), "onednn bf16: ", 13) == 0,
-			      "%s", mlp_plan_describe(plan));
+		for (size_t l = 0; l < 2; l++)
+			ck_assert_ptr_nonnull(strstr(mlp_plan_kernel(plan, 1, l), "bf16"));
 		mlp_plan_free(plan);
 	} else {
 		ck_assert_int_eq(mlp_plan_create(&plan, a, MLP_BF16, 8), MLP_ENOTSUP);
 		ck_assert_ptr_eq(plan, sentinel);
 	}
-	ck_assert_int_eq(mlpi_engine_cblas.prepare(a, MLP_BF16, 8, (void **)&plan),
-			 MLP_ENOTSUP);
 	ck_assert(mlp_precision_supported(MLP_FP32));
 	ck_assert(!mlp_precision_supported((mlp_precision)7));
 	ck_assert_str_eq(mlp_plan_describe(NULL), "no plan");
@@ -355,52 +398,54 @@ START_TEST(plan_forward_allocates_nothing)
 }
 END_TEST
 
-/* An engine that fails in its run from the second chunk on, the CBLAS
- * engine otherwise: how many chunks it was given. */
+/* A kernel that fails in its run from the third layer it runs on, the
+ * CBLAS kernel otherwise: how many layers it was given. */
 static atomic_int failing_runs;
 
-static mlp_status failing_run(const void *packed, void *ctx, size_t rows,
-			      const float *X, float *Y)
+static mlp_status failing_run(const void *packed, void *ctx, size_t rung,
+			      size_t rows, const float *X, float *Y)
 {
-	if (atomic_fetch_add(&failing_runs, 1) >= 1)
+	if (atomic_fetch_add(&failing_runs, 1) >= 2)
 		return MLP_ENOMEM;
-	return mlpi_engine_cblas.run(packed, ctx, rows, X, Y);
+	return mlpi_kernel_cblas.run(packed, ctx, rung, rows, X, Y);
 }
 
-/* A kernel's failure in a forward pass is the pass's status, and no chunk
+/* A kernel's failure in a forward pass is the pass's status, and no layer
  * runs after it. */
-START_TEST(engine_failure_returned)
+START_TEST(kernel_failure_returned)
 {
 	static const size_t sizes[] = { 5, 7, 3 };
 	static const mlp_act acts[] = { MLP_TANH, MLP_IDENTITY };
-	struct mlpi_engine failing = mlpi_engine_cblas;
+	struct mlpi_kernel failing = mlpi_kernel_cblas;
 	float X[10 * 5] = { 0 }, Y[10 * 3];
 	mlp_plan *plan;
 	mlp_net *net;
 
 	failing.run = failing_run;
 	ck_assert_int_eq(mlp_net_create(&net, 2, sizes, acts), MLP_OK);
-	ck_assert_int_eq(mlpi_plan_create_on(&failing, &plan, net, MLP_FP32, 4),
-			 MLP_OK);
+	ck_assert_int_eq(plan_on(&failing, &plan, net, 4), MLP_OK);
+	ck_assert_str_eq(mlp_plan_kernel(plan, 4, 1), "cblas");
 	atomic_store(&failing_runs, 0);
 	ck_assert_int_eq(mlp_plan_forward(plan, 4, X, Y), MLP_OK);
 	ck_assert_int_eq(mlp_plan_forward(plan, 10, X, Y), MLP_ENOMEM);
-	ck_assert_int_eq(atomic_load(&failing_runs), 2); /* none after it */
+	ck_assert_int_eq(atomic_load(&failing_runs), 3); /* none after it */
 	mlp_plan_free(plan);
 	mlp_net_free(net);
 }
 END_TEST
 
-/* The engines are one list: mlp_engines() names each, and a precision is
- * supported exactly where one of them runs it. */
-START_TEST(one_list_of_engines)
+/* The kernels are one list: mlp_engines() names each, and a precision is
+ * supported exactly where one of them runs it at any batch. */
+START_TEST(one_list_of_kernels)
 {
 	size_t n;
-	const struct mlpi_engine *const *list = mlpi_engines(&n);
-	char names[128] = "";
+	const struct mlpi_kernel *const *list = mlpi_kernels(&n);
+	char names[256] = "";
+	float w = 0, b = 0;
+	struct mlp_layer one = { 1, 1, MLP_IDENTITY, &w, &b };
 
-	ck_assert_uint_ge(n, 1);
-	for (size_t i = n; i-- > 0;) {
+	ck_assert_uint_ge(n, 2);
+	for (size_t i = 0; i < n; i++) {
 		if (names[0] != '\0')
 			strcat(names, " ");
 		strcat(names, list[i]->name);
@@ -410,14 +455,15 @@ START_TEST(one_list_of_engines)
 		int any = 0;
 
 		for (size_t i = 0; i < n; i++)
-			any |= list[i]->supports((mlp_precision)p);
+			any |= list[i]->precision == (mlp_precision)p &&
+			       list[i]->supports(&one, 1) && list[i]->supports(&one, 64);
 		ck_assert_int_eq(mlp_precision_supported((mlp_precision)p), any);
 	}
 	ck_assert(mlp_precision_supported(MLP_FP32));
 }
 END_TEST
 
-/* A failure at each of mlp's allocations in creating a plan on each engine,
+/* A failure at each of mlp's allocations in creating a plan on each kernel,
  * and in cloning one: MLP_ENOMEM, nothing left behind. */
 START_TEST(plan_allocation_failure)
 {
@@ -425,19 +471,28 @@ START_TEST(plan_allocation_failure)
 	static const mlp_act acts[] = { MLP_TANH, MLP_SOFTMAX };
 	mlp_net *net;
 	long k;
+	size_t n_kernels;
+	const struct mlpi_kernel *const *kernels = mlpi_kernels(&n_kernels);
 
 	if (!TEST_WRAP)
 		return;
 	ck_assert_int_eq(mlp_net_create(&net, 2, sizes, acts), MLP_OK);
-	for (size_t e = 0; e < N_ENGINES; e++) {
+	for (size_t e = 0; e <= n_kernels; e++) {
 		mlp_plan *plan = NULL, *copy;
+		mlp_plan_opts o = mlp_plan_defaults();
+
+		o.max_batch = 8;
+		if (e < n_kernels && kernels[e]->precision != MLP_FP32)
+			continue;
 
 		for (k = 1;; k++) {
 			mlp_status st;
 			long live;
 
 			alloc_arm(k);
-			st = mlpi_plan_create_on(engines[e], &plan, net, MLP_FP32, 8);
+			/* Each kernel alone, then the planner's choice. */
+			st = e < n_kernels ? plan_on(kernels[e], &plan, net, 8)
+					   : mlp_plan_create_opts(&plan, net, &o, NULL);
 			live = alloc_live();
 			alloc_disarm();
 			if (st == MLP_OK)
@@ -540,14 +595,14 @@ int main(int argc, char **argv)
 	tcase_add_loop_test(ref, fp32_plans_match_reference, 0, N_CASES);
 	suite_add_tcase(s, ref);
 	tcase_set_timeout(use, 60);
-	tcase_add_test(use, engine_choice);
+	tcase_add_test(use, kernel_choice);
 	tcase_add_loop_test(use, clones_share_across_threads, 0, 1);
 	tcase_add_loop_test(use, plan_is_a_snapshot, 0, 1);
 	tcase_add_test(use, plan_bad_input);
 	tcase_add_loop_test(use, plan_forward_allocates_nothing, 0, 1);
 	tcase_add_test(use, plan_allocation_failure);
-	tcase_add_test(use, engine_failure_returned);
-	tcase_add_test(use, one_list_of_engines);
+	tcase_add_test(use, kernel_failure_returned);
+	tcase_add_test(use, one_list_of_kernels);
 	suite_add_tcase(s, use);
 	return run_suite(s);
 }
