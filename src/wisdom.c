@@ -336,8 +336,13 @@ mlp_status mlp_wisdom_import(const char *text, size_t length, mlp_msg *msg)
 
 	if (text == NULL && length > 0)
 		return MLP_ENULL;
-	if (length > 0 && memchr(text, '\0', length) != NULL)
-		return mlpi_fail(msg, MLP_EFORMAT, "wisdom: a NUL byte in the text");
+	if (length > 0 && (at = memchr(text, '\0', length)) != NULL) {
+		for (const char *p = text; p < at; p++)
+			line_no += *p == '\n';
+		return mlpi_fail(msg, MLP_EFORMAT, "wisdom line %zu: a NUL byte",
+				 line_no + 1);
+	}
+	at = text;
 	while (at < stop && why == NULL) {
 		const char *nl = memchr(at, '\n', (size_t)(stop - at));
 		size_t len = (size_t)((nl != NULL ? nl : stop) - at);

@@ -524,6 +524,330 @@ START_TEST(plan_allocation_failure)
 }
 END_TEST
 
+/* ---- the planner ---------------------------------------------------------- */
+
+/* A kernel that claims to cost nothing and is slow: the CBLAS kernel after
+ * a wait of 300 µs. */
+static double free_cost(const struct mlp_layer *layer, size_t rows, int threads)
+{
+	(void)layer, (void)rows, (void)threads;
+	return 0.0;
+}
+
+static mlp_status slow_run(const void *packed, void *ctx, size_t rung,
+			   size_t rows, const float *X, float *Y)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) <
+	       300000L);
+	return mlpi_kernel_cblas.run(packed, ctx, rung, rows, X, Y);
+}
+
+static struct mlpi_kernel slow_kernel(void)
+{
+	struct mlpi_kernel k = mlpi_kernel_cblas;
+
+	k.name = "slow";
+	k.cost = free_cost;
+	k.run = slow_run;
+	return k;
+}
+
+static mlp_net *planner_net(void)
+{
+	static const size_t sizes[] = { 20, 30, 4 };
+	static const mlp_act acts[] = { MLP_TANH, MLP_SOFTMAX };
+	mlp_net *net;
+
+	ck_assert_int_eq(mlp_net_create(&net, 2, sizes, acts), MLP_OK);
+	ck_assert_int_eq(mlp_net_init(net, 5), MLP_OK);
+	return net;
+}
+
+/* The estimate believes the slow kernel's cost model; the measurement
+ * does not, and its wisdom then steers the estimate too. */
+START_TEST(slow_kernel_not_measured)
+{
+	struct mlpi_kernel slow = slow_kernel();
+	const struct mlpi_kernel *list[] = { &slow, &mlpi_kernel_packed };
+	mlp_plan_opts o = mlp_plan_defaults();
+	mlp_net *net = planner_net();
+	mlp_plan *plan;
+
+	mlp_wisdom_forget();
+	o.max_batch = 8;
+	ck_assert_int_eq(mlpi_plan_create_with(list, 2, &plan, net, &o, NULL), MLP_OK);
+	ck_assert_str_eq(mlp_plan_kernel(plan, 1, 0), "slow");
+	mlp_plan_free(plan);
+	o.effort = MLP_MEASURE;
+	ck_assert_int_eq(mlpi_plan_create_with(list, 2, &plan, net, &o, NULL), MLP_OK);
+	for (size_t rows = 1; rows <= 8; rows++)
+		for (size_t l = 0; l < 2; l++)
+			ck_assert_str_eq(mlp_plan_kernel(plan, rows, l), "packed");
+	ck_assert_ptr_nonnull(strstr(mlp_plan_describe(plan), "measure"));
+	mlp_plan_free(plan);
+	o.effort = MLP_ESTIMATE;
+	ck_assert_int_eq(mlpi_plan_create_with(list, 2, &plan, net, &o, NULL), MLP_OK);
+	ck_assert_str_eq(mlp_plan_kernel(plan, 1, 0), "packed");
+	mlp_plan_free(plan);
+	mlp_wisdom_forget();
+	mlp_net_free(net);
+}
+END_TEST
+
+/* The wisdom as text. */
+static char *export_text(void)
+{
+	size_t len = 0;
+	char *text;
+
+	ck_assert_int_eq(mlp_wisdom_export(NULL, 0, &len), MLP_ESIZE);
+	text = malloc(len + 1);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(mlp_wisdom_export(text, len + 1, NULL), MLP_OK);
+	ck_assert_uint_eq(strlen(text), len);
+	return text;
+}
+
+/* Exported, forgotten, imported: the same text, and plans follow it. */
+START_TEST(wisdom_round_trip)
+{
+	struct mlpi_kernel slow = slow_kernel();
+	const struct mlpi_kernel *list[] = { &slow, &mlpi_kernel_packed };
+	mlp_plan_opts o = mlp_plan_defaults();
+	mlp_net *net = planner_net();
+	char *text, *again, small[8] = "unset";
+	size_t len;
+	mlp_plan *plan;
+	mlp_msg msg;
+
+	mlp_wisdom_forget();
+	o.max_batch = 4;
+	o.effort = MLP_MEASURE;
+	ck_assert_int_eq(mlpi_plan_create_with(list, 2, &plan, net, &o, NULL), MLP_OK);
+	mlp_plan_free(plan);
+	text = export_text();
+	ck_assert_ptr_nonnull(strstr(text, "fp32 20 30 tanh 4 "));
+	ck_assert_ptr_nonnull(strstr(text, " packed "));
+	/* Too small a buffer: the length, the buffer untouched. */
+	ck_assert_int_eq(mlp_wisdom_export(small, sizeof(small), &len), MLP_ESIZE);
+	ck_assert_uint_eq(len, strlen(text));
+	ck_assert_str_eq(small, "unset");
+	mlp_wisdom_forget();
+	o.effort = MLP_ESTIMATE;
+	ck_assert_int_eq(mlpi_plan_create_with(list, 2, &plan, net, &o, NULL), MLP_OK);
+	ck_assert_str_eq(mlp_plan_kernel(plan, 4, 1), "slow");
+	mlp_plan_free(plan);
+	ck_assert_int_eq(mlp_wisdom_import(text, strlen(text), &msg), MLP_OK);
+	again = export_text();
+	ck_assert_str_eq(again, text);
+	ck_assert_int_eq(mlpi_plan_create_with(list, 2, &plan, net, &o, NULL), MLP_OK);
+	for (size_t rows = 1; rows <= 4; rows++)
+		ck_assert_str_eq(mlp_plan_kernel(plan, rows, 1), "packed");
+	mlp_plan_free(plan);
+	free(text), free(again);
+	mlp_wisdom_forget();
+	mlp_net_free(net);
+}
+END_TEST
+
+/* Wisdom of another CPU or version is taken without error and ignored. */
+START_TEST(stale_wisdom_ignored)
+{
+	static const char *const other[] = {
+		"cpu=OtherVendor/1/2/base mlp=0.0.1 blas=x onednn=none",
+		NULL, /* this machine but another mlp version */
+	};
+	struct mlpi_kernel slow = slow_kernel();
+	const struct mlpi_kernel *list[] = { &slow, &mlpi_kernel_packed };
+	mlp_plan_opts o = mlp_plan_defaults();
+	mlp_net *net = planner_net();
+	char *ours, text[2048], machine[1024];
+	mlp_plan *plan;
+
+	mlp_wisdom_forget();
+	ours = export_text(); /* the machine line alone */
+	ck_assert(sscanf(ours, "mlp-wisdom 1\nmachine %1023[^\n]", machine) == 1);
+	for (int v = 0; v < 2; v++) {
+		char key[1100];
+		const char *at = strstr(machine, " mlp=");
+
+		if (other[v] != NULL)
+			snprintf(key, sizeof(key), "%s", other[v]);
+		else
+			snprintf(key, sizeof(key), "%.*s mlp=99.0.0%s",
+				 (int)(at - machine), machine, strchr(at + 1, ' '));
+		snprintf(text, sizeof(text), "mlp-wisdom 1\nmachine %s\n"
+			 "fp32 20 30 tanh 1 %d 0 packed 1.0\n"
+			 "fp32 30 4 softmax 1 %d 0 packed 1.0\nend\n", key,
+			 mlpi_kernel_threads(0), mlpi_kernel_threads(0));
+		ck_assert_int_eq(mlp_wisdom_import(text, strlen(text), NULL), MLP_OK);
+		o.max_batch = 1;
+		ck_assert_int_eq(mlpi_plan_create_with(list, 2, &plan, net, &o, NULL),
+				 MLP_OK);
+		ck_assert_str_eq(mlp_plan_kernel(plan, 1, 0), "slow");
+		mlp_plan_free(plan);
+	}
+	/* The same entries under this machine's line are followed. */
+	snprintf(text, sizeof(text), "mlp-wisdom 1\nmachine %s\n"
+		 "fp32 20 30 tanh 1 %d 0 packed 1.0\nend\n", machine,
+		 mlpi_kernel_threads(0));
+	ck_assert_int_eq(mlp_wisdom_import(text, strlen(text), NULL), MLP_OK);
+	ck_assert_int_eq(mlpi_plan_create_with(list, 2, &plan, net, &o, NULL), MLP_OK);
+	ck_assert_str_eq(mlp_plan_kernel(plan, 1, 0), "packed");
+	ck_assert_str_eq(mlp_plan_kernel(plan, 1, 1), "slow");
+	mlp_plan_free(plan);
+	free(ours);
+	mlp_wisdom_forget();
+	mlp_net_free(net);
+}
+END_TEST
+
+/* Malformed or truncated wisdom is refused whole, with the line named, and
+ * what was there stays. */
+START_TEST(bad_wisdom_refused)
+{
+	static const char *const bad[] = {
+		"",
+		"mlp-wisdom 2\nend\n",
+		"fp32 1 1 relu 1 1 0 packed 1\nend\n",
+		"mlp-wisdom 1\nfp32 1 1 relu 1 1 0 packed 1\nend\n",
+		"mlp-wisdom 1\nmachine x\nfp16 1 1 relu 1 1 0 packed 1\nend\n",
+		"mlp-wisdom 1\nmachine x\nfp32 0 1 relu 1 1 0 packed 1\nend\n",
+		"mlp-wisdom 1\nmachine x\nfp32 1 -1 relu 1 1 0 packed 1\nend\n",
+		"mlp-wisdom 1\nmachine x\nfp32 1 1 relux 1 1 0 packed 1\nend\n",
+		"mlp-wisdom 1\nmachine x\nfp32 1 1 relu 0 1 0 packed 1\nend\n",
+		"mlp-wisdom 1\nmachine x\nfp32 1 1 relu 1 0 0 packed 1\nend\n",
+		"mlp-wisdom 1\nmachine x\nfp32 1 1 relu 1 1 2 packed 1\nend\n",
+		"mlp-wisdom 1\nmachine x\nfp32 1 1 relu 1 1 0 Packed 1\nend\n",
+		"mlp-wisdom 1\nmachine x\nfp32 1 1 relu 1 1 0 packed -1\nend\n",
+		"mlp-wisdom 1\nmachine x\nfp32 1 1 relu 1 1 0 packed nan\nend\n",
+		"mlp-wisdom 1\nmachine x\nfp32 1 1 relu 1 1 0 packed 1e999\nend\n",
+		"mlp-wisdom 1\nmachine x\nfp32 1 1 relu 1 1 0 packed\nend\n",
+		"mlp-wisdom 1\nmachine x\nfp32 1 1 relu 1 1 0 packed 1 x\nend\n",
+		"mlp-wisdom 1\nmachine x\nfp32 99999999999 1 relu 1 1 0 packed 1\nend\n",
+		"mlp-wisdom 1\nmachine x\nend\nfp32 1 1 relu 1 1 0 packed 1\n",
+	};
+	const char good[] = "mlp-wisdom 1\nmachine x\n"
+			    "fp32 3 4 relu 8 2 1 packed 0.5\nend\n";
+	char *before, *after;
+	mlp_msg msg;
+
+	mlp_wisdom_forget();
+	before = export_text();
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		msg.text[0] = '\0';
+		ck_assert_msg(mlp_wisdom_import(bad[i], strlen(bad[i]), &msg) ==
+				      MLP_EFORMAT, "case %zu taken", i);
+		ck_assert_msg(strstr(msg.text, "wisdom line") != NULL, "case %zu: %s",
+			      i, msg.text);
+	}
+	/* Every truncation of good text, down to the closing "end". */
+	for (size_t n = 0; n + 4 < sizeof(good) - 1; n++)
+		ck_assert_msg(mlp_wisdom_import(good, n, &msg) == MLP_EFORMAT,
+			      "%zu bytes taken", n);
+	ck_assert_int_eq(mlp_wisdom_import("mlp-wisdom 1\nend\0", 17, &msg),
+			 MLP_EFORMAT);
+	ck_assert_int_eq(mlp_wisdom_import(NULL, 1, &msg), MLP_ENULL);
+	after = export_text();
+	ck_assert_str_eq(before, after);
+	ck_assert_int_eq(mlp_wisdom_import(good, sizeof(good) - 1, &msg), MLP_OK);
+	ck_assert_int_eq(mlp_wisdom_import(good, sizeof(good) - 2, &msg), MLP_OK);
+	free(before), free(after);
+}
+END_TEST
+
+/* A batch-invariant plan: each row's outputs the same bits alone and in
+ * batches of every size, with narrow layers, wide ones, and chunks. */
+START_TEST(batch_invariant_bits)
+{
+	static const size_t shapes[][5] = {
+		{ 2, 8, 8, 1, 0 }, { 64, 64, 64, 64, 10 }, { 300, 257, 3, 0, 0 },
+	};
+	static const mlp_act acts[] = { MLP_RELU, MLP_TANH, MLP_GELU, MLP_SOFTMAX };
+	const size_t *sz = shapes[_i];
+	size_t n_layers = sz[4] ? 4 : sz[3] ? 3 : 2, n_in = sz[0];
+	size_t n_out = sz[n_layers];
+	mlp_plan_opts o = mlp_plan_defaults();
+	enum { ROWS = 150 };
+	float *X = malloc(ROWS * n_in * sizeof(float));
+	float *alone = malloc(ROWS * n_out * sizeof(float));
+	float *Y = malloc(ROWS * n_out * sizeof(float));
+	struct trng g = { 31 };
+	mlp_act a[4];
+	mlp_plan *plan;
+	mlp_net *net;
+
+	ck_assert(X && alone && Y);
+	for (size_t l = 0; l < n_layers; l++)
+		a[l] = acts[(l + (size_t)_i) % 3];
+	ck_assert_int_eq(mlp_net_create(&net, n_layers, sz, a), MLP_OK);
+	ck_assert_int_eq(mlp_net_init(net, 9), MLP_OK);
+	trng_fill(&g, X, ROWS * n_in, -2, 2);
+	o.max_batch = 64;
+	o.flags = MLP_PLAN_BATCH_INVARIANT;
+	ck_assert_int_eq(mlp_plan_create_opts(&plan, net, &o, NULL), MLP_OK);
+	ck_assert_ptr_nonnull(strstr(mlp_plan_describe(plan), "batch-invariant"));
+	for (size_t r = 0; r < ROWS; r++)
+		ck_assert_int_eq(mlp_plan_forward(plan, 1, X + r * n_in,
+						  alone + r * n_out), MLP_OK);
+	for (size_t batch = 2; batch <= ROWS; batch += batch < 20 ? 1 : 13) {
+		ck_assert_int_eq(mlp_plan_forward(plan, batch, X, Y), MLP_OK);
+		ck_assert_msg(memcmp(Y, alone, batch * n_out * sizeof(float)) == 0,
+			      "shape %d, batch %zu: a row differs from itself alone",
+			      _i, batch);
+	}
+	for (size_t l = 0; l < n_layers; l++)
+		ck_assert_str_eq(mlp_plan_kernel(plan, 64, l), "packed");
+	mlp_plan_free(plan);
+	free(X), free(alone), free(Y);
+	mlp_net_free(net);
+}
+END_TEST
+
+/* Options out of range are refused, naming the field. */
+START_TEST(plan_opts_refused)
+{
+	mlp_net *net = small_net();
+	mlp_plan *sentinel = (mlp_plan *)(uintptr_t)0x1234, *plan = sentinel;
+	mlp_plan_opts o;
+	mlp_msg msg;
+	ck_assert_int_eq(mlp_plan_opts_init(NULL, sizeof(o)), MLP_ENULL);
+	ck_assert_int_eq(mlp_plan_opts_init(&o, sizeof(o) + 8), MLP_EINVAL);
+	o = mlp_plan_defaults();
+	ck_assert_uint_eq(o.struct_size, sizeof(o));
+	ck_assert_int_eq(o.precision, MLP_FP32);
+	ck_assert_int_eq(o.effort, MLP_ESTIMATE);
+	ck_assert_uint_eq(o.max_batch, 256);
+	ck_assert(o.time_limit == 1.0);
+#define REFUSED(field, value, status, word)                                      \
+	do {                                                                     \
+		o = mlp_plan_defaults();                                         \
+		o.field = value;                                                 \
+		msg.text[0] = '\0';                                              \
+		ck_assert_int_eq(mlp_plan_create_opts(&plan, net, &o, &msg), status); \
+		ck_assert_msg(strstr(msg.text, word) != NULL, "%s", msg.text);   \
+		ck_assert_ptr_eq(plan, sentinel);                                \
+	} while (0)
+	REFUSED(struct_size, 8, MLP_EINVAL, "struct_size");
+	REFUSED(precision, (mlp_precision)9, MLP_EINVAL, "precision");
+	REFUSED(max_batch, 0, MLP_ESIZE, "max_batch");
+	REFUSED(max_batch, (size_t)MLP_MAX_BATCH + 1, MLP_ETOOBIG, "max_batch");
+	REFUSED(effort, (mlp_plan_effort)5, MLP_EINVAL, "effort");
+	REFUSED(flags, 6u, MLP_EINVAL, "flags");
+	REFUSED(threads, -1, MLP_EINVAL, "threads");
+	REFUSED(time_limit, -1.0, MLP_EINVAL, "time_limit");
+	REFUSED(time_limit, NAN, MLP_EINVAL, "time_limit");
+#undef REFUSED
+	ck_assert_int_eq(mlp_plan_create_opts(&plan, net, NULL, &msg), MLP_ENULL);
+	mlp_net_free(net);
+}
+END_TEST
+
 /* mlp_set_threads sets oneDNN's OpenMP threads too, and a refused count
  * changes nothing. */
 #if defined(MLP_HAVE_ONEDNN)
@@ -603,6 +927,12 @@ int main(int argc, char **argv)
 	tcase_add_test(use, plan_allocation_failure);
 	tcase_add_test(use, kernel_failure_returned);
 	tcase_add_test(use, one_list_of_kernels);
+	tcase_add_test(use, slow_kernel_not_measured);
+	tcase_add_test(use, wisdom_round_trip);
+	tcase_add_test(use, stale_wisdom_ignored);
+	tcase_add_test(use, bad_wisdom_refused);
+	tcase_add_loop_test(use, batch_invariant_bits, 0, 3);
+	tcase_add_test(use, plan_opts_refused);
 	suite_add_tcase(s, use);
 	return run_suite(s);
 }
