@@ -63,6 +63,7 @@ static const size_t default_batches[] = { 1, 8, 64, 256, 1024 };
 static const char *const impl_names[N_IMPL] = {
 	"mlp", "blas-floor", "naive", "fann",
 	"plan-fp32", "plan-bf16", "onednn-fp32", "onednn-bf16",
+	"plan-measure", "plan-invariant",
 	"mlp-bf16",
 	"pytorch", "pytorch-bf16",
 };
@@ -300,7 +301,7 @@ struct setup {
 	struct fann_net *fann;
 	struct torch_proc *torch; /* NULL: not in this run */
 	bool torch16;             /* PyTorch's bf16 autocast works */
-	mlp_plan *plan32, *plan16;
+	mlp_plan *plan32, *plan16, *planm, *plani;
 	struct dnnl_floor *dnnl32, *dnnl16;
 };
 
@@ -329,6 +330,12 @@ static void run_impl(struct setup *s, enum impl k)
 		break;
 	case PLAN16:
 		mlp_plan_forward(s->plan16, s->batch, s->X, s->Y[PLAN16]);
+		break;
+	case PLANM:
+		mlp_plan_forward(s->planm, s->batch, s->X, s->Y[PLANM]);
+		break;
+	case PLANI:
+		mlp_plan_forward(s->plani, s->batch, s->X, s->Y[PLANI]);
 		break;
 	case DNNL32:
 		dnnl_floor_forward(s->dnnl32, s->Y[DNNL32]);
@@ -518,11 +525,46 @@ static void setup_plans(struct setup *s, struct cell *cell)
 		s->plan32 = NULL;
 	if (mlp_plan_create(&s->plan16, s->net, MLP_BF16, s->batch) != MLP_OK)
 		s->plan16 = NULL;
+	/* The planner measuring (its wisdom grows from cell to cell, as a
+	 * program's would), and the batch-invariant plan. */
+	{
+		mlp_plan_opts o = mlp_plan_defaults();
+
+		o.max_batch = s->batch;
+		o.effort = MLP_MEASURE;
+		if (mlp_plan_create_opts(&s->planm, s->net, &o, NULL) != MLP_OK)
+			s->planm = NULL;
+		o.effort = MLP_ESTIMATE;
+		o.flags = MLP_PLAN_BATCH_INVARIANT;
+		if (mlp_plan_create_opts(&s->plani, s->net, &o, NULL) != MLP_OK)
+			s->plani = NULL;
+	}
+	{
+		mlp_plan *plans[3] = { s->plan32, s->planm, s->plani };
+
+		for (int p = 0; p < 3; p++) {
+			size_t used = 0;
+
+			cell->kernels[p][0] = '\0';
+			for (size_t l = 0; plans[p] != NULL && l < s->plain.n_layers; l++) {
+				int n = snprintf(cell->kernels[p] + used,
+						 sizeof(cell->kernels[p]) - used, "%s%s",
+						 l ? "," : "",
+						 mlp_plan_kernel(plans[p], s->batch, l));
+
+				used += n > 0 ? (size_t)n : 0;
+				if (used >= sizeof(cell->kernels[p]))
+					break;
+			}
+		}
+	}
 	s->dnnl32 = dnnl_floor_create(&s->plain, s->batch, false, s->X);
 	s->dnnl16 = dnnl_floor_available(true)
 			    ? dnnl_floor_create(&s->plain, s->batch, true, s->X)
 			    : NULL;
 	snprintf(cell->s[PLAN32].why, sizeof(cell->s[PLAN32].why), "out of memory");
+	snprintf(cell->s[PLANM].why, sizeof(cell->s[PLANM].why), "out of memory");
+	snprintf(cell->s[PLANI].why, sizeof(cell->s[PLANI].why), "out of memory");
 	snprintf(cell->s[PLAN16].why, sizeof(cell->s[PLAN16].why), no_bf16);
 	snprintf(cell->s[DNNL32].why, sizeof(cell->s[DNNL32].why), "oneDNN not built in");
 	snprintf(cell->s[DNNL16].why, sizeof(cell->s[DNNL16].why), no_bf16);
@@ -534,6 +576,8 @@ static void free_setup(struct setup *s)
 {
 	mlp_plan_free(s->plan32);
 	mlp_plan_free(s->plan16);
+	mlp_plan_free(s->planm);
+	mlp_plan_free(s->plani);
 	dnnl_floor_free(s->dnnl32);
 	dnnl_floor_free(s->dnnl16);
 	mlp_workspace_free(s->ws);
@@ -556,6 +600,10 @@ static bool impl_present(const struct setup *s, enum impl k)
 		return s->plan32 != NULL;
 	case PLAN16:
 		return s->plan16 != NULL;
+	case PLANM:
+		return s->planm != NULL;
+	case PLANI:
+		return s->plani != NULL;
 	case DNNL32:
 		return s->dnnl32 != NULL;
 	case DNNL16:
@@ -842,6 +890,50 @@ static void print_engines(const struct cell *cells, size_t n)
 	}
 }
 
+/* The planner table: the MLP_ESTIMATE plan (plan-fp32), the MLP_MEASURE
+ * one and the batch-invariant one beside mlp_forward, the bare oneDNN
+ * chain and the naive loops; "best/meas" is the fastest of those three
+ * over the measured plan (at least 1: the plan is never slower), "est" and
+ * "inv" the other plans' times over it; the kernels each plan runs at the
+ * cell's batch, a layer each. */
+static void print_planner(const struct cell *cells, size_t n,
+			  const struct peak *peak)
+{
+	printf("\nplanner: fp32 plans (us a batch); best/meas = min(mlp, "
+	       "onednn-fp32, naive) / measure; est = estimate / measure; inv = "
+	       "invariant / measure; %%peak of the measured plan\n\n");
+	printf("%-17s %5s %9s %9s %9s %9s %9s %9s %6s %5s %5s %6s  %s\n",
+	       "network", "batch", "mlp", "dnnl-f32", "naive", "estimate",
+	       "measure", "invariant", "best/", "est", "inv", "%peak",
+	       "kernels: estimate | measure | invariant");
+	for (size_t i = 0; i < n; i++) {
+		const struct cell *c = &cells[i];
+		const struct stats *s = c->s, *best = NULL;
+		static const int others[] = { MLP, DNNL32, NAIVE };
+		char t[N_IMPL][24], xb[16] = "-", xe[16], xi[16], pk[16] = "-";
+
+		if (c->kind != CELL_FORWARD)
+			continue;
+		for (int k = 0; k < N_IMPL; k++)
+			fmt_time(t[k], sizeof(t[k]), &s[k]);
+		for (int j = 0; j < 3; j++)
+			if (s[others[j]].ran && s[others[j]].agree &&
+			    (best == NULL || s[others[j]].median < best->median))
+				best = &s[others[j]];
+		if (best != NULL)
+			fmt_ratio(xb, sizeof(xb), best, &s[PLANM]);
+		fmt_ratio(xe, sizeof(xe), &s[PLAN32], &s[PLANM]);
+		fmt_ratio(xi, sizeof(xi), &s[PLANI], &s[PLANM]);
+		if (peak->gflops > 0 && s[PLANM].ran)
+			snprintf(pk, sizeof(pk), "%.0f%%", 100 * c->flops /
+				 s[PLANM].median / 1e9 / peak->gflops);
+		printf("%-17s %5zu %9s %9s %9s %9s %9s %9s %6s %5s %5s %6s  %s | %s | %s\n",
+		       c->c->name, c->batch, t[MLP], t[DNNL32], t[NAIVE], t[PLAN32],
+		       t[PLANM], t[PLANI], xb, xe, xi, pk, c->kernels[0],
+		       c->kernels[1], c->kernels[2]);
+	}
+}
+
 static void print_train(const struct cell *c, int threads)
 {
 	const struct stats *s = c->s;
@@ -1091,8 +1183,10 @@ int main(int argc, char **argv)
 		else
 			print_train(&cells[i], o.threads);
 	}
-	if (cells != NULL)
+	if (cells != NULL) {
 		print_engines(cells, n_cells);
+		print_planner(cells, n_cells, &m.peak);
+	}
 	have_torch = torch != NULL;
 	torch_stop(torch);
 	rmdir(tmpdir);

@@ -31,6 +31,7 @@ struct net_case {
 enum impl {
 	MLP, FLOOR, NAIVE, FANN,
 	PLAN32, PLAN16, DNNL32, DNNL16,
+	PLANM, PLANI, /* fp32 plans: MLP_MEASURE, and batch-invariant */
 	MLP16,
 	TORCH, TORCH16,
 	N_IMPL
@@ -49,6 +50,9 @@ struct cell {
 	size_t batch;
 	double flops; /* a pass or a step */
 	struct stats s[N_IMPL];
+	/* The kernels of the fp32 plans (estimate, measure, invariant) at
+	 * the cell's batch, a name a layer. */
+	char kernels[3][96];
 };
 
 /* train_bench.c: mlp's trainers, float and bf16, on one network (Adam,

@@ -100,6 +100,13 @@ WRAP(mlp_forward, (const mlp_net *net, mlp_workspace *ws, size_t batch,
 WRAP(mlp_plan_create, (mlp_plan **out, const mlp_net *net,
 		       mlp_precision precision, size_t max_batch),
      (out, net, precision, max_batch))
+WRAP_MSG(mlp_plan_create_opts, (mlp_plan **out, const mlp_net *net,
+				 const mlp_plan_opts *opts, mlp_msg *msg),
+	 (out, net, opts, msg), msg)
+WRAP(mlp_wisdom_export, (char *buf, size_t size, size_t *length),
+     (buf, size, length))
+WRAP_MSG(mlp_wisdom_import, (const char *text, size_t length, mlp_msg *msg),
+	 (text, length, msg), msg)
 WRAP(mlp_plan_forward, (mlp_plan *plan, size_t batch, const float *X, float *Y),
      (plan, batch, X, Y))
 WRAP(mlp_evaluate, (const mlp_net *net, mlp_loss_kind loss, size_t n,

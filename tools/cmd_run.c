@@ -222,6 +222,7 @@ int cmd_run(int argc, char **argv)
 	uint64_t hash = 0;
 	mlp_plan *plan = NULL;
 	mlp_status st = MLP_OK;
+	char wisdom[4096];
 	mlp_net *net;
 	float *X, *Y;
 	int c, rc;
@@ -257,9 +258,12 @@ int cmd_run(int argc, char **argv)
 	n_out = mlp_net_width(net, mlp_net_layers(net));
 	X = malloc(batch * n_in * sizeof(float));
 	Y = malloc(batch * n_out * sizeof(float));
-	if (X != NULL && Y != NULL)
+	/* What mlp tune measured here, if it did. */
+	if (wisdom_path(wisdom, sizeof(wisdom)))
+		rc = wisdom_read(wisdom, false);
+	if (rc == EXIT_OK && X != NULL && Y != NULL)
 		st = mlp_plan_create(&plan, net, precision, batch);
-	if (X == NULL || Y == NULL || st != MLP_OK)
+	if (rc == EXIT_OK && (X == NULL || Y == NULL || st != MLP_OK))
 		rc = report_error(EXIT_FAIL, "cannot prepare the network: %s",
 				  X == NULL || Y == NULL ? "out of memory"
 							 : mlp_strerror(st));

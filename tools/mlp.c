@@ -20,6 +20,8 @@ static const char usage[] =
 	"                            MSE, MAE and R^2, on labelled data\n"
 	"  mlp plot LOG.csv... OUT.png\n"
 	"                            training curves from mlp train --log\n"
+	"  mlp tune MODEL...         time the kernels on this machine, keep the\n"
+	"                            fastest as wisdom for mlp run\n"
 	"\n"
 	"MODEL is a safetensors file. 'mlp COMMAND --help' tells more;\n"
 	"'mlp --version' the BLAS, engines and precisions this build runs.\n"
@@ -76,6 +78,8 @@ static int dispatch(int argc, char **argv)
 		return computing(cmd_eval, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "plot"))
 		return cmd_plot(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "tune"))
+		return computing(cmd_tune, argc - 1, argv + 1);
 	fprintf(stderr, "mlp: unknown command '%s'\n\n%s", argv[1], usage);
 	return EXIT_USAGE;
 }

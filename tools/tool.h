@@ -2,9 +2,9 @@
  * tool.h — what the parts of the mlp command-line program share.
  *
  * mlp.c dispatches to the commands (cmd_info.c, cmd_run.c, cmd_train.c,
- * cmd_eval.c, cmd_plot.c);
+ * cmd_eval.c, cmd_plot.c, cmd_tune.c);
  * the commands use the helpers below (report.c, options.c, model.c, csv.c,
- * data.c, idx.c, output.c, gnuplot.c, progress.c, ranks.c, resume.c,
+ * data.c, idx.c, output.c, wisdom_file.c, gnuplot.c, progress.c, ranks.c, resume.c,
  * limits.c, number.c through number.h, and the library's atomic_file.c
  * through atomic_file.h); no helper calls a command or the dispatcher.
  */
@@ -151,6 +151,19 @@ int idx_read_file(const char *path, unsigned dims, unsigned char **data,
  * new array *X of *count rows. Returns an exit code. */
 int idx_images_load(const char *path, size_t n_in, float **X, size_t *count);
 
+/* ---- wisdom_file.c: the planner's wisdom on disk ---- */
+
+/* The wisdom file: $MLP_WISDOM, else $XDG_CACHE_HOME/mlp/wisdom, else
+ * $HOME/.cache/mlp/wisdom; false where none is set (or too long). */
+bool wisdom_path(char *path, size_t size);
+/* Adds the wisdom in path to the process's. A missing file is no wisdom
+ * (an error where must_exist); a malformed one is said and left out
+ * (EXIT_DATA where must_exist). Returns an exit code. */
+int wisdom_read(const char *path, bool must_exist);
+/* The process's wisdom as the file at path (its directories made), whole
+ * or not at all. Returns an exit code. */
+int wisdom_write(const char *path);
+
 /* ---- output.c: files besides models, written as models are saved ---- */
 
 /* Whether a file of size bytes (0: unknown) could be written at path, said
@@ -289,6 +302,7 @@ int limits_reserve_blas(void);
 /* ---- the commands: each returns the exit code ---- */
 int cmd_eval(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_train(int argc, char **argv);
