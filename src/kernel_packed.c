@@ -136,6 +136,10 @@ static void panels_part(void *arg, int part, int parts)
 			      job->Y, lo, hi);
 	if (p->act == MLP_IDENTITY || p->act == MLP_SOFTMAX)
 		return;
+	if (parts == 1) {
+		mlpi_bias_act(p->act, job->rows, p->n_out, NULL, job->Y);
+		return;
+	}
 	for (size_t r = 0; r < job->rows; r++) {
 		size_t o = lo * MLPI_KFP32_LANES;
 		size_t n = (hi * MLPI_KFP32_LANES < p->n_out ? hi * MLPI_KFP32_LANES

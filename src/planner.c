@@ -186,51 +186,67 @@ struct bench {
 	double deadline;  /* µs on the monotonic clock */
 };
 
+/* One run of kernel i on layer l at rung k, on the next stretch of the
+ * cold inputs. */
+static mlp_status run_cold(struct mlpi_choice *c, struct bench *b,
+			   const mlp_net *net, size_t l, size_t i, size_t k,
+			   void *ctx)
+{
+	size_t rows = c->rungs.rows[k], need = rows * net->layers[l].n_in;
+	const float *X;
+
+	if (b->at + need > b->cold_floats)
+		b->at = 0;
+	X = b->cold + b->at;
+	b->at += need + 16;
+	return c->kernels[i]->run(c->packed[l * c->n_kernels + i], ctx, k, rows,
+				  X, b->Y);
+}
+
+/* Runs a sample is timed over: enough for 20 µs, since a tiny layer takes
+ * less than the clock's own cost. */
+#define SAMPLE_US 20.0
+
 /* The median time of kernel i on layer l at rung k (µs), or INFINITY when
  * it fails. */
 static double time_kernel(struct mlpi_choice *c, struct bench *b,
 			  const mlp_net *net, size_t l, size_t i, size_t k)
 {
 	const struct mlpi_kernel *kn = c->kernels[i];
-	const void *packed = c->packed[l * c->n_kernels + i];
-	size_t rows = c->rungs.rows[k], n_in = net->layers[l].n_in;
-	size_t need = rows * n_in;
-	double t[5];
-	int runs = 0, want = 5;
+	double t[5], first;
+	int samples;
+	size_t reps;
 	void *ctx = NULL;
+	bool failed;
 
-	if (kn->context(packed, &ctx) != MLP_OK)
+	if (kn->context(c->packed[l * c->n_kernels + i], &ctx) != MLP_OK)
 		return INFINITY;
-	for (int r = -1; r < want; r++) {
-		double t0;
-		mlp_status st;
+	first = now_us();
+	failed = run_cold(c, b, net, l, i, k, ctx) != MLP_OK;
+	first = now_us() - first;
+	/* Slow ones are timed fewer times. */
+	samples = first > 5000 ? 1 : first > 500 ? 3 : 5;
+	reps = first >= SAMPLE_US ? 1 : (size_t)(SAMPLE_US / (first + 0.01)) + 1;
+	reps = reps < 10000 ? reps : 10000;
+	for (int r = 0; r < samples && !failed; r++) {
+		double t0 = now_us();
 
-		if (b->at + need > b->cold_floats)
-			b->at = 0;
-		t0 = now_us();
-		st = kn->run(packed, ctx, k, rows, b->cold + b->at, b->Y);
-		t0 = now_us() - t0;
-		b->at += need + 16;
-		if (st != MLP_OK) {
-			kn->free_context(ctx);
-			return INFINITY;
-		}
-		/* Slow ones are timed fewer times. */
-		if (r < 0)
-			want = t0 > 5000 ? 1 : t0 > 500 ? 3 : 5;
-		else
-			t[runs++] = t0;
+		for (size_t j = 0; j < reps && !failed; j++)
+			failed = run_cold(c, b, net, l, i, k, ctx) != MLP_OK;
+		t[r] = (now_us() - t0) / (double)reps;
 	}
 	kn->free_context(ctx);
+	if (failed)
+		return INFINITY;
 	/* The median: insertion sort of at most 5. */
-	for (int a = 1; a < runs; a++)
+	for (int a = 1; a < samples; a++)
 		for (int z = a; z > 0 && t[z] < t[z - 1]; z--) {
 			double s = t[z];
 
 			t[z] = t[z - 1];
 			t[z - 1] = s;
 		}
-	return t[runs / 2];
+	return t[samples / 2];
 }
 
 static mlp_status bench_open(struct bench *b, const mlp_net *net,

@@ -100,6 +100,8 @@ WRAP(mlp_forward, (const mlp_net *net, mlp_workspace *ws, size_t batch,
 WRAP(mlp_plan_create, (mlp_plan **out, const mlp_net *net,
 		       mlp_precision precision, size_t max_batch),
      (out, net, precision, max_batch))
+WRAP(mlp_plan_opts_init, (mlp_plan_opts *opts, size_t struct_size),
+     (opts, struct_size))
 WRAP_MSG(mlp_plan_create_opts, (mlp_plan **out, const mlp_net *net,
 				 const mlp_plan_opts *opts, mlp_msg *msg),
 	 (out, net, opts, msg), msg)
