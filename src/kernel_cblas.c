@@ -7,6 +7,7 @@
 #include "kernel.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,19 +21,23 @@ static bool cblas_supports(const struct mlp_layer *layer, size_t rows)
 	return rows <= INT_MAX && layer->n_in <= INT_MAX && layer->n_out <= INT_MAX;
 }
 
-/* A BLAS call's fixed cost, and its rate once the product is large
- * (OpenBLAS, measured with the bench on an AMD EPYC family 25: about a
- * microsecond a call for sgemm and a quarter of it for sgemv; 40-60 GFLOP/s
- * a thread on the 784-wide layers). */
+/* A BLAS call's fixed cost, then its rate (OpenBLAS on an AMD EPYC family
+ * 25, 2 threads, bench_costs): one row is bound by reading the weights
+ * (about 40 GB/s); a few rows run far below the rate of many (sgemm's
+ * packing for small M), and layers narrower than 32 outputs at a third of
+ * it; each row of output costs a few nanoseconds of bias and activation. */
 static double cblas_cost(const struct mlp_layer *layer, size_t rows, int threads)
 {
 	double flops = 2.0 * (double)rows * (double)layer->n_in * (double)layer->n_out;
-	double fixed = rows == 1 ? 0.25 : 1.0;
-	double rate = rows == 1 ? 12e3 : rows < 32 ? 20e3 : 45e3; /* flop/µs */
+	double bytes = 4.0 * (double)layer->n_in * (double)layer->n_out;
+	double rate, t;
 
-	if (flops > 4e6)
-		rate *= threads;
-	return fixed + flops / rate + 0.001 * (double)(rows * layer->n_out);
+	(void)threads;
+	if (rows == 1)
+		return 0.04 + fmax(flops, bytes) / 40e3;
+	rate = rows < 64 ? 30e3 : flops > 2e7 ? 150e3 : 60e3; /* flop/µs */
+	t = flops / rate * (layer->n_out < 32 && layer->n_in >= 128 ? 3 : 1);
+	return 0.12 + t + 0.004 * (double)rows;
 }
 
 static mlp_status cblas_prepare(const struct mlp_layer *layer,

@@ -16,6 +16,7 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -478,28 +479,34 @@ static bool od_supports_bf16(const struct mlp_layer *layer, size_t rows)
 	return mlpi_cpu_bf16();
 }
 
-/* A primitive's execution costs a few microseconds whatever its size
- * (argument checks, the stream, OpenMP's threads); beyond it oneDNN's
- * brgemm kernels run near the BLAS's best rate, and on AMX far above. */
+/* A primitive's execution costs about 0.6 µs whatever its size (argument
+ * checks, the stream, OpenMP's threads); beyond it oneDNN's brgemm kernels
+ * run near the FMA peak on large products (210 GFLOP/s on an AMD EPYC
+ * family 25, 2 threads, bench_costs), half of it on small ones; a row or
+ * a few read the weights at about 60 GB/s (their blocked layout). */
 static double od_cost(const struct mlp_layer *layer, size_t rows, int threads,
 		      double rate)
 {
 	double flops = 2.0 * (double)rows * (double)layer->n_in * (double)layer->n_out;
-	bool alone = one_thread(rate > 60e3, rows, layer->n_in, layer->n_out);
+	double bytes = (rate > 300e3 ? 2.0 : 4.0) * (double)layer->n_in *
+		       (double)layer->n_out;
+	double t = flops / (flops >= 2e6 ? rate : rate / 2) * 2 / (threads > 1 ? 2 : 1);
 
-	return 3.0 + (alone ? 0 : 2.0) + flops / (rate * (alone ? 1 : threads));
+	if (rows <= 4)
+		t = fmax(t, bytes / 60e3);
+	return 0.6 + t + 0.003 * (double)rows;
 }
 
 static double od_cost_fp32(const struct mlp_layer *layer, size_t rows,
 			   int threads)
 {
-	return od_cost(layer, rows, threads, 50e3);
+	return od_cost(layer, rows, threads, 210e3);
 }
 
 static double od_cost_bf16(const struct mlp_layer *layer, size_t rows,
 			   int threads)
 {
-	return od_cost(layer, rows, threads, 150e3);
+	return od_cost(layer, rows, threads, 600e3);
 }
 
 static const char *od_describe(const void *packed)

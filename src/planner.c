@@ -6,7 +6,7 @@
  *                 taken: no kernel runs, only the chosen ones are packed;
  *   MLP_MEASURE   every candidate packed and timed on the layer at each
  *                 rung, inputs cache-cold (a new stretch of a buffer larger
- *                 than the caches each run), the median of a few runs
+ *                 than the caches each run), the least of a few runs
  *                 taken, within the time limit (past it, the rest is
  *                 estimated); what it found goes into the wisdom.
  *
@@ -181,7 +181,7 @@ static mlp_status prepare(struct mlpi_choice *c, const mlp_net *net, size_t l,
 
 struct bench {
 	float *cold;      /* COLD_BYTES of inputs */
-	float *Y;
+	float *Y, *mid[2]; /* outputs; a chain's data between layers */
 	size_t cold_floats, at;
 	double deadline;  /* µs on the monotonic clock */
 };
@@ -203,12 +203,23 @@ static mlp_status run_cold(struct mlpi_choice *c, struct bench *b,
 				  X, b->Y);
 }
 
+/* The least of n times: a machine shared with other work (or the BLAS's
+ * threads spinning on after a call) only ever adds to a run's time. */
+static double fastest(const double *t, int n)
+{
+	double m = t[0];
+
+	for (int i = 1; i < n; i++)
+		m = t[i] < m ? t[i] : m;
+	return m;
+}
+
 /* Runs a sample is timed over: enough for 20 µs, since a tiny layer takes
  * less than the clock's own cost. */
 #define SAMPLE_US 20.0
 
-/* The median time of kernel i on layer l at rung k (µs), or INFINITY when
- * it fails. */
+/* The least time of kernel i on layer l at rung k (µs) over 3 to 5
+ * samples, or INFINITY when it fails. */
 static double time_kernel(struct mlpi_choice *c, struct bench *b,
 			  const mlp_net *net, size_t l, size_t i, size_t k)
 {
@@ -225,7 +236,7 @@ static double time_kernel(struct mlpi_choice *c, struct bench *b,
 	failed = run_cold(c, b, net, l, i, k, ctx) != MLP_OK;
 	first = now_us() - first;
 	/* Slow ones are timed fewer times. */
-	samples = first > 5000 ? 1 : first > 500 ? 3 : 5;
+	samples = first > 500 ? 3 : 5;
 	reps = first >= SAMPLE_US ? 1 : (size_t)(SAMPLE_US / (first + 0.01)) + 1;
 	reps = reps < 10000 ? reps : 10000;
 	for (int r = 0; r < samples && !failed; r++) {
@@ -238,15 +249,15 @@ static double time_kernel(struct mlpi_choice *c, struct bench *b,
 	kn->free_context(ctx);
 	if (failed)
 		return INFINITY;
-	/* The median: insertion sort of at most 5. */
-	for (int a = 1; a < samples; a++)
-		for (int z = a; z > 0 && t[z] < t[z - 1]; z--) {
-			double s = t[z];
+	return fastest(t, samples);
+}
 
-			t[z] = t[z - 1];
-			t[z - 1] = s;
-		}
-	return t[samples / 2];
+static void bench_close(struct bench *b)
+{
+	mlpi_free_aligned(b->cold);
+	mlpi_free_aligned(b->Y);
+	mlpi_free_aligned(b->mid[0]);
+	mlpi_free_aligned(b->mid[1]);
 }
 
 static mlp_status bench_open(struct bench *b, const mlp_net *net,
@@ -261,9 +272,11 @@ static mlp_status bench_open(struct bench *b, const mlp_net *net,
 		b->cold_floats = max_rows * widest + 16;
 	b->cold = mlpi_alloc_aligned(b->cold_floats * sizeof(float));
 	b->Y = mlpi_alloc_aligned(max_rows * widest * sizeof(float));
-	if (b->cold == NULL || b->Y == NULL) {
-		mlpi_free_aligned(b->cold);
-		mlpi_free_aligned(b->Y);
+	b->mid[0] = mlpi_alloc_aligned(max_rows * widest * sizeof(float));
+	b->mid[1] = mlpi_alloc_aligned(max_rows * widest * sizeof(float));
+	if (b->cold == NULL || b->Y == NULL || b->mid[0] == NULL ||
+	    b->mid[1] == NULL) {
+		bench_close(b);
 		return MLP_ENOMEM;
 	}
 	/* Values of a layer's usual range, not zeros or denormals. */
@@ -300,6 +313,110 @@ static int measure(struct mlpi_choice *c, struct bench *b, const mlp_net *net,
 		(void)mlpi_wisdom_record(&key, c->kernels[pick]->name, best);
 	}
 	return pick;
+}
+
+/* The least time of a pass of rung k through every layer on the kernels
+ * picks names (µs), or INFINITY when one fails. */
+static double time_chain(struct mlpi_choice *c, struct bench *b,
+			 const mlp_net *net, size_t k, const unsigned char *picks)
+{
+	size_t rows = c->rungs.rows[k], n_in = net->layers[0].n_in;
+	void **ctx = calloc(c->n_layers, sizeof(void *));
+	double t[5], first = 0;
+	int samples = 0;
+	size_t reps = 1, made = 0;
+	bool failed = ctx == NULL;
+
+	for (; made < c->n_layers && !failed; made++) {
+		size_t j = made * c->n_kernels + picks[made];
+
+		failed = c->kernels[picks[made]]->context(c->packed[j], &ctx[made]) != MLP_OK;
+	}
+	for (int r = -1; r < samples && !failed; r++) {
+		double t0 = now_us();
+
+		for (size_t rep = 0; rep < reps && !failed; rep++) {
+			const float *in;
+
+			if (b->at + rows * n_in > b->cold_floats)
+				b->at = 0;
+			in = b->cold + b->at;
+			b->at += rows * n_in + 16;
+			for (size_t l = 0; l < c->n_layers && !failed; l++) {
+				size_t j = l * c->n_kernels + picks[l];
+				float *out = l + 1 == c->n_layers ? b->Y : b->mid[l & 1];
+
+				failed = c->kernels[picks[l]]->run(c->packed[j], ctx[l], k,
+								   rows, in, out) != MLP_OK;
+				in = out;
+			}
+		}
+		t0 = (now_us() - t0) / (double)reps;
+		if (r < 0) {
+			first = t0;
+			samples = first > 500 ? 3 : 5;
+			reps = first >= SAMPLE_US ? 1
+						  : (size_t)(SAMPLE_US / (first + 0.01)) + 1;
+			reps = reps < 10000 ? reps : 10000;
+		} else {
+			t[r] = t0;
+		}
+	}
+	for (size_t l = 0; l < made; l++)
+		c->kernels[picks[l]]->free_context(ctx[l]);
+	free(ctx);
+	if (failed)
+		return INFINITY;
+	return fastest(t, samples);
+}
+
+/* Layers timed alone miss what they do to each other (the weights of one
+ * evicting the next one's from the caches, threads started per layer), so
+ * rung k's picks are timed as a whole pass against each kernel that runs
+ * every layer there (mlp_forward's chain, oneDNN's, mlp's own), and the
+ * fastest pass kept, and recorded. */
+static mlp_status check_chains(struct mlpi_choice *c, struct bench *b,
+			       const mlp_net *net, size_t k, mlp_precision precision)
+{
+	unsigned char *picks = c->pick + k * c->n_layers;
+	unsigned char *best = malloc(2 * c->n_layers), *uniform;
+	double best_t;
+
+	if (best == NULL)
+		return MLP_ENOMEM;
+	uniform = best + c->n_layers;
+	best_t = time_chain(c, b, net, k, picks);
+	memcpy(best, picks, c->n_layers);
+	for (size_t i = 0; i < c->n_kernels; i++) {
+		bool every = true;
+		double t;
+
+		for (size_t l = 0; l < c->n_layers && every; l++)
+			every = candidate(c, i, &net->layers[l], k, precision) &&
+				c->packed[l * c->n_kernels + i] != NULL;
+		if (!every)
+			continue;
+		memset(uniform, (int)i, c->n_layers);
+		if (memcmp(uniform, picks, c->n_layers) == 0)
+			continue;
+		t = time_chain(c, b, net, k, uniform);
+		if (t < best_t) {
+			best_t = t;
+			memcpy(best, uniform, c->n_layers);
+		}
+	}
+	if (memcmp(best, picks, c->n_layers) != 0) {
+		memcpy(picks, best, c->n_layers);
+		for (size_t l = 0; l < c->n_layers; l++) {
+			struct mlpi_wisdom_key key = key_of(c, &net->layers[l], k,
+							     precision);
+
+			(void)mlpi_wisdom_record(&key, c->kernels[best[l]]->name,
+						 best_t / (double)c->n_layers);
+		}
+	}
+	free(best);
+	return MLP_OK;
 }
 
 /* Every candidate of every layer packed, for timing; one that cannot be
@@ -364,6 +481,7 @@ static mlp_status choose(struct mlpi_choice *c, const mlp_net *net,
 {
 	struct bench b = { 0 };
 	bool measuring = o->effort == MLP_MEASURE;
+	bool measured[MLPI_MAX_RUNGS] = { false };
 	mlp_status st = MLP_OK;
 
 	if (measuring) {
@@ -385,8 +503,10 @@ static mlp_status choose(struct mlpi_choice *c, const mlp_net *net,
 
 			if (!c->rungs.invariant) {
 				pick = from_wisdom(c, layer, k, o->precision);
-				if (pick < 0 && measuring && now_us() < b.deadline)
+				if (pick < 0 && measuring && now_us() < b.deadline) {
 					pick = measure(c, &b, net, l, k, o->precision);
+					measured[k] |= pick >= 0;
+				}
 				if (pick < 0)
 					pick = cheapest(c, layer, k, o->precision);
 			}
@@ -408,10 +528,12 @@ static mlp_status choose(struct mlpi_choice *c, const mlp_net *net,
 			}
 		}
 	}
-	if (measuring) {
-		mlpi_free_aligned(b.cold);
-		mlpi_free_aligned(b.Y);
-	}
+	if (st == MLP_OK && measuring)
+		for (size_t k = 0; k < c->rungs.n && now_us() < b.deadline; k++)
+			if (measured[k])
+				st = check_chains(c, &b, net, k, o->precision);
+	if (measuring)
+		bench_close(&b);
 	if (st == MLP_OK)
 		drop_unpicked(c);
 	return st;
