@@ -32,12 +32,19 @@ static double cblas_cost(const struct mlp_layer *layer, size_t rows, int threads
 	double bytes = 4.0 * (double)layer->n_in * (double)layer->n_out;
 	double rate, t;
 
-	(void)threads;
+	/* Where OpenBLAS shares a call among its threads (sgemv from 9216
+	 * weights on, sgemm from about 2^16 multiply-adds), waking them
+	 * after another kernel's OpenMP threads cost tens of microseconds in
+	 * a plan's pass, and up to milliseconds where both spin (the bench:
+	 * 784-1024-1024-10 at one row, 371 µs against 60 without it). */
+	double wake = threads > 1 && (rows == 1 ? bytes / 4 >= 9216 : flops / 2 >= 65536)
+			      ? 20.0 : 0.0;
+
 	if (rows == 1)
-		return 0.04 + fmax(flops, bytes) / 40e3;
+		return 0.04 + wake + fmax(flops, bytes) / 40e3;
 	rate = rows < 64 ? 30e3 : flops > 2e7 ? 150e3 : 60e3; /* flop/µs */
 	t = flops / rate * (layer->n_out < 32 && layer->n_in >= 128 ? 3 : 1);
-	return 0.12 + t + 0.004 * (double)rows;
+	return 0.12 + wake + t + 0.004 * (double)rows;
 }
 
 static mlp_status cblas_prepare(const struct mlp_layer *layer,

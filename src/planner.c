@@ -387,6 +387,23 @@ static mlp_status check_chains(struct mlpi_choice *c, struct bench *b,
 	uniform = best + c->n_layers;
 	best_t = time_chain(c, b, net, k, picks);
 	memcpy(best, picks, c->n_layers);
+	/* The cost models' picks, where they are prepared, as one more. */
+	{
+		bool ready = true;
+		double t;
+
+		for (size_t l = 0; l < c->n_layers && ready; l++) {
+			int i = cheapest(c, &net->layers[l], k, precision);
+
+			ready = i >= 0 && c->packed[l * c->n_kernels + (size_t)i] != NULL;
+			uniform[l] = (unsigned char)(ready ? i : 0);
+		}
+		if (ready && memcmp(uniform, picks, c->n_layers) != 0 &&
+		    (t = time_chain(c, b, net, k, uniform)) < best_t) {
+			best_t = t;
+			memcpy(best, uniform, c->n_layers);
+		}
+	}
 	for (size_t i = 0; i < c->n_kernels; i++) {
 		bool every = true;
 		double t;

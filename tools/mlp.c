@@ -94,6 +94,7 @@ int main(int argc, char **argv)
 	 * being written is dropped, instead of the process being killed
 	 * half-way through it. */
 	signal(SIGXFSZ, SIG_IGN);
+	rest_threads(argv);
 	limits_fit_blas(argv);
 	rc = ranks_start(&argc, &argv);
 

@@ -4,7 +4,7 @@
  * mlp.c dispatches to the commands (cmd_info.c, cmd_run.c, cmd_train.c,
  * cmd_eval.c, cmd_plot.c, cmd_tune.c);
  * the commands use the helpers below (report.c, options.c, model.c, csv.c,
- * data.c, idx.c, output.c, wisdom_file.c, gnuplot.c, progress.c, ranks.c, resume.c,
+ * data.c, idx.c, output.c, wisdom_file.c, rest.c, gnuplot.c, progress.c, ranks.c, resume.c,
  * limits.c, number.c through number.h, and the library's atomic_file.c
  * through atomic_file.h); no helper calls a command or the dispatcher.
  */
@@ -150,6 +150,14 @@ int idx_read_file(const char *path, unsigned dims, unsigned char **data,
 /* The images of an IDX file (n_in pixels each, scaled to [0, 1]) into a
  * new array *X of *count rows. Returns an exit code. */
 int idx_images_load(const char *path, size_t n_in, float **X, size_t *count);
+
+/* ---- rest.c ---- */
+
+/* Sets OPENBLAS_THREAD_TIMEOUT=20 and GOMP_SPINCOUNT=10000 where they are
+ * unset and starts the program again (argv), so that the runtimes' threads
+ * sleep soon after a call instead of spinning; returns where nothing
+ * changed or it cannot. */
+void rest_threads(char **argv);
 
 /* ---- wisdom_file.c: the planner's wisdom on disk ---- */
 
