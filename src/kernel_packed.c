@@ -64,7 +64,7 @@ static double packed_cost(const struct mlp_layer *layer, size_t rows, int thread
 	enum mlpi_kfp32_isa isa = mlpi_kfp32_best();
 	double cycle = isa == MLPI_KFP32_AVX512 ? 0.00028
 		       : isa == MLPI_KFP32_AVX2 ? 0.00056 : 0.0045; /* µs */
-	double rows_per = isa == MLPI_KFP32_AVX512 ? 8 : 4;
+	double rows_per = isa == MLPI_KFP32_AVX512 ? 8 : isa == MLPI_KFP32_AVX2 ? 6 : 1;
 	double pairs = (double)((mlpi_kfp32_panels(layer->n_out) + 1) / 2);
 	double full = floor((double)rows / rows_per), rest = (double)rows - full * rows_per;
 	double per_in = full * fmax(rows_per * 2, 4) + (rest > 0 ? fmax(rest * 2, 4) : 0);

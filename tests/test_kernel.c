@@ -120,6 +120,47 @@ START_TEST(packed_layout)
 }
 END_TEST
 
+/* mlpi_kfp32_run_panels: each row's outputs the same bits run alone as in
+ * any number of rows (blocks of 8, 6, 4 and 1 rows, chunks of 64): what
+ * batch-invariant plans rest on. */
+START_TEST(rows_alone_same_bits)
+{
+	static const size_t outs[] = { 1, 17, 33, 100 }, ins[] = { 3, 65, 300 };
+	enum { MAX_ROWS = 70 };
+
+	for (size_t o = 0; o < 4; o++)
+		for (size_t i = 0; i < 3; i++) {
+			size_t n_out = outs[o], n_in = ins[i];
+			size_t panels = mlpi_kfp32_panels(n_out);
+			struct trng g = { 5 + o + 10 * i };
+			float *W = malloc(n_out * n_in * sizeof(float));
+			float *b = malloc(n_out * sizeof(float));
+			float *X = malloc(MAX_ROWS * n_in * sizeof(float));
+			float *Y = malloc(MAX_ROWS * n_out * sizeof(float));
+			float *one = malloc(MAX_ROWS * n_out * sizeof(float));
+			float *P = malloc(mlpi_kfp32_size(n_out, n_in) * sizeof(float));
+
+			ck_assert(W && b && X && Y && one && P);
+			trng_fill(&g, W, n_out * n_in, -1, 1);
+			trng_fill(&g, b, n_out, -1, 1);
+			trng_fill(&g, X, MAX_ROWS * n_in, -2, 2);
+			mlpi_kfp32_pack(n_out, n_in, W, b, P);
+			for (size_t r = 0; r < MAX_ROWS; r++)
+				mlpi_kfp32_run_panels(isa, 1, n_in, n_out, P, X + r * n_in,
+						      one + r * n_out, 0, panels);
+			for (size_t rows = 2; rows <= MAX_ROWS; rows += rows < 20 ? 1 : 25) {
+				mlpi_kfp32_run_panels(isa, rows, n_in, n_out, P, X, Y, 0,
+						      panels);
+				ck_assert_msg(memcmp(Y, one, rows * n_out * sizeof(float)) == 0,
+					      "%s, %zu rows of %zu -> %zu: a row differs "
+					      "from itself alone", mlpi_kfp32_name(isa),
+					      rows, n_in, n_out);
+			}
+			free(W), free(b), free(X), free(Y), free(one), free(P);
+		}
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	static char why[96];
@@ -138,6 +179,7 @@ int main(int argc, char **argv)
 	tc = tcase_create(mlpi_kfp32_name(isa));
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, packed_layout);
+	tcase_add_test(tc, rows_alone_same_bits);
 	tcase_add_loop_test(tc, widths_and_rows, 0, N_WIDTHS);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
