@@ -186,23 +186,6 @@ struct bench {
 	double deadline;  /* µs on the monotonic clock */
 };
 
-/* One run of kernel i on layer l at rung k, on the next stretch of the
- * cold inputs. */
-static mlp_status run_cold(struct mlpi_choice *c, struct bench *b,
-			   const mlp_net *net, size_t l, size_t i, size_t k,
-			   void *ctx)
-{
-	size_t rows = c->rungs.rows[k], need = rows * net->layers[l].n_in;
-	const float *X;
-
-	if (b->at + need > b->cold_floats)
-		b->at = 0;
-	X = b->cold + b->at;
-	b->at += need + 16;
-	return c->kernels[i]->run(c->packed[l * c->n_kernels + i], ctx, k, rows,
-				  X, b->Y);
-}
-
 /* The least of n times: a machine shared with other work (or the BLAS's
  * threads spinning on after a call) only ever adds to a run's time. */
 static double fastest(const double *t, int n)
@@ -217,40 +200,6 @@ static double fastest(const double *t, int n)
 /* Runs a sample is timed over: enough for 20 µs, since a tiny layer takes
  * less than the clock's own cost. */
 #define SAMPLE_US 20.0
-
-/* The least time of kernel i on layer l at rung k (µs) over 3 to 5
- * samples, or INFINITY when it fails. */
-static double time_kernel(struct mlpi_choice *c, struct bench *b,
-			  const mlp_net *net, size_t l, size_t i, size_t k)
-{
-	const struct mlpi_kernel *kn = c->kernels[i];
-	double t[5], first;
-	int samples;
-	size_t reps;
-	void *ctx = NULL;
-	bool failed;
-
-	if (kn->context(c->packed[l * c->n_kernels + i], &ctx) != MLP_OK)
-		return INFINITY;
-	first = now_us();
-	failed = run_cold(c, b, net, l, i, k, ctx) != MLP_OK;
-	first = now_us() - first;
-	/* Slow ones are timed fewer times. */
-	samples = first > 500 ? 3 : 5;
-	reps = first >= SAMPLE_US ? 1 : (size_t)(SAMPLE_US / (first + 0.01)) + 1;
-	reps = reps < 10000 ? reps : 10000;
-	for (int r = 0; r < samples && !failed; r++) {
-		double t0 = now_us();
-
-		for (size_t j = 0; j < reps && !failed; j++)
-			failed = run_cold(c, b, net, l, i, k, ctx) != MLP_OK;
-		t[r] = (now_us() - t0) / (double)reps;
-	}
-	kn->free_context(ctx);
-	if (failed)
-		return INFINITY;
-	return fastest(t, samples);
-}
 
 static void bench_close(struct bench *b)
 {
@@ -287,6 +236,63 @@ static mlp_status bench_open(struct bench *b, const mlp_net *net,
 	return MLP_OK;
 }
 
+/* The least time (µs) of layers [l0, l1) at rung k on the kernels picks
+ * names (picks[0] for l0), over 3 to 5 samples, each input a new stretch
+ * of the cold buffer; INFINITY when a kernel fails. One layer is a
+ * candidate timed alone, all of them a whole pass. */
+static double time_layers(struct mlpi_choice *c, struct bench *b,
+			  const mlp_net *net, size_t k, size_t l0, size_t l1,
+			  const unsigned char *picks)
+{
+	size_t rows = c->rungs.rows[k], n_in = net->layers[l0].n_in;
+	void **ctx = calloc(l1 - l0, sizeof(void *));
+	double t[5];
+	int samples = 0;
+	size_t reps = 1, made = 0;
+	bool failed = ctx == NULL;
+
+	for (; made < l1 - l0 && !failed; made++) {
+		size_t j = (l0 + made) * c->n_kernels + picks[made];
+
+		failed = c->kernels[picks[made]]->context(c->packed[j], &ctx[made]) != MLP_OK;
+	}
+	/* A first run sizes the samples: slow ones are timed fewer times. */
+	for (int r = -1; r < samples && !failed; r++) {
+		double t0 = now_us();
+
+		for (size_t rep = 0; rep < reps && !failed; rep++) {
+			const float *in;
+
+			if (b->at + rows * n_in > b->cold_floats)
+				b->at = 0;
+			in = b->cold + b->at;
+			b->at += rows * n_in + 16;
+			for (size_t l = l0; l < l1 && !failed; l++) {
+				size_t i = picks[l - l0], j = l * c->n_kernels + i;
+				float *out = l + 1 == l1 ? b->Y : b->mid[l & 1];
+
+				failed = c->kernels[i]->run(c->packed[j], ctx[l - l0], k,
+							    rows, in, out) != MLP_OK;
+				in = out;
+			}
+		}
+		t0 = (now_us() - t0) / (double)reps;
+		if (r >= 0) {
+			t[r] = t0;
+			continue;
+		}
+		samples = t0 > 500 ? 3 : 5;
+		reps = t0 >= SAMPLE_US ? 1 : (size_t)(SAMPLE_US / (t0 + 0.01)) + 1;
+		reps = reps < 10000 ? reps : 10000;
+	}
+	for (size_t m = 0; m < made; m++)
+		c->kernels[picks[m]]->free_context(ctx[m]);
+	free(ctx);
+	if (failed)
+		return INFINITY;
+	return fastest(t, samples);
+}
+
 /* Times the candidates of layer l at rung k, records the fastest and
  * returns it; -1 if none ran. */
 static int measure(struct mlpi_choice *c, struct bench *b, const mlp_net *net,
@@ -296,12 +302,14 @@ static int measure(struct mlpi_choice *c, struct bench *b, const mlp_net *net,
 	int pick = -1;
 
 	for (size_t i = 0; i < c->n_kernels; i++) {
+		unsigned char one;
 		double t;
 
 		if (!candidate(c, i, &net->layers[l], k, precision) ||
 		    c->packed[l * c->n_kernels + i] == NULL)
 			continue;
-		t = time_kernel(c, b, net, l, i, k);
+		one = (unsigned char)i;
+		t = time_layers(c, b, net, k, l, l + 1, &one);
 		if (t < best) {
 			best = t;
 			pick = (int)i;
@@ -313,61 +321,6 @@ static int measure(struct mlpi_choice *c, struct bench *b, const mlp_net *net,
 		(void)mlpi_wisdom_record(&key, c->kernels[pick]->name, best);
 	}
 	return pick;
-}
-
-/* The least time of a pass of rung k through every layer on the kernels
- * picks names (µs), or INFINITY when one fails. */
-static double time_chain(struct mlpi_choice *c, struct bench *b,
-			 const mlp_net *net, size_t k, const unsigned char *picks)
-{
-	size_t rows = c->rungs.rows[k], n_in = net->layers[0].n_in;
-	void **ctx = calloc(c->n_layers, sizeof(void *));
-	double t[5], first = 0;
-	int samples = 0;
-	size_t reps = 1, made = 0;
-	bool failed = ctx == NULL;
-
-	for (; made < c->n_layers && !failed; made++) {
-		size_t j = made * c->n_kernels + picks[made];
-
-		failed = c->kernels[picks[made]]->context(c->packed[j], &ctx[made]) != MLP_OK;
-	}
-	for (int r = -1; r < samples && !failed; r++) {
-		double t0 = now_us();
-
-		for (size_t rep = 0; rep < reps && !failed; rep++) {
-			const float *in;
-
-			if (b->at + rows * n_in > b->cold_floats)
-				b->at = 0;
-			in = b->cold + b->at;
-			b->at += rows * n_in + 16;
-			for (size_t l = 0; l < c->n_layers && !failed; l++) {
-				size_t j = l * c->n_kernels + picks[l];
-				float *out = l + 1 == c->n_layers ? b->Y : b->mid[l & 1];
-
-				failed = c->kernels[picks[l]]->run(c->packed[j], ctx[l], k,
-								   rows, in, out) != MLP_OK;
-				in = out;
-			}
-		}
-		t0 = (now_us() - t0) / (double)reps;
-		if (r < 0) {
-			first = t0;
-			samples = first > 500 ? 3 : 5;
-			reps = first >= SAMPLE_US ? 1
-						  : (size_t)(SAMPLE_US / (first + 0.01)) + 1;
-			reps = reps < 10000 ? reps : 10000;
-		} else {
-			t[r] = t0;
-		}
-	}
-	for (size_t l = 0; l < made; l++)
-		c->kernels[picks[l]]->free_context(ctx[l]);
-	free(ctx);
-	if (failed)
-		return INFINITY;
-	return fastest(t, samples);
 }
 
 /* Layers timed alone miss what they do to each other (the weights of one
@@ -385,7 +338,7 @@ static mlp_status check_chains(struct mlpi_choice *c, struct bench *b,
 	if (best == NULL)
 		return MLP_ENOMEM;
 	uniform = best + c->n_layers;
-	best_t = time_chain(c, b, net, k, picks);
+	best_t = time_layers(c, b, net, k, 0, c->n_layers, picks);
 	memcpy(best, picks, c->n_layers);
 	/* The cost models' picks, where they are prepared, as one more. */
 	{
@@ -399,7 +352,7 @@ static mlp_status check_chains(struct mlpi_choice *c, struct bench *b,
 			uniform[l] = (unsigned char)(ready ? i : 0);
 		}
 		if (ready && memcmp(uniform, picks, c->n_layers) != 0 &&
-		    (t = time_chain(c, b, net, k, uniform)) < best_t) {
+		    (t = time_layers(c, b, net, k, 0, c->n_layers, uniform)) < best_t) {
 			best_t = t;
 			memcpy(best, uniform, c->n_layers);
 		}
@@ -416,7 +369,7 @@ static mlp_status check_chains(struct mlpi_choice *c, struct bench *b,
 		memset(uniform, (int)i, c->n_layers);
 		if (memcmp(uniform, picks, c->n_layers) == 0)
 			continue;
-		t = time_chain(c, b, net, k, uniform);
+		t = time_layers(c, b, net, k, 0, c->n_layers, uniform);
 		if (t < best_t) {
 			best_t = t;
 			memcpy(best, uniform, c->n_layers);
