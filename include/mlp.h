@@ -358,14 +358,16 @@ MLP_API const char *mlp_engines(void);
  *             activations between layers and, in training, the gradients
  *             passed back) rounded to bfloat16 (8 significant bits),
  *             products accumulated in float; needs a CPU that computes
- *             bf16 natively (AVX512_BF16 or AMX) and a build with oneDNN,
- *             else MLP_ENOTSUP: never a slow emulation. Outputs differ from
- *             float ones by about 1%.
+ *             bf16 natively (AVX512_BF16 or AMX), else MLP_ENOTSUP: never
+ *             a slow emulation. Plans run it on oneDNN or on mlp's own
+ *             kernel (x86-64); training needs a build with oneDNN. Outputs
+ *             differ from float ones by about 1%.
  */
 typedef enum mlp_precision { MLP_FP32 = 0, MLP_BF16 } mlp_precision;
 
-/* Whether this build and this CPU run a precision (MLP_BF16: oneDNN and
- * native bf16). */
+/* Whether this build and this CPU run plans in a precision (a kernel of
+ * the build runs it here). Training in MLP_BF16 needs oneDNN as well:
+ * without it, the training calls refuse it with MLP_ENOTSUP. */
 MLP_API int mlp_precision_supported(mlp_precision precision);
 
 /* ------------------------------------------------------------------------ */

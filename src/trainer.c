@@ -109,7 +109,7 @@ mlp_status mlp_trainer_create(mlp_trainer **out, mlp_net *net,
 	t->top_version = 0;
 	for (size_t i = 0; i < max_batch; i++)
 		t->ones[i] = 1.0f;
-	#if defined(MLP_HAVE_ONEDNN)
+#if defined(MLP_HAVE_ONEDNN)
 	st = opts->precision == MLP_BF16 ? mlpi_trainer_bf16_create(t) : MLP_OK;
 #else
 	st = opts->precision == MLP_BF16 ? MLP_ENOTSUP : MLP_OK;

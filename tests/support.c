@@ -36,6 +36,15 @@ int test_skip(const char *why)
 	return 77;
 }
 
+bool bf16_trains(void)
+{
+#if defined(MLP_HAVE_ONEDNN)
+	return mlp_precision_supported(MLP_BF16);
+#else
+	return false;
+#endif
+}
+
 /* ---- allocation counter -------------------------------------------------- */
 
 static atomic_bool armed;

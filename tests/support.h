@@ -24,6 +24,9 @@ int run_suite(Suite *s);
 bool test_part(int argc, char **argv, const char *part);
 /* Prints "SKIP: " and why, and returns 77, Meson's status for a skip. */
 int test_skip(const char *why);
+/* Whether bf16 training runs here: plans in bf16 run (mlp_precision_
+ * supported), and the build has oneDNN, which the training calls need. */
+bool bf16_trains(void);
 
 /* ---- allocations made by the library --------------------------------- */
 /* The tests link with -Wl,--wrap for malloc and friends, so every

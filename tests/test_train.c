@@ -1540,9 +1540,9 @@ int main(int argc, char **argv)
 
 	/* The part "bf16": the digits learnt in bf16, where it runs. */
 	if (test_part(argc, argv, "bf16")) {
-		if (!mlp_precision_supported(MLP_BF16))
-			return test_skip("this build or CPU has no native bf16 "
-					 "(oneDNN with AVX512_BF16 or AMX)");
+		if (!bf16_trains())
+			return test_skip("bf16 training needs oneDNN and a CPU "
+					 "with AVX512_BF16 or AMX");
 		s = suite_create("train bf16 digits");
 		learn = tcase_create("learning");
 		tcase_set_timeout(learn, 120);

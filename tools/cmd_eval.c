@@ -22,27 +22,33 @@ static const char help[] =
 	"  --header       skip the first line of a CSV file\n"
 	"  --plot PNG     draw the confusion matrix as a heat map (gnuplot)\n";
 
-/* The outputs of the network for all the (standardised) rows, in batches
- * of a workspace, in the targets' units. */
+/* The outputs of the network for all the (standardised) rows, in the
+ * targets' units, through an fp32 plan as mlp run makes it (with what mlp
+ * tune measured here, if it did). */
 static int outputs(const mlp_net *net, const struct dataset *d, float **Y)
 {
 	size_t n_out = d->n_out, batch = d->n < 256 ? d->n : 256;
-	mlp_workspace *ws = NULL;
-	int rc;
+	mlp_plan *plan = NULL;
+	char wisdom[4096];
+	int rc = EXIT_OK;
 
 	*Y = malloc(d->n * n_out * sizeof(float));
 	if (*Y == NULL)
 		return report_error(EXIT_FAIL, "out of memory for the outputs of "
 				    "%zu rows", d->n);
-	rc = report_status(mlp_workspace_create(&ws, net, batch),
-			   "cannot make a workspace for %zu rows", batch);
+	if (wisdom_path(wisdom, sizeof(wisdom)))
+		rc = wisdom_read(wisdom, false);
 	if (rc == EXIT_OK)
-		rc = report_status(mlp_forward(net, ws, d->n, d->X, *Y),
+		rc = report_status(mlp_plan_create(&plan, net, MLP_FP32, batch),
+				   "cannot prepare the network for %zu rows",
+				   batch);
+	if (rc == EXIT_OK)
+		rc = report_status(mlp_plan_forward(plan, d->n, d->X, *Y),
 				   "the forward pass failed");
 	if (rc == EXIT_OK)
 		rc = report_status(mlp_net_unscale_outputs(net, d->n, *Y),
 				   "the outputs cannot be scaled back");
-	mlp_workspace_free(ws);
+	mlp_plan_free(plan);
 	if (rc != EXIT_OK) {
 		free(*Y);
 		*Y = NULL;

@@ -21,7 +21,7 @@ static const char usage[] =
 	"  mlp plot LOG.csv... OUT.png\n"
 	"                            training curves from mlp train --log\n"
 	"  mlp tune MODEL...         time the kernels on this machine, keep the\n"
-	"                            fastest as wisdom for mlp run\n"
+	"                            fastest as wisdom for mlp run and eval\n"
 	"\n"
 	"MODEL is a safetensors file. 'mlp COMMAND --help' tells more;\n"
 	"'mlp --version' the BLAS, engines and precisions this build runs.\n"
@@ -41,7 +41,7 @@ static int version(void)
 	printf("engines: %s\n", mlp_engines());
 	printf("precisions: fp32%s\n", mlp_precision_supported(MLP_BF16)
 		       ? " bf16"
-		       : " (bf16: needs oneDNN and a CPU with AVX512_BF16 or AMX)");
+		       : " (bf16: needs a CPU with AVX512_BF16 or AMX)");
 	return EXIT_OK;
 }
 
