@@ -254,6 +254,16 @@ const char *mlp_plan_kernel(const mlp_plan *plan, size_t rows, size_t layer)
 	return s->c.kernels[s->c.pick[k * s->c.n_layers + layer]]->name;
 }
 
+void mlpi_plan_shape(const mlp_plan *plan, size_t *n_in, size_t *n_out,
+		     size_t *max_batch)
+{
+	const struct plan_shared *s = plan->shared;
+
+	*n_in = s->n_in;
+	*n_out = s->n_out;
+	*max_batch = s->c.rungs.rows[s->c.rungs.n - 1];
+}
+
 mlp_status mlp_plan_forward(mlp_plan *plan, size_t batch, const float *X,
 			    float *Y)
 {

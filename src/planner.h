@@ -32,6 +32,9 @@ mlp_status mlpi_plan_create_with(const struct mlpi_kernel *const *kernels,
 				 size_t n_kernels, mlp_plan **out,
 				 const mlp_net *net, const mlp_plan_opts *opts,
 				 mlp_msg *msg);
+/* plan.c: the plan's input and output widths and its largest rung. */
+void mlpi_plan_shape(const mlp_plan *plan, size_t *n_in, size_t *n_out,
+		     size_t *max_batch);
 /* Frees what a choice prepared. */
 void mlpi_choice_free(struct mlpi_choice *c);
 

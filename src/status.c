@@ -50,6 +50,8 @@ const char *mlp_strerror(mlp_status s)
 		return "a transfer between the workers failed";
 	case MLP_EWORKERS:
 		return "the workers of a parallel run disagree";
+	case MLP_EBUSY:
+		return "the queue is full: nothing was queued";
 	}
 	return "unknown status";
 }

@@ -12,6 +12,7 @@ static const mlp_status all_status[] = {
 	MLP_EACT,    MLP_EWORKSPACE, MLP_ENOMEM, MLP_EINVAL,
 	MLP_ENOTSUP, MLP_EIO,   MLP_EFORMAT, MLP_ENONFINITE,
 	MLP_ELOSS,   MLP_EDIVERGED, MLP_ECOMM, MLP_EWORKERS,
+	MLP_EBUSY,
 };
 #define N_STATUS (sizeof(all_status) / sizeof(all_status[0]))
 
