@@ -9,10 +9,12 @@
  * rows of the outputs. One request alone runs on the caller's buffers.
  * The lock is held to queue and to take, never during a pass.
  */
-#define _POSIX_C_SOURCE 200809L /* pthread_condattr_setclock */
+#define _GNU_SOURCE /* syscall, pthread_condattr_setclock */
 #include "planner.h"
 
+#include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -47,6 +49,7 @@ struct mlp_batcher {
 
 	pthread_mutex_t lock;
 	pthread_cond_t work;    /* requests queued, or stopping */
+	atomic_uint epoch;      /* batches done, for mlp_batcher_run */
 	struct request *ring;   /* capacity slots */
 	size_t head, count, rows_queued;
 	bool stopping;
@@ -207,6 +210,9 @@ static void record(mlp_batcher *b, const struct worker *w, size_t n,
 	}
 }
 
+static void finish(mlp_batcher *b, const struct worker *w, size_t n,
+		   mlp_status st);
+
 static void *work(void *arg)
 {
 	struct worker *w = arg;
@@ -239,8 +245,7 @@ static void *work(void *arg)
 		pthread_mutex_lock(&b->lock);
 		record(b, w, n, rows, begun, ended, st);
 		pthread_mutex_unlock(&b->lock);
-		for (size_t i = 0; i < n; i++)
-			w->taken[i].done(w->taken[i].user, st);
+		finish(b, w, n, st);
 		pthread_mutex_lock(&b->lock);
 	}
 	pthread_mutex_unlock(&b->lock);
@@ -434,48 +439,94 @@ mlp_status mlp_batcher_submit(mlp_batcher *b, size_t rows, const float *X,
 
 /* mlp_batcher_run's wait, on its caller's stack. */
 struct waiter {
-	pthread_mutex_t lock;
-	pthread_cond_t done;
-	bool finished;
 	mlp_status status;
+	unsigned lane;          /* a bit: which callers a wake-up reaches */
+	atomic_uint finished;
 };
 
+/* Callers of mlp_batcher_run sleep on the batcher's epoch, each in one of
+ * 32 lanes; after a batch the worker advances it and wakes the lanes of
+ * that batch's callers with one call (Linux: a futex with a bit set;
+ * elsewhere the callers nap). A call a caller cost the worker more than
+ * the batch on small networks; waking every caller, more than the batch
+ * when batches are small. */
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static void epoch_wait(atomic_uint *epoch, unsigned seen, unsigned lane)
+{
+	syscall(SYS_futex, (unsigned *)epoch, FUTEX_WAIT_BITSET_PRIVATE, seen,
+		NULL, NULL, lane);
+}
+
+static void epoch_advance(atomic_uint *epoch, unsigned lanes)
+{
+	atomic_fetch_add(epoch, 1);
+	syscall(SYS_futex, (unsigned *)epoch, FUTEX_WAKE_BITSET_PRIVATE,
+		INT_MAX, NULL, NULL, lanes);
+}
+#else
+static void epoch_wait(atomic_uint *epoch, unsigned seen, unsigned lane)
+{
+	struct timespec pause = { 0, 20000 };
+
+	(void)lane;
+	if (atomic_load(epoch) == seen)
+		nanosleep(&pause, NULL);
+}
+
+static void epoch_advance(atomic_uint *epoch, unsigned lanes)
+{
+	(void)lanes;
+	atomic_fetch_add(epoch, 1);
+}
+#endif
+
+/* The done of mlp_batcher_run: the worker wakes the caller after the
+ * batch (finish). Once `finished` is set the waiter may be gone. */
 static void wake(void *user, mlp_status status)
 {
 	struct waiter *w = user;
 
-	pthread_mutex_lock(&w->lock);
 	w->status = status;
-	w->finished = true;
-	/* Signalled under the lock: the waiter cannot return, and free its
-	 * stack, before this unlocks. */
-	pthread_cond_signal(&w->done);
-	pthread_mutex_unlock(&w->lock);
+	atomic_store_explicit(&w->finished, 1, memory_order_release);
+}
+
+static void finish(mlp_batcher *b, const struct worker *w, size_t n,
+		   mlp_status st)
+{
+	unsigned lanes = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (w->taken[i].done == wake)
+			lanes |= ((const struct waiter *)w->taken[i].user)->lane;
+		w->taken[i].done(w->taken[i].user, st);
+	}
+	if (lanes != 0)
+		epoch_advance(&b->epoch, lanes);
 }
 
 mlp_status mlp_batcher_run(mlp_batcher *b, size_t rows, const float *X,
 			   float *Y)
 {
-	struct waiter w = { .finished = false, .status = MLP_OK };
+	static atomic_uint next_lane;
+	struct waiter w = { .status = MLP_OK };
 	mlp_status st;
 
-	if (pthread_mutex_init(&w.lock, NULL) != 0)
-		return MLP_ENOMEM;
-	if (pthread_cond_init(&w.done, NULL) != 0) {
-		pthread_mutex_destroy(&w.lock);
-		return MLP_ENOMEM;
-	}
+	w.lane = 1u << (atomic_fetch_add(&next_lane, 1) % 32);
+	atomic_init(&w.finished, 0);
 	st = mlp_batcher_submit(b, rows, X, Y, wake, &w);
-	if (st == MLP_OK) {
-		pthread_mutex_lock(&w.lock);
-		while (!w.finished)
-			pthread_cond_wait(&w.done, &w.lock);
-		pthread_mutex_unlock(&w.lock);
-		st = w.status;
+	if (st != MLP_OK)
+		return st;
+	for (;;) {
+		unsigned seen = atomic_load(&b->epoch);
+
+		if (atomic_load_explicit(&w.finished, memory_order_acquire))
+			return w.status;
+		epoch_wait(&b->epoch, seen, w.lane);
 	}
-	pthread_cond_destroy(&w.done);
-	pthread_mutex_destroy(&w.lock);
-	return st;
 }
 
 mlp_status mlp_batcher_stats(mlp_batcher *b, mlp_batch_stats *stats,
