@@ -111,6 +111,17 @@ WRAP_MSG(mlp_wisdom_import, (const char *text, size_t length, mlp_msg *msg),
 	 (text, length, msg), msg)
 WRAP(mlp_plan_forward, (mlp_plan *plan, size_t batch, const float *X, float *Y),
      (plan, batch, X, Y))
+WRAP(mlp_batcher_opts_init, (mlp_batcher_opts *opts, size_t struct_size),
+     (opts, struct_size))
+WRAP_MSG(mlp_batcher_create, (mlp_batcher **out, const mlp_plan *plan,
+			      const mlp_batcher_opts *opts, mlp_msg *msg),
+	 (out, plan, opts, msg), msg)
+WRAP(mlp_batcher_submit, (mlp_batcher *b, size_t rows, const float *X,
+			  float *Y, mlp_batcher_done_fn done, void *user),
+     (b, rows, X, Y, done, user))
+WRAP(mlp_batcher_stats, (mlp_batcher *b, mlp_batch_stats *stats,
+			 size_t stats_size),
+     (b, stats, stats_size))
 WRAP(mlp_evaluate, (const mlp_net *net, mlp_loss_kind loss, size_t n,
 		    const float *X, const float *Y, double *mean_loss,
 		    double *accuracy),

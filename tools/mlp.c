@@ -22,6 +22,8 @@ static const char usage[] =
 	"                            training curves from mlp train --log\n"
 	"  mlp tune MODEL...         time the kernels on this machine, keep the\n"
 	"                            fastest as wisdom for mlp run and eval\n"
+	"  mlp serve MODEL...        answer inference requests over HTTP (Open\n"
+	"                            Inference Protocol), batching them\n"
 	"\n"
 	"MODEL is a safetensors file. 'mlp COMMAND --help' tells more;\n"
 	"'mlp --version' the BLAS, engines and precisions this build runs.\n"
@@ -80,6 +82,8 @@ static int dispatch(int argc, char **argv)
 		return cmd_plot(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "tune"))
 		return computing(cmd_tune, argc - 1, argv + 1);
+	if (!strcmp(argv[1], "serve"))
+		return computing(cmd_serve, argc - 1, argv + 1);
 	fprintf(stderr, "mlp: unknown command '%s'\n\n%s", argv[1], usage);
 	return EXIT_USAGE;
 }

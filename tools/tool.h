@@ -2,7 +2,7 @@
  * tool.h — what the parts of the mlp command-line program share.
  *
  * mlp.c dispatches to the commands (cmd_info.c, cmd_run.c, cmd_train.c,
- * cmd_eval.c, cmd_plot.c, cmd_tune.c);
+ * cmd_eval.c, cmd_plot.c, cmd_tune.c, cmd_serve.c with serve.h);
  * the commands use the helpers below (report.c, options.c, model.c, csv.c,
  * data.c, idx.c, output.c, wisdom_file.c, rest.c, gnuplot.c, progress.c, ranks.c, resume.c,
  * limits.c, number.c through number.h, and the library's atomic_file.c
@@ -311,6 +311,7 @@ int limits_reserve_blas(void);
 int cmd_eval(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_train(int argc, char **argv);
