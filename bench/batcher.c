@@ -210,7 +210,7 @@ int main(int argc, char **argv)
 {
 	const char *cases = "784-256-256-10,784-1024-1024-10,2-8-8-1";
 	int n_clients = 64, workers = 1, max_batch = 64, plan_threads = 0;
-	unsigned delay = 500;
+	unsigned delay = 0;
 	double seconds = 2.0;
 	char list[256], *save = NULL;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);

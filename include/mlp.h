@@ -933,7 +933,9 @@ typedef struct mlp_batcher_opts {
 	size_t max_batch;       /* rows a batch at most: 0, the plan's
 				 * max_batch */
 	unsigned max_delay_us;  /* how long the first request waiting waits
-				 * for companions, at most 10 s: 500 */
+				 * for companions, at most 10 s: 0, none
+				 * (batches form from the requests that
+				 * come while a pass runs) */
 	unsigned workers;       /* threads running batches, 1 to 64: 1 */
 	size_t queue_rows;      /* rows waiting at most; past it, MLP_EBUSY:
 				 * 0, 16 × max_batch */

@@ -119,7 +119,7 @@ mlp_status mlp_batcher_opts_init(mlp_batcher_opts *opts, size_t struct_size)
 {
 	mlp_batcher_opts full = {
 		.struct_size = sizeof(full), .max_batch = 0,
-		.max_delay_us = 500, .workers = 1, .queue_rows = 0,
+		.max_delay_us = 0, .workers = 1, .queue_rows = 0,
 	};
 
 	if (opts == NULL)

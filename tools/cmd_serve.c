@@ -21,11 +21,14 @@ static const char help[] =
 	"  --port P          the port (default 8000; 0: any free one)\n"
 	"  --max-batch N     rows in a batch, and in a request, at most\n"
 	"                    (default 64)\n"
-	"  --max-delay-us U  how long a request waits for others to batch\n"
-	"                    with (default 500)\n"
+	"  --max-delay-us U  how long a request may wait for others to batch\n"
+	"                    with (default 0: batches form from the requests\n"
+	"                    that come while a pass runs)\n"
 	"  --workers W       threads running batches, each model (default 1)\n"
+	"  --plan-threads T  threads a batch runs on (default: the CPUs,\n"
+	"                    or OMP_NUM_THREADS)\n"
 	"  --queue-rows N    rows waiting at most, each model; past it, 503\n"
-	"                    (default 16 x max-batch)\n"
+	"                    (default 16 x max-batch, at least 1024)\n"
 	"  --precision P     fp32 (default) or bf16\n"
 	"  --batch-invariant a row's outputs the same bits in any batch\n"
 	"  --max-body BYTES  the largest request body (default 16777216)\n"
@@ -42,7 +45,8 @@ static const char help[] =
 
 struct serve_opts {
 	const char *host;
-	size_t port, max_batch, delay, workers, queue, max_body, threads;
+	size_t port, max_batch, delay, workers, plan_threads, queue, max_body,
+	       threads;
 	mlp_precision precision;
 	bool invariant;
 };
@@ -77,12 +81,14 @@ static int load(struct served_model *m, const char *path,
 	po.precision = o->precision;
 	po.max_batch = o->max_batch;
 	po.flags = o->invariant ? MLP_PLAN_BATCH_INVARIANT : 0;
+	po.threads = (int)o->plan_threads;
 	rc = report_status(mlp_plan_create_opts(&m->plan, m->net, &po, &msg),
 			   "serve: cannot prepare %s", path);
 	bo.max_batch = o->max_batch;
 	bo.max_delay_us = (unsigned)o->delay;
 	bo.workers = (unsigned)o->workers;
-	bo.queue_rows = o->queue;
+	bo.queue_rows = o->queue != 0 ? o->queue
+		       : o->max_batch > 64 ? 16 * o->max_batch : 1024;
 	if (rc == EXIT_OK)
 		rc = report_status(mlp_batcher_create(&m->batcher, m->plan, &bo,
 						      &msg),
@@ -186,6 +192,7 @@ int cmd_serve(int argc, char **argv)
 		{ "max-delay-us", required_argument, NULL, 'd' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "queue-rows", required_argument, NULL, 'q' },
+		{ "plan-threads", required_argument, NULL, 'T' },
 		{ "precision", required_argument, NULL, 'P' },
 		{ "batch-invariant", no_argument, NULL, 'i' },
 		{ "max-body", required_argument, NULL, 'm' },
@@ -196,7 +203,7 @@ int cmd_serve(int argc, char **argv)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	struct serve_opts o = {
 		.host = "127.0.0.1", .port = 8000, .max_batch = 64,
-		.delay = 500, .workers = 1, .queue = 0, .max_body = 16u << 20,
+		.delay = 0, .workers = 1, .plan_threads = 0, .queue = 0, .max_body = 16u << 20,
 		.threads = cpus > 0 ? (size_t)cpus : 1,
 		.precision = MLP_FP32, .invariant = false,
 	};
@@ -215,6 +222,10 @@ int cmd_serve(int argc, char **argv)
 			rc = option_size("max-delay-us", optarg, 0, 10000000, &o.delay);
 			break;
 		case 'w': rc = option_size("workers", optarg, 1, 64, &o.workers); break;
+		case 'T':
+			rc = option_size("plan-threads", optarg, 1, 256,
+					 &o.plan_threads);
+			break;
 		case 'q':
 			rc = option_size("queue-rows", optarg, 1, (size_t)1 << 24,
 					 &o.queue);

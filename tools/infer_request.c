@@ -215,42 +215,96 @@ static bool skip(struct parser *ps, int depth)
 	}
 }
 
+/* Room for more data, up to the limit of a request. */
+static bool grow(struct parser *ps)
+{
+	size_t cap = ps->cap == 0 ? 1024 : 2 * ps->cap;
+	float *d;
+
+	if (ps->count == ps->limit)
+		return fail(ps, "data holds more than %zu values, the most a "
+			    "request takes (max-batch rows of the model's "
+			    "width)", ps->limit);
+	cap = cap < ps->limit ? cap : ps->limit;
+	d = realloc(ps->data, cap * sizeof(float));
+	if (d == NULL)
+		return fail(ps, "out of memory for the data");
+	ps->data = d;
+	ps->cap = cap;
+	return true;
+}
+
+/* The JSON number at ps->p, as number_text reads it, into *v: its digits
+ * gathered as they are checked and made a float by number_exact, or by
+ * number_parse (strtof's float) where that cannot. */
+static bool json_float(struct parser *ps, float *v)
+{
+	char *s = ps->p, *p = s, *end = ps->end;
+	bool negative = false, exact = true;
+	uint64_t w = 0;
+	long e = 0;
+
+	if (p < end && *p == '-')
+		negative = true, p++;
+	if (p >= end || *p < '0' || *p > '9' || (*p == '0' && p + 1 < end &&
+						   p[1] >= '0' && p[1] <= '9'))
+		return number_text(ps, &s, &(size_t){ 0 }) &&
+		       number_parse(s, (size_t)(ps->p - s), v) == NUMBER_OK;
+	for (int part = 0; part < 2; part++) {
+		while (p < end && *p >= '0' && *p <= '9') {
+			unsigned k = (unsigned)(*p++ - '0');
+
+			if (w < 1000000000000000000u) {
+				w = w * 10 + k;
+				e -= part;
+			} else {
+				exact &= k == 0;
+				e += 1 - part;
+			}
+		}
+		if (part == 1 || p >= end || *p != '.')
+			break;
+		if (++p >= end || *p < '0' || *p > '9')
+			return false;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		/* rare: the whole number to number_parse */
+		ps->p = s;
+		return number_text(ps, &s, &(size_t){ 0 }) &&
+		       number_parse(s, (size_t)(ps->p - s), v) == NUMBER_OK;
+	}
+	ps->p = p;
+	if (w == 0 && exact)
+		*v = negative ? -0.0f : 0.0f;
+	else if (!exact || !number_exact(negative, w, e, v))
+		return number_parse(s, (size_t)(p - s), v) == NUMBER_OK;
+	return true;
+}
+
 /* A value of the data: a finite float, appended. */
 static bool data_value(struct parser *ps)
 {
 	char *s;
-	size_t n;
 	float v;
 
 	ws(ps);
+	s = ps->p;
 	if (ps->p < ps->end && (*ps->p == '"' || *ps->p == 't' ||
 				*ps->p == 'f' || *ps->p == 'n'))
 		return fail(ps, "data value %zu is not a number", ps->count + 1);
-	if (!number_text(ps, &s, &n))
+	if (!json_float(ps, &v))
 		return ps->p < ps->end && (*ps->p == 'N' || *ps->p == 'I')
 			       ? fail(ps, "data value %zu is not a finite "
 					  "number (JSON has no NaN or "
 					  "infinity)", ps->count + 1)
 			       : fail(ps, "malformed JSON: data value %zu is "
 					  "not a number", ps->count + 1);
-	if (number_parse(s, n, &v) != NUMBER_OK || !isfinite(v))
+	if (!isfinite(v))
 		return fail(ps, "data value %zu, %.*s, is beyond the range of "
-			    "FP32", ps->count + 1, (int)(n < 40 ? n : 40), s);
-	if (ps->count == ps->limit)
-		return fail(ps, "data holds more than %zu values, the most a "
-			    "request takes (max-batch rows of the model's "
-			    "width)", ps->limit);
-	if (ps->count == ps->cap) {
-		size_t cap = ps->cap == 0 ? 1024 : 2 * ps->cap;
-		float *d;
-
-		cap = cap < ps->limit ? cap : ps->limit;
-		d = realloc(ps->data, cap * sizeof(float));
-		if (d == NULL)
-			return fail(ps, "out of memory for the data");
-		ps->data = d;
-		ps->cap = cap;
-	}
+			    "FP32", ps->count + 1,
+			    (int)(ps->p - s < 40 ? ps->p - s : 40), s);
+	if (ps->count == ps->cap && !grow(ps))
+		return false;
 	ps->data[ps->count++] = v;
 	return true;
 }

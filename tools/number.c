@@ -45,11 +45,6 @@ enum number_kind number_parse(char *s, size_t len, float *out)
 	uint64_t w = 0;
 	long e = 0, exp = 0;
 	size_t digits = 0;
-	double d;
-	union {
-		double d;
-		uint64_t u;
-	} bits;
 
 	if (p < end && (*p == '+' || *p == '-'))
 		negative = *p++ == '-';
@@ -99,21 +94,30 @@ enum number_kind number_parse(char *s, size_t len, float *out)
 		*out = negative ? -0.0f : 0.0f;
 		return NUMBER_OK;
 	}
-	if (!exact || w >= (1ull << 53) || e < -22 || e > 22) {
+	if (!exact || !number_exact(negative, w, e, out))
 		*out = slow(s, len);
-		return NUMBER_OK;
-	}
+	return NUMBER_OK;
+}
+
+bool number_exact(bool negative, uint64_t w, long e, float *out)
+{
+	double d;
+	union {
+		double d;
+		uint64_t u;
+	} bits;
+
+	if (w >= (1ull << 53) || e < -22 || e > 22)
+		return false;
 	d = e >= 0 ? (double)w * powers[e] : (double)w / powers[-e];
 	bits.d = d;
 	/* Below the normal floats, past them, or on a float midpoint (the 29
 	 * bits a float drops are 1 then zeros). */
 	if (d < FLT_MIN || d >= 0x1p127 ||
-	    (bits.u & 0x1fffffffu) == 0x10000000u) {
-		*out = slow(s, len);
-		return NUMBER_OK;
-	}
+	    (bits.u & 0x1fffffffu) == 0x10000000u)
+		return false;
 	*out = negative ? -(float)d : (float)d;
-	return NUMBER_OK;
+	return true;
 }
 
 enum number_kind number_word(const char *s, size_t len)

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum number_kind {
 	NUMBER_OK,         /* *out set (infinite when the value overflows) */
@@ -16,6 +17,12 @@ enum number_kind {
  * *out. Hexadecimal floats are not numbers here. s[len] must be writable
  * (it is restored). */
 enum number_kind number_parse(char *s, size_t len, float *out);
+
+/* w·10^e, negated where negative, into *out when one rounding of a double
+ * gives strtof's float for it (w < 2^53, |e| ≤ 22, a normal float, not a
+ * midpoint): whether it did; else the caller asks strtof. The fast path
+ * of number_parse, for readers that have the digits already. */
+bool number_exact(bool negative, uint64_t w, long e, float *out);
 
 /* Whether s[0 .. len) is a word strtof reads as a NaN or an infinity. */
 enum number_kind number_word(const char *s, size_t len);
