@@ -6,8 +6,8 @@
  *   plan       back-to-back passes of max_batch rows on one plan: the
  *              rate the batcher comes close to at best;
  *   threads    N threads each calling mlp_plan_forward one row at a time,
- *              each on its own clone (of a plan on one thread a layer:
- *              N threads fill the cores already);
+ *              each on its own clone (of a plan on one thread a layer, the
+ *              BLAS on one thread too: N threads fill the cores already);
  *   batcher    N threads each calling mlp_batcher_run with one row;
  *   batch 1    the same with max_batch 1: queueing without batching;
  * and for the batcher, the 50th and 99th percentiles of a request's
@@ -19,6 +19,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <mlp.h>
+
+#include "env.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -215,6 +217,8 @@ int main(int argc, char **argv)
 	char list[256], *save = NULL;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
+	/* The threads of the passes sleep between them, as mlp's do. */
+	bench_env_restart(argv, false);
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--clients") == 0)
 			n_clients = atoi(argv[i + 1]);
@@ -276,8 +280,12 @@ int main(int argc, char **argv)
 		r.n_in = sizes[0];
 		r.n_out = sizes[n - 1];
 		rate = plan_rate(plan, (size_t)max_batch, r.n_in, r.n_out, seconds, &pass_us);
+		/* N callers at once: the BLAS on one thread each, as mlp.h
+		 * advises (mlp_set_threads), else they queue on its lock. */
+		mlp_set_threads(1);
 		if (clients(&r, plan1, n_clients, seconds, &thr) != 0)
 			return 1;
+		mlp_set_threads((int)cpus);
 		bo.max_delay_us = delay;
 		bo.workers = (unsigned)workers;
 		bo.max_batch = (size_t)max_batch;
