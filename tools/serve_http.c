@@ -402,6 +402,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&s->in_flight, 1);
 }
 
+__attribute__((format(printf, 2, 0)))
 static void logger(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;
