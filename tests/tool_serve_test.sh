@@ -205,7 +205,7 @@ printf '{"inputs":[{"name":"input","shape":[3,2],"datatype":"FP32","data":[0,0,0
 curl -s -o inflight.txt -w '%{http_code}' -X POST --data-binary @three.json \
 	"http://127.0.0.1:$port/v2/models/xor/infer" > inflight_code.txt &
 waiting=$!
-sleep 0.5 # the 3 rows are queued, waiting for company
+sleep 1 # the 3 rows are queued, waiting for company
 printf '{"inputs":[{"name":"input","shape":[2,2],"datatype":"FP32","data":[0,0,1,1]}]}' > two.json
 expect 503 "a full queue" POST /v2/models/xor/infer two.json
 grep -qi '^Retry-After: 1' head.txt || fail "503 says Retry-After: $(cat head.txt)"
