@@ -77,7 +77,8 @@ int main(void)
 	for (size_t s = 0; s < sizeof(layers) / sizeof(layers[0]); s++) {
 		float *W = calloc(layers[s][0] * layers[s][1], sizeof(float));
 		float *b = calloc(layers[s][1], sizeof(float));
-		struct mlp_layer ly = { layers[s][0], layers[s][1], MLP_RELU, W, b };
+		struct mlp_layer ly = { .n_in = layers[s][0], .n_out = layers[s][1],
+					.act = MLP_RELU, .W = W, .b = b };
 
 		for (size_t j = 0; W != NULL && j < layers[s][0] * layers[s][1]; j++)
 			W[j] = (float)(j % 13) / 64.0f - 0.1f;

@@ -15,6 +15,8 @@
  *   8. training            (mlp_train, mlp_trainer_*, mlp_evaluate)
  *   9. model files         (mlp_net_save, mlp_net_load)
  *  10. plans: engines and precisions (mlp_plan_*)
+ *  11. many callers at once: the batcher (mlp_batcher_*)
+ *  12. int8 quantisation  (mlp_net_quantize, mlp_quant_compare)
  *
  * Conventions that hold everywhere:
  *
@@ -363,8 +365,16 @@ MLP_API const char *mlp_engines(void);
  *             a slow emulation. Plans run it on oneDNN or on mlp's own
  *             kernel (x86-64); training needs a build with oneDNN. Outputs
  *             differ from float ones by about 1%.
+ *   MLP_INT8  plans only, on a quantised network (section 12): each
+ *             layer's inputs rounded to int8 with the layer's input
+ *             scale, its weights the network's int8 weights, products
+ *             summed exactly in 32-bit integers, then scaled back to
+ *             float, the bias and the activation applied in float. The
+ *             planner keeps a float kernel (on the dequantised weights)
+ *             for a layer and rung where int8 is slower. Runs on every
+ *             CPU: AVX512-VNNI, AVX2 or plain C, none of which saturates.
  */
-typedef enum mlp_precision { MLP_FP32 = 0, MLP_BF16 } mlp_precision;
+typedef enum mlp_precision { MLP_FP32 = 0, MLP_BF16, MLP_INT8 } mlp_precision;
 
 /* Whether this build and this CPU run plans in a precision (a kernel of
  * the build runs it here). Training in MLP_BF16 needs oneDNN as well:
@@ -1008,6 +1018,103 @@ MLP_API mlp_status mlp_batcher_stats(mlp_batcher *b, mlp_batch_stats *stats,
  * workers and frees the batcher. No call on b may begin once this has.
  * NULL is a no-op. */
 MLP_API void mlp_batcher_free(mlp_batcher *b);
+
+/* ------------------------------------------------------------------------ */
+/* 12. int8 quantisation                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* A quantised network is a float network that carries, beside its float
+ * parameters, int8 weights and scales: post-training, static, symmetric.
+ *
+ *   - Layer l's weights: q[i][k] = round(W[i][k] / s_i), clamped to
+ *     [-127, 127], with one scale per output, s_i = max_k |W[i][k]| / 127
+ *     (1 for a row of zeros). Its float weights become q·s_i, so that
+ *     mlp_forward on it computes with the weights the int8 plans use.
+ *   - Layer l's inputs: one scale a_l, from the inputs the float network
+ *     gives that layer on calibration rows: the largest |x|, or a
+ *     percentile of |x| (values beyond it clip to ±127), over 127.
+ *   - Biases and activations stay float, as do inputs and outputs.
+ *
+ * MLP_INT8 plans run it (section 10); mlp_net_save writes it with I8
+ * weights and F32 scales (docs/model-files.md) and mlp_net_load reads it
+ * back. The int8 part holds while the parameters are unchanged: a setter,
+ * a pointer from mlp_net_weights or mlp_net_bias, or training ends it,
+ * and the network is a float one again. */
+
+/* How input scales are calibrated. */
+typedef enum mlp_calibration {
+	MLP_CALIBRATE_PERCENTILE = 0, /* the percentile of |x| */
+	MLP_CALIBRATE_MAX             /* the largest |x|: nothing clips on
+				       * the calibration rows */
+} mlp_calibration;
+
+typedef struct mlp_quantize_opts {
+	size_t struct_size;     /* sizeof(mlp_quantize_opts) as the program
+				 * was compiled: set by mlp_quantize_defaults */
+	mlp_calibration method; /* MLP_CALIBRATE_PERCENTILE */
+	double percentile;      /* in (50, 100]: 99.99 */
+} mlp_quantize_opts;
+
+/* Sets *opts to the defaults above, as mlp_plan_opts_init. */
+MLP_API mlp_status mlp_quantize_opts_init(mlp_quantize_opts *opts,
+					  size_t struct_size);
+
+/* The defaults, for the mlp_quantize_opts this program was compiled
+ * with. */
+static inline mlp_quantize_opts mlp_quantize_defaults(void)
+{
+	mlp_quantize_opts o = { 0 };
+
+	mlp_quantize_opts_init(&o, sizeof(o));
+	return o;
+}
+
+/* A quantised copy of net into *out, its input scales calibrated on
+ * `rows` rows of X (rows × inputs, as mlp_forward takes them: after the
+ * network's own input scaling, if the rows are raw, apply it first with
+ * mlp_net_scale_inputs). net may be quantised already (it is quantised
+ * again from its float weights). MLP_ENONFINITE if a row holds a NaN or
+ * an infinity, MLP_EINVAL for options out of range (msg names them),
+ * MLP_ENOMEM. */
+MLP_API mlp_status mlp_net_quantize(mlp_net **out, const mlp_net *net,
+				    size_t rows, const float *X,
+				    const mlp_quantize_opts *opts,
+				    mlp_msg *msg);
+
+/* 1 if net carries int8 weights that hold (its parameters unchanged
+ * since it was quantised or loaded), else 0 (NULL included). */
+MLP_API int mlp_net_quantized(const mlp_net *net);
+
+/* The scales of layer `layer` of a quantised network: its input scale
+ * into *input_scale and, into weight_scales (may be NULL), its n_out
+ * weight scales. MLP_EINVAL if net is not quantised, MLP_ESIZE for a
+ * layer out of range. */
+MLP_API mlp_status mlp_net_quant_scales(const mlp_net *net, size_t layer,
+					float *input_scale,
+					float *weight_scales);
+
+/* What int8 does to one layer, against a float network. */
+typedef struct mlp_quant_error {
+	double rel_rms;    /* sqrt(Σ(y_int8 − y_float)² / Σ y_float²) over
+			    * the layer's outputs on the rows */
+	double max_abs;    /* the largest |y_int8 − y_float| */
+	uint64_t clipped;  /* inputs of the layer beyond ±127.5 scales,
+			    * rounded to ±127 */
+	uint64_t inputs;   /* inputs of the layer: rows × n_in */
+} mlp_quant_error;
+
+/* Runs `rows` rows of X through the int8 chain of the quantised network
+ * qnet exactly as every MLP_INT8 kernel computes it (each layer's input
+ * from the int8 layer before), and through the float network ref (NULL:
+ * qnet's own float, dequantised, weights), and writes per layer the
+ * error of the int8 outputs against the float ones, into err[0 ..
+ * n_err), n_err the number of layers. MLP_EINVAL if qnet is not
+ * quantised, MLP_ESIZE if ref's widths or n_err differ, MLP_ENONFINITE
+ * for a row not finite, MLP_ENOMEM. Allocates a workspace for the
+ * call. */
+MLP_API mlp_status mlp_quant_compare(const mlp_net *qnet, const mlp_net *ref,
+				     size_t rows, const float *X,
+				     mlp_quant_error *err, size_t n_err);
 
 #ifdef __cplusplus
 }

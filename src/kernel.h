@@ -60,6 +60,8 @@ extern const struct mlpi_kernel mlpi_kernel_cblas;
 /* kernel_packed.c: mlp's own fp32 kernel on packed weights. */
 extern const struct mlpi_kernel mlpi_kernel_packed;
 extern const struct mlpi_kernel mlpi_kernel_packed_cols;
+/* kernel_int8.c: mlp's own int8 kernel on a quantised layer. */
+extern const struct mlpi_kernel mlpi_kernel_int8;
 /* kernel_bf16.c: mlp's own bf16 kernel, a row at a time. */
 extern const struct mlpi_kernel mlpi_kernel_bf16_rows;
 #if defined(MLP_HAVE_ONEDNN)

@@ -11,6 +11,7 @@ static const struct mlpi_kernel *const kernels[] = {
 	&mlpi_kernel_cblas,
 	&mlpi_kernel_packed,
 	&mlpi_kernel_packed_cols,
+	&mlpi_kernel_int8,
 #if defined(MLP_HAVE_ONEDNN)
 	&mlpi_kernel_onednn_fp32,
 	&mlpi_kernel_onednn_bf16,
@@ -52,8 +53,9 @@ const char *mlp_engines(void)
  * batch: one that serves a row of a 1 × 1 layer and any rows. */
 int mlp_precision_supported(mlp_precision precision)
 {
-	float w = 0, b = 0;
-	struct mlp_layer one = { 1, 1, MLP_IDENTITY, &w, &b };
+	float w = 0, b = 0, s = 1;
+	int8_t q = 0;
+	struct mlp_layer one = { 1, 1, MLP_IDENTITY, &w, &b, &q, &s, 1 };
 
 	for (size_t i = 0; i < N_KERNELS; i++)
 		if (kernels[i]->precision == precision &&

@@ -2,7 +2,9 @@
  * net.c — the network: a layer table and one aligned parameter block.
  *
  * The block holds W₀, b₀, W₁, b₁, ... in that order, each starting on a
- * 64-byte boundary; the padding between them stays zero.
+ * 64-byte boundary; the padding between them stays zero. A quantised
+ * network has a second block, its int8 weights and their scales
+ * (quant.c fills it).
  */
 #include "net.h"
 
@@ -82,16 +84,90 @@ static mlp_net *net_new(size_t n_layers, const size_t *sizes,
 	atomic_init(&net->version, 0);
 	net->scaling = NULL;
 	net->has_in = net->has_out = false;
+	net->quant = NULL;
+	net->quant_version = 0;
 	for (size_t l = 0; l < n_layers; l++) {
 		struct mlp_layer *layer = &net->layers[l];
 
 		layer->n_in = sizes[l];
 		layer->n_out = sizes[l + 1];
+		layer->Wq = NULL;
+		layer->w_scale = NULL;
+		layer->in_scale = 0;
 		net->n_params += layer->n_out * layer->n_in + layer->n_out;
 		if (l + 1 < n_layers && layer->n_out > net->max_hidden)
 			net->max_hidden = layer->n_out;
 	}
 	return net;
+}
+
+/* The int8 block: per layer Wq (n_out × n_in bytes), then w_scale (n_out
+ * floats), each 64-byte aligned. With net NULL the carver only sizes it. */
+static void quant_layout(const mlp_net *shape, mlp_net *net,
+			 struct mlpi_carver *c)
+{
+	for (size_t l = 0; l < shape->n_layers; l++) {
+		const struct mlp_layer *ly = &shape->layers[l];
+		int8_t *Wq = mlpi_carve(c, ly->n_out * ly->n_in, 1);
+		float *s = mlpi_carve(c, ly->n_out, sizeof(float));
+
+		if (net != NULL) {
+			net->layers[l].Wq = Wq;
+			net->layers[l].w_scale = s;
+		}
+	}
+}
+
+mlp_status mlpi_quant_alloc(mlp_net *net)
+{
+	struct mlpi_carver c = MLPI_CARVER(NULL);
+	size_t bytes;
+	void *block;
+
+	quant_layout(net, NULL, &c);
+	if (!mlpi_carved_size(&c, &bytes))
+		return MLP_ETOOBIG;
+	block = mlpi_alloc_aligned(bytes);
+	if (block == NULL)
+		return MLP_ENOMEM;
+	memset(block, 0, bytes);
+	mlpi_quant_drop(net);
+	net->quant = block;
+	c = MLPI_CARVER(block);
+	quant_layout(net, net, &c);
+	net->quant_version = mlpi_net_version(net);
+	return MLP_OK;
+}
+
+void mlpi_quant_drop(mlp_net *net)
+{
+	mlpi_free_aligned(net->quant);
+	net->quant = NULL;
+	for (size_t l = 0; l < net->n_layers; l++) {
+		net->layers[l].Wq = NULL;
+		net->layers[l].w_scale = NULL;
+		net->layers[l].in_scale = 0;
+	}
+}
+
+mlp_status mlpi_quant_copy(mlp_net *dst, const mlp_net *src)
+{
+	mlp_status st;
+
+	if (!mlpi_net_quantized(src))
+		return MLP_OK;
+	st = mlpi_quant_alloc(dst);
+	if (st != MLP_OK)
+		return st;
+	for (size_t l = 0; l < src->n_layers; l++) {
+		const struct mlp_layer *s = &src->layers[l];
+		struct mlp_layer *d = &dst->layers[l];
+
+		memcpy((int8_t *)d->Wq, s->Wq, s->n_out * s->n_in);
+		memcpy((float *)d->w_scale, s->w_scale, s->n_out * sizeof(float));
+		d->in_scale = s->in_scale;
+	}
+	return MLP_OK;
 }
 
 mlp_status mlp_net_create(mlp_net **out, size_t n_layers, const size_t *sizes,
@@ -129,7 +205,8 @@ mlp_status mlp_net_clone(mlp_net **out, const mlp_net *net)
 		copy->layers[l].act = net->layers[l].act;
 	/* The same layout: one copy of the block, padding included. */
 	memcpy(copy->block, net->block, net->block_floats * sizeof(float));
-	if (mlpi_scaling_copy(copy, net) != MLP_OK) {
+	if (mlpi_scaling_copy(copy, net) != MLP_OK ||
+	    mlpi_quant_copy(copy, net) != MLP_OK) {
 		mlp_net_free(copy);
 		return MLP_ENOMEM;
 	}
@@ -142,6 +219,7 @@ void mlp_net_free(mlp_net *net)
 	if (net == NULL)
 		return;
 	mlpi_free_aligned(net->block);
+	mlpi_quant_drop(net);
 	free(net->scaling);
 	free(net);
 }

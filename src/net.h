@@ -15,6 +15,11 @@ struct mlp_layer {
 	mlp_act act;
 	float *W; /* n_out × n_in, row-major */
 	float *b; /* n_out */
+	/* int8 (quant.c): NULL, or W as int8, n_out × n_in, with W[i][k] =
+	 * Wq[i][k] · w_scale[i], and the scale of the layer's inputs. */
+	const int8_t *Wq;
+	const float *w_scale;
+	float in_scale;
 };
 
 struct mlp_net {
@@ -33,6 +38,11 @@ struct mlp_net {
 	 * width each); has_in, has_out say which pairs hold values. */
 	float *scaling;
 	bool has_in, has_out;
+	/* The int8 weights and scales of every layer (quant.c): NULL, or a
+	 * block the layers' Wq and w_scale point into, which holds while
+	 * version is quant_version. */
+	void *quant;
+	uint64_t quant_version;
 	struct mlp_layer layers[];
 };
 
@@ -47,6 +57,23 @@ static inline uint64_t mlpi_net_version(const mlp_net *net)
 {
 	return atomic_load_explicit(&net->version, memory_order_relaxed);
 }
+
+/* Whether net's int8 weights hold (quant.c). */
+static inline bool mlpi_net_quantized(const mlp_net *net)
+{
+	return net->quant != NULL && mlpi_net_version(net) == net->quant_version;
+}
+
+/* An int8 copy of src's int8 weights onto dst, a network of the same
+ * widths and parameters: MLP_OK (nothing to copy included), or MLP_ENOMEM
+ * with dst unchanged (quant.c). */
+mlp_status mlpi_quant_copy(mlp_net *dst, const mlp_net *src);
+/* Frees net's int8 weights. */
+void mlpi_quant_drop(mlp_net *net);
+/* A zeroed int8 block for net (any before it freed), its layers' Wq and
+ * w_scale pointing into it, held from net's version now: MLP_OK, or
+ * MLP_ENOMEM or MLP_ETOOBIG with net unchanged. */
+mlp_status mlpi_quant_alloc(mlp_net *net);
 
 struct mlp_workspace {
 	const mlp_net *net; /* the network it was made for */

@@ -110,7 +110,7 @@ static void describe(struct plan_shared *s, const mlp_plan_opts *o)
 		used += n_ > 0 ? (size_t)n_ : 0;                               \
 		used = used < cap ? used : cap - 1;                            \
 	} while (0)
-	ADD("%s %s%s", o->precision == MLP_BF16 ? "bf16" : "fp32",
+	ADD("%s %s%s", mlpi_precision_name(o->precision),
 	    o->effort == MLP_MEASURE ? "measure" : "estimate",
 	    c->rungs.invariant ? " batch-invariant" : "");
 	for (size_t k = 0; k < c->rungs.n;) {

@@ -52,9 +52,15 @@ static mlp_status check_opts(const mlp_net *net, const mlp_plan_opts *o,
 		return mlpi_fail(msg, MLP_EINVAL, "opts->struct_size is %zu: "
 				 "opts must come from mlp_plan_defaults",
 				 o->struct_size);
-	if (o->precision != MLP_FP32 && o->precision != MLP_BF16)
+	if (o->precision != MLP_FP32 && o->precision != MLP_BF16 &&
+	    o->precision != MLP_INT8)
 		return mlpi_fail(msg, MLP_EINVAL, "precision %d is not one",
 				 (int)o->precision);
+	if (o->precision == MLP_INT8 && !mlpi_net_quantized(net))
+		return mlpi_fail(msg, MLP_EINVAL, "precision int8 needs a quantised "
+				 "network (mlp_net_quantize), and this one %s",
+				 net->quant != NULL ? "changed since it was quantised"
+						    : "is not");
 	if (o->max_batch == 0)
 		return mlpi_fail(msg, MLP_ESIZE, "max_batch is 0");
 	if (o->max_batch > MLP_MAX_BATCH)
@@ -72,11 +78,12 @@ static mlp_status check_opts(const mlp_net *net, const mlp_plan_opts *o,
 	if (!(o->time_limit >= 0) || !isfinite(o->time_limit))
 		return mlpi_fail(msg, MLP_EINVAL, "time_limit is seconds, 0 or "
 				 "more");
-	(void)net;
 	return MLP_OK;
 }
 
-/* Whether kernel i is a candidate for layer at rung k. */
+/* Whether kernel i is a candidate for layer at rung k. An int8 plan
+ * takes fp32 kernels too (on the dequantised weights), where they are
+ * faster. */
 static bool candidate(const struct mlpi_choice *c, size_t i,
 		      const struct mlp_layer *layer, size_t k,
 		      mlp_precision precision)
@@ -84,7 +91,9 @@ static bool candidate(const struct mlpi_choice *c, size_t i,
 	size_t l = (size_t)(layer - c->layers);
 	const struct mlpi_kernel *kn = c->kernels[i];
 
-	return kn->precision == precision && !c->refused[l * c->n_kernels + i] &&
+	return (kn->precision == precision ||
+		(precision == MLP_INT8 && kn->precision == MLP_FP32)) &&
+	       !c->refused[l * c->n_kernels + i] &&
 	       (!c->rungs.invariant || kn->invariant) &&
 	       kn->supports(layer, c->rungs.rows[k]);
 }

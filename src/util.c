@@ -55,3 +55,13 @@ bool mlpi_all_finite(size_t count, const float *v)
 		acc[0] += acc[k];
 	return acc[0] == 0.0f;
 }
+
+const char *mlpi_precision_name(mlp_precision precision)
+{
+	switch (precision) {
+	case MLP_FP32: return "fp32";
+	case MLP_BF16: return "bf16";
+	case MLP_INT8: return "int8";
+	}
+	return "?";
+}

@@ -97,6 +97,9 @@ bool mlpi_carved_size(const struct mlpi_carver *c, size_t *bytes);
 /* Whether count floats are all finite. */
 bool mlpi_all_finite(size_t count, const float *v);
 
+/* "fp32", "bf16" or "int8"; "?" for another value. */
+const char *mlpi_precision_name(mlp_precision precision);
+
 /* Writes a message into *msg (when msg is not NULL); returns status. */
 MLPI_PRINTF(3, 4)
 mlp_status mlpi_fail(mlp_msg *msg, mlp_status status, const char *fmt, ...);

@@ -229,7 +229,7 @@ mlp_status mlp_wisdom_export(char *buf, size_t size, size_t *length)
 			const struct entry *e = &table[i];
 
 			emit(tmp, room, &used, "%s %zu %zu %s %zu %d %d %s %.3f\n",
-			     e->key.precision == MLP_BF16 ? "bf16" : "fp32",
+			     mlpi_precision_name(e->key.precision),
 			     e->key.n_in, e->key.n_out, mlp_act_name(e->key.act),
 			     e->key.rows, e->key.threads, e->key.invariant ? 1 : 0,
 			     e->kernel, e->us);
@@ -299,8 +299,10 @@ static const char *parse_entry(char *line, struct entry *e)
 		e->key.precision = MLP_FP32;
 	else if (strcmp(f[0], "bf16") == 0)
 		e->key.precision = MLP_BF16;
+	else if (strcmp(f[0], "int8") == 0)
+		e->key.precision = MLP_INT8;
 	else
-		return "the precision is fp32 or bf16";
+		return "the precision is fp32, bf16 or int8";
 	if (!parse_count(f[1], 1, MLP_MAX_WIDTH, &e->key.n_in) ||
 	    !parse_count(f[2], 1, MLP_MAX_WIDTH, &e->key.n_out))
 		return "inputs and outputs are widths from 1 to MLP_MAX_WIDTH";

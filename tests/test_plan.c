@@ -139,7 +139,8 @@ START_TEST(bf16_plans_match_reference)
 	size_t n;
 	const struct mlpi_kernel *const *list = mlpi_kernels(&n);
 	float w = 0, b = 0;
-	struct mlp_layer one = { 1, 1, MLP_IDENTITY, &w, &b };
+	struct mlp_layer one = { .n_in = 1, .n_out = 1, .act = MLP_IDENTITY,
+				 .W = &w, .b = &b };
 
 	net = case_net(_i, &c);
 	ck_assert_int_eq(mlp_plan_create(&plan, net, MLP_BF16, c.max_batch), MLP_OK);
@@ -442,7 +443,8 @@ START_TEST(one_list_of_kernels)
 	const struct mlpi_kernel *const *list = mlpi_kernels(&n);
 	char names[256] = "";
 	float w = 0, b = 0;
-	struct mlp_layer one = { 1, 1, MLP_IDENTITY, &w, &b };
+	struct mlp_layer one = { .n_in = 1, .n_out = 1, .act = MLP_IDENTITY,
+				 .W = &w, .b = &b };
 
 	ck_assert_uint_ge(n, 2);
 	for (size_t i = 0; i < n; i++) {
