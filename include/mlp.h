@@ -1028,11 +1028,13 @@ MLP_API void mlp_batcher_free(mlp_batcher *b);
  *
  *   - Layer l's weights: q[i][k] = round(W[i][k] / s_i), clamped to
  *     [-127, 127], with one scale per output, s_i = max_k |W[i][k]| / 127
- *     (1 for a row of zeros). Its float weights become q·s_i, so that
- *     mlp_forward on it computes with the weights the int8 plans use.
+ *     (kept within [2^-48, 2^48], as a file's scales are). Its float
+ *     weights become q·s_i, so that mlp_forward on it computes with the
+ *     weights the int8 plans use.
  *   - Layer l's inputs: one scale a_l, from the inputs the float network
  *     gives that layer on calibration rows: the largest |x|, or a
- *     percentile of |x| (values beyond it clip to ±127), over 127.
+ *     percentile of |x| (values beyond it clip to ±127), over 127,
+ *     within the same bounds.
  *   - Biases and activations stay float, as do inputs and outputs.
  *
  * MLP_INT8 plans run it (section 10); mlp_net_save writes it with I8

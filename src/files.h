@@ -16,7 +16,9 @@ mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
 			mlp_msg *msg);
 /* The JSON header of net's file, space-padded to a multiple of 8 bytes
  * (malloc'd; the data follows in layer order, each W then b, then with a
- * state, M's tensors and V's in the same order). */
+ * state, M's tensors and V's in the same order). A quantised network
+ * without a state is written as such: per layer b, its weight scales and
+ * its input scale; the scaling; then every layer's I8 weights. */
 mlp_status mlpi_st_header(const mlp_net *net, const struct mlpi_state *state,
 			  char **out, size_t *out_len, mlp_msg *msg);
 /* io.c: a checkpoint written atomically, as mlp_net_save writes a model;

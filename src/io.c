@@ -68,6 +68,25 @@ static bool write_scaling(int fd, const mlp_net *net)
 	       (!net->has_out || write_floats(fd, net->scaling + 2 * a, 2 * b));
 }
 
+/* A quantised network, in the order of its header (mlpi_st_header). */
+static bool write_quant(int fd, const mlp_net *net)
+{
+	bool ok = true;
+
+	for (size_t l = 0; ok && l < net->n_layers; l++) {
+		const struct mlp_layer *ly = &net->layers[l];
+
+		ok = write_floats(fd, ly->b, ly->n_out) &&
+		     write_floats(fd, ly->w_scale, ly->n_out) &&
+		     write_floats(fd, &ly->in_scale, 1);
+	}
+	ok = ok && write_scaling(fd, net);
+	for (size_t l = 0; ok && l < net->n_layers; l++)
+		ok = atomic_write_all(fd, net->layers[l].Wq,
+				      net->layers[l].n_out * net->layers[l].n_in);
+	return ok;
+}
+
 /* What a save writes: the network, a checkpoint's state, the header. */
 struct model_file {
 	const mlp_net *net;
@@ -87,8 +106,10 @@ static bool write_model(int fd, void *arg)
 	for (int i = 0; i < 8; i++)
 		len8[i] = (unsigned char)((uint64_t)m->header_len >> (8 * i));
 	ok = atomic_write_all(fd, len8, 8) &&
-	     atomic_write_all(fd, m->header, m->header_len) &&
-	     write_block(fd, m->net, m->net->block) && write_scaling(fd, m->net);
+	     atomic_write_all(fd, m->header, m->header_len);
+	if (m->state == NULL && mlpi_net_quantized(m->net))
+		return ok && write_quant(fd, m->net);
+	ok = ok && write_block(fd, m->net, m->net->block) && write_scaling(fd, m->net);
 	if (m->state != NULL)
 		ok = ok && write_block(fd, m->net, m->state->M) &&
 		     write_block(fd, m->net, m->state->V) &&
@@ -134,8 +155,15 @@ static uint64_t file_size(const mlp_net *net, const struct mlpi_state *state,
 			  size_t header_len)
 {
 	uint64_t blocks = state == NULL ? 1 : state->best == NULL ? 3 : 4;
+	uint64_t params = (uint64_t)net->n_params * 4 * blocks;
 
-	return 8 + (uint64_t)header_len + (uint64_t)net->n_params * 4 * blocks +
+	if (state == NULL && mlpi_net_quantized(net)) {
+		params = 0;
+		for (size_t l = 0; l < net->n_layers; l++)
+			params += (uint64_t)net->layers[l].n_out *
+					  (net->layers[l].n_in + 8) + 4;
+	}
+	return 8 + (uint64_t)header_len + params +
 	       8 * (uint64_t)((net->has_in ? net->sizes[0] : 0) +
 			      (net->has_out ? net->sizes[net->n_layers] : 0));
 }

@@ -47,12 +47,14 @@ mlp_status mlp_quantize_opts_init(mlp_quantize_opts *opts, size_t struct_size)
 	return MLP_OK;
 }
 
-/* A positive, finite scale for values up to v: v / 127, or 1 for none. */
+/* A scale for values up to v: v / 127, within [2^-48, 2^48], the
+ * bounds a file holds to (docs/model-files.md): values below 2^-48 · 127
+ * are all but zero, values beyond 2^48 · 127 clip. */
 static float scale_for(double v)
 {
 	float s = (float)(v / 127.0);
 
-	return s >= FLT_MIN && s <= FLT_MAX ? s : 1.0f;
+	return s > 0x1p-48f ? (s < 0x1p48f ? s : 0x1p48f) : 0x1p-48f;
 }
 
 /* Weights of a row as int8 with their scale, and back: W = q · s. */

@@ -11,7 +11,7 @@
 #include "dense.h"
 #include "files.h"
 #include "json.h"
-
+#include "quant.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -55,16 +55,22 @@ static struct name show(const char *raw)
 	return n;
 }
 
-/* The element types a file may hold, converted to float on loading. */
-enum dtype { F32, F16, BF16, F64 };
+/* The element types a file may hold, converted to float on loading; I8
+ * only for the weights of a quantised network. */
+enum dtype { F32, F16, BF16, F64, I8 };
 
 static const struct {
 	const char *name;
 	size_t bytes;
 } dtypes[] = {
 	[F32] = { "F32", 4 }, [F16] = { "F16", 2 }, [BF16] = { "BF16", 2 },
-	[F64] = { "F64", 8 },
+	[F64] = { "F64", 8 }, [I8] = { "I8", 1 },
 };
+
+/* A quantised network's scales: "quant.<layer>.weight_scale" [n_out] and
+ * "quant.<layer>.input_scale" [1]. */
+#define QUANT_PREFIX "quant."
+enum { QUANT_WEIGHT_SCALE = 1, QUANT_INPUT_SCALE = 2 };
 
 /* The names of the scaling tensors, in the order of net->scaling. */
 static const char *const scaling_names[4] = {
@@ -76,6 +82,7 @@ static const char *const scaling_names[4] = {
 struct entry {
 	enum dtype dtype;
 	int scaling;       /* 1 + its index in scaling_names, or 0 */
+	int quant;         /* QUANT_WEIGHT_SCALE, QUANT_INPUT_SCALE, or 0 */
 	const char *name;
 	size_t prefix_len; /* name[0 .. prefix_len) is the prefix */
 	size_t layer;      /* the number in the name */
@@ -129,6 +136,36 @@ static const char *string_value(const struct mlpi_json *v)
 	return v != NULL && v->type == MLPI_JSON_STRING ? v->str : NULL;
 }
 
+/* "quant.<layer>.weight_scale" or ".input_scale", floats of rank 1. */
+static mlp_status check_quant_entry(const char *key, struct entry *e,
+				    mlp_msg *msg)
+{
+	struct name n = show(key);
+	const char *p = key + strlen(QUANT_PREFIX);
+	size_t digits = 0;
+
+	e->layer = 0;
+	while (isdigit((unsigned char)p[digits]) && digits < 10)
+		e->layer = e->layer * 10 + (size_t)(p[digits++] - '0');
+	if (digits == 0 || digits > 9 || p[digits] != '.')
+		e->quant = 0;
+	else if (strcmp(p + digits, ".weight_scale") == 0)
+		e->quant = QUANT_WEIGHT_SCALE;
+	else if (strcmp(p + digits, ".input_scale") == 0)
+		e->quant = QUANT_INPUT_SCALE;
+	if (e->quant == 0)
+		return mlpi_fail(msg, MLP_EFORMAT, "tensor %s: not a quantisation "
+				 "tensor (quant.<layer>.weight_scale, "
+				 "quant.<layer>.input_scale)", n.s);
+	if (e->dtype == I8 || e->rank != 1)
+		return mlpi_fail(msg, MLP_EFORMAT, "tensor %s: a scale is a float "
+				 "tensor of 1 dimension", n.s);
+	if (e->quant == QUANT_INPUT_SCALE && e->dims[0] != 1)
+		return mlpi_fail(msg, MLP_EFORMAT, "tensor %s: shape [%zu], not "
+				 "[1]: one input scale a layer", n.s, e->dims[0]);
+	return MLP_OK;
+}
+
 /* Checks one tensor's entry against the data of data_size bytes. */
 static mlp_status check_entry(const char *key, const struct mlpi_json *v,
 			      size_t data_size, struct entry *e, mlp_msg *msg)
@@ -163,8 +200,9 @@ static mlp_status check_entry(const char *key, const struct mlpi_json *v,
 			t = k;
 	if (t < 0)
 		return mlpi_fail(msg, MLP_EFORMAT,
-			    "tensor %s: dtype %s is not supported (F32, F16, BF16 "
-			    "or F64)", n.s, show(dtype->str).s);
+			    "tensor %s: dtype %s is not supported (F32, F16, BF16, "
+			    "F64, or I8 for quantised weights)", n.s,
+			    show(dtype->str).s);
 	e->dtype = (enum dtype)t;
 	bytes = dtypes[t].bytes;
 	if (shape->type != MLPI_JSON_ARRAY || shape->count == 0)
@@ -204,6 +242,13 @@ static mlp_status check_entry(const char *key, const struct mlpi_json *v,
 			    "tensor %s: data_offsets [%zu, %zu] run past the end of "
 			    "the data (%zu bytes)", n.s, e->begin, e->end, data_size);
 	e->scaling = 0;
+	e->quant = 0;
+	if (strncmp(key, QUANT_PREFIX, strlen(QUANT_PREFIX)) == 0)
+		return check_quant_entry(key, e, msg);
+	if (e->dtype == I8 && (e->rank != 2 || strncmp(key, "scaling.", 8) == 0 ||
+			       strncmp(key, "optimizer.", 10) == 0))
+		return mlpi_fail(msg, MLP_EFORMAT, "tensor %s: I8 is only for the "
+				 "weights of a quantised network", n.s);
 	for (int k = 0; k < 4; k++)
 		if (strcmp(key, scaling_names[k]) == 0)
 			e->scaling = k + 1;
@@ -366,6 +411,9 @@ static bool copy_floats(float *dst, const unsigned char *src, size_t n,
 			u = (uint32_t)v;
 			memcpy(&dst[i], &u, sizeof(u));
 			break;
+		case I8:
+			dst[i] = (float)(int8_t)(uint8_t)v;
+			break;
 		}
 		finite &= isfinite(dst[i]);
 	}
@@ -392,8 +440,9 @@ static mlp_status build(struct entry *e, size_t n_layers, const mlp_act *acts,
 	for (size_t l = 0; l < n_layers; l++) {
 		const struct entry *w = &e[2 * l], *b = &e[2 * l + 1];
 
-		if (!copy_floats(mlp_net_weights(net, l), data + w->begin,
-				 w->dims[0] * w->dims[1], w->dtype) ||
+		if ((w->dtype != I8 &&
+		     !copy_floats(mlp_net_weights(net, l), data + w->begin,
+				  w->dims[0] * w->dims[1], w->dtype)) ||
 		    !copy_floats(mlp_net_bias(net, l), data + b->begin, b->dims[0],
 				 b->dtype)) {
 			mlp_net_free(net);
@@ -546,6 +595,103 @@ static mlp_status read_entries(const struct mlpi_json *root, size_t data_size,
 	return MLP_OK;
 }
 
+/* The bounds of a scale: sums of int8 products (below 2^31) times an
+ * input scale and a weight scale stay below float's largest. */
+#define SCALE_MIN 0x1p-48f
+#define SCALE_MAX 0x1p48f
+
+/* A quantised network's part: with I8 weights (every layer's, or none),
+ * each layer's weight scales and input scale, each once; the weights
+ * within [-127, 127], the scales finite in [2^-48, 2^48]. The model
+ * entries are layer-sorted (check_layers). */
+static mlp_status read_quant(const struct entry *model, const struct entry *q,
+			     size_t n_q, const struct mlpi_json *meta,
+			     const unsigned char *data, mlp_net *net, mlp_msg *msg)
+{
+	size_t L = net->n_layers, i8 = 0;
+	const struct entry **ws = calloc(2 * L, sizeof(*ws));
+	const int8_t **Wq = malloc(L * sizeof(*Wq));
+	float **scales = calloc(L, sizeof(*scales)), *in = malloc(L * sizeof(float));
+	const char *marked = string_value(mlpi_json_get(meta, "quantization"));
+	mlp_status st = MLP_OK;
+
+	for (size_t l = 0; l < L; l++)
+		i8 += model[2 * l].dtype == I8;
+	if (ws == NULL || Wq == NULL || scales == NULL || in == NULL)
+		st = mlpi_fail(msg, MLP_ENOMEM, "out of memory for the scales");
+	else if (i8 != 0 && i8 != L)
+		st = mlpi_fail(msg, MLP_EFORMAT, "%zu of %zu layers have I8 weights: "
+			       "a quantised network has them in every layer", i8, L);
+	else if (i8 == 0 && n_q > 0)
+		st = mlpi_fail(msg, MLP_EFORMAT, "tensor %s: scales, but no I8 "
+			       "weights to scale", show(q[0].name).s);
+	else if (mlpi_json_get(meta, "quantization") != NULL &&
+		 (marked == NULL || strcmp(marked, "int8") != 0 || i8 == 0))
+		st = mlpi_fail(msg, MLP_EFORMAT, "__metadata__ quantization is "
+			       "\"int8\", for I8 weights");
+	for (size_t k = 0; st == MLP_OK && k < n_q; k++) {
+		size_t slot = 2 * q[k].layer + (size_t)(q[k].quant - 1);
+
+		if (q[k].layer >= L || ws[slot] != NULL)
+			st = mlpi_fail(msg, MLP_EFORMAT, "tensor %s: %s", show(q[k].name).s,
+				       q[k].layer >= L ? "no such layer" : "given twice");
+		else if (q[k].quant == QUANT_WEIGHT_SCALE &&
+			 q[k].dims[0] != net->layers[q[k].layer].n_out)
+			st = mlpi_fail(msg, MLP_EFORMAT, "tensor %s: shape [%zu], not the "
+				       "layer's %zu outputs", show(q[k].name).s,
+				       q[k].dims[0], net->layers[q[k].layer].n_out);
+		else
+			ws[slot] = &q[k];
+	}
+	for (size_t l = 0; st == MLP_OK && i8 > 0 && l < L; l++) {
+		const struct mlp_layer *ly = &net->layers[l];
+		const struct entry *w = &model[2 * l];
+
+		if (ws[2 * l] == NULL || ws[2 * l + 1] == NULL) {
+			st = mlpi_fail(msg, MLP_EFORMAT, "layer %zu has I8 weights but "
+				       "no quant.%zu.%s", l, l, ws[2 * l] == NULL
+				       ? "weight_scale" : "input_scale");
+			break;
+		}
+		Wq[l] = (const int8_t *)(const void *)(data + w->begin);
+		for (size_t j = 0; st == MLP_OK && j < ly->n_out * ly->n_in; j++)
+			if (Wq[l][j] == -128)
+				st = mlpi_fail(msg, MLP_EFORMAT, "tensor %s[%zu] is -128: "
+					       "int8 weights are symmetric, -127 to 127",
+					       show(w->name).s, j);
+		scales[l] = malloc(ly->n_out * sizeof(float));
+		if (st == MLP_OK && scales[l] == NULL)
+			st = mlpi_fail(msg, MLP_ENOMEM, "out of memory for the scales");
+		if (st == MLP_OK &&
+		    (!copy_floats(scales[l], data + ws[2 * l]->begin, ly->n_out,
+				  ws[2 * l]->dtype) ||
+		     !copy_floats(&in[l], data + ws[2 * l + 1]->begin, 1,
+				  ws[2 * l + 1]->dtype)))
+			st = mlpi_fail(msg, MLP_EFORMAT, "layer %zu: a scale holds NaN "
+				       "or infinity", l);
+		for (size_t j = 0; st == MLP_OK && j <= ly->n_out; j++) {
+			float s = j < ly->n_out ? scales[l][j] : in[l];
+
+			if (!(s >= SCALE_MIN && s <= SCALE_MAX))
+				st = mlpi_fail(msg, MLP_EFORMAT, "tensor %s is %g: a scale "
+					       "is from 2^-48 to 2^48", show(ws[2 * l +
+					       (j == ly->n_out)]->name).s, (double)s);
+		}
+	}
+	if (st == MLP_OK && i8 > 0) {
+		st = mlpi_quant_attach(net, Wq, (const float *const *)scales, in);
+		if (st != MLP_OK)
+			st = mlpi_fail(msg, st, "out of memory for the int8 weights");
+	}
+	for (size_t l = 0; scales != NULL && l < L; l++)
+		free(scales[l]);
+	free(scales);
+	free(ws);
+	free(Wq);
+	free(in);
+	return st;
+}
+
 /* A checkpoint's optimizer tensors: named "optimizer.m.",
  * "optimizer.v." or "optimizer.best." and a layer's name. */
 #define STATE_PREFIX "optimizer."
@@ -557,7 +703,12 @@ static bool is_state(const struct entry *e)
 
 static bool is_model(const struct entry *e)
 {
-	return !is_state(e) && e->scaling == 0;
+	return !is_state(e) && e->scaling == 0 && e->quant == 0;
+}
+
+static bool is_quant(const struct entry *e)
+{
+	return e->quant != 0;
 }
 
 /* Moves the entries that `keep` takes to the front; their count. */
@@ -707,6 +858,7 @@ mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
 	const unsigned char *data = NULL;
 	const struct mlpi_json *meta = NULL;
 	size_t data_size = 0, n = 0, n_layers = 0, n_model = 0, n_state = 0;
+	size_t n_quant = 0;
 	mlp_net *net = NULL;
 	struct mlpi_json *root = NULL;
 	struct entry *e = NULL;
@@ -735,6 +887,7 @@ mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
 	if (st == MLP_OK) {
 		n_model = partition(e, n, is_model);
 		n_state = n_model + partition(e + n_model, n - n_model, is_state);
+		n_quant = n_state + partition(e + n_state, n - n_state, is_quant);
 		if (n_model == 0)
 			st = mlpi_fail(msg, MLP_EFORMAT, "the file holds no tensors "
 				       "of a network, only an optimizer's");
@@ -750,7 +903,10 @@ mlp_status mlpi_st_read(mlp_net **out, const unsigned char *file, size_t size,
 	if (st == MLP_OK)
 		st = build(e, n_layers, acts, data, &net, msg);
 	if (st == MLP_OK)
-		st = read_scaling(e + n_state, n - n_state, data, net, msg);
+		st = read_scaling(e + n_quant, n - n_quant, data, net, msg);
+	if (st == MLP_OK)
+		st = read_quant(e, e + n_state, n_quant - n_state, meta, data, net,
+				msg);
 	if (st == MLP_OK && state != NULL)
 		st = read_state(e + n_model, n_state - n_model, meta, data, net,
 				state, msg);
@@ -823,6 +979,40 @@ static void add_tensors(struct text *t, const mlp_net *net, const char *prefix,
 	}
 }
 
+/* A quantised network's entries: the F32 ones first (per layer its bias,
+ * weight scales and input scale), so that they stay 4-byte aligned; its
+ * I8 weights come after the scaling (mlpi_st_quant_tail). */
+static void add_quant(struct text *t, const mlp_net *net, size_t *at)
+{
+	for (size_t l = 0; l < net->n_layers; l++) {
+		size_t bb = net->layers[l].n_out * sizeof(float);
+
+		add(t, "%s\"layers.%zu.bias\":{\"dtype\":\"F32\",\"shape\":[%zu],"
+		    "\"data_offsets\":[%zu,%zu]}", t->len > 1 ? "," : "", l,
+		    net->layers[l].n_out, *at, *at + bb);
+		*at += bb;
+		add(t, ",\"" QUANT_PREFIX "%zu.weight_scale\":{\"dtype\":\"F32\","
+		    "\"shape\":[%zu],\"data_offsets\":[%zu,%zu]}", l,
+		    net->layers[l].n_out, *at, *at + bb);
+		*at += bb;
+		add(t, ",\"" QUANT_PREFIX "%zu.input_scale\":{\"dtype\":\"F32\","
+		    "\"shape\":[1],\"data_offsets\":[%zu,%zu]}", l, *at, *at + 4);
+		*at += 4;
+	}
+}
+
+static void add_quant_weights(struct text *t, const mlp_net *net, size_t *at)
+{
+	for (size_t l = 0; l < net->n_layers; l++) {
+		const struct mlp_layer *ly = &net->layers[l];
+
+		add(t, ",\"layers.%zu.weight\":{\"dtype\":\"I8\",\"shape\":[%zu,%zu],"
+		    "\"data_offsets\":[%zu,%zu]}", l, ly->n_out, ly->n_in, *at,
+		    *at + ly->n_out * ly->n_in);
+		*at += ly->n_out * ly->n_in;
+	}
+}
+
 /* The entries of the network's scaling, where it has some. */
 static void add_scaling(struct text *t, const mlp_net *net, size_t *at)
 {
@@ -851,8 +1041,14 @@ mlp_status mlpi_st_header(const mlp_net *net, const struct mlpi_state *state,
 		return mlpi_fail(msg, MLP_ENOMEM, "out of memory for the header");
 	t.s[0] = '\0';
 	add(&t, "{");
-	add_tensors(&t, net, "layers.", &at);
-	add_scaling(&t, net, &at);
+	if (state == NULL && mlpi_net_quantized(net)) {
+		add_quant(&t, net, &at);
+		add_scaling(&t, net, &at);
+		add_quant_weights(&t, net, &at);
+	} else {
+		add_tensors(&t, net, "layers.", &at);
+		add_scaling(&t, net, &at);
+	}
 	if (state != NULL) {
 		add_tensors(&t, net, STATE_PREFIX "m.", &at);
 		add_tensors(&t, net, STATE_PREFIX "v.", &at);
@@ -867,6 +1063,8 @@ mlp_status mlpi_st_header(const mlp_net *net, const struct mlpi_state *state,
 		add(&t, "%s", meta != NULL ? meta : "");
 		free(meta);
 	}
+	if (state == NULL && mlpi_net_quantized(net))
+		add(&t, "\"quantization\":\"int8\",");
 	add(&t, "\"activations\":\"");
 	for (size_t l = 0; l < net->n_layers; l++)
 		add(&t, "%s%s", l > 0 ? "," : "", mlp_act_name(net->layers[l].act));

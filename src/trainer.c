@@ -119,6 +119,9 @@ mlp_status mlp_trainer_create(mlp_trainer **out, mlp_net *net,
 		free(t);
 		return st;
 	}
+	/* Its steps will change the parameters: a quantised network's int8
+	 * weights no longer hold from here on. */
+	mlpi_net_changed(net);
 	*out = t;
 	return MLP_OK;
 }

@@ -7,6 +7,7 @@
  * The parts "avx2" and "vnni" run the kernel's variant for those (SKIP
  * on a CPU without them); the main part runs plain C and the rest.
  */
+#define _POSIX_C_SOURCE 200809L /* mkstemp, strndup */
 #include "support.h"
 
 #include "kernel.h"
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static enum mlpi_kint8_isa isa; /* the variant under test */
 
@@ -451,6 +453,164 @@ START_TEST(int8_plans)
 }
 END_TEST
 
+/* ---- files ------------------------------------------------------------------ */
+
+static unsigned char *read_whole(const char *path, size_t *size)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *buf;
+	long n;
+
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)n);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*size = (size_t)n;
+	return buf;
+}
+
+/* A quantised network saved and loaded is the same network: int8
+ * weights, scales, float weights and outputs the same bits; the file of
+ * 784-256-128-10 is at most 0.3 of the float one. */
+START_TEST(file_round_trip)
+{
+	size_t sizes[4] = { 784, 256, 128, 10 };
+	mlp_net *net = random_net(3, sizes, 15), *q, *back;
+	char fpath[] = "/tmp/mlp-quant-XXXXXX", qpath[64];
+	enum { ROWS = 20 };
+	float *X = malloc(ROWS * 784 * sizeof(float)), Y[ROWS * 10], Z[ROWS * 10];
+	struct trng g = { 16 };
+	unsigned char *fb, *qb;
+	size_t fsize, qsize;
+	mlp_plan *p1, *p2;
+	mlp_msg msg;
+	int fd = mkstemp(fpath);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(qpath, sizeof(qpath), "%s.q", fpath);
+	trng_fill(&g, X, ROWS * 784, 0, 1);
+	ck_assert_int_eq(mlp_net_quantize(&q, net, ROWS, X, NULL, NULL), MLP_OK);
+	ck_assert_int_eq(mlp_net_save(net, fpath, &msg), MLP_OK);
+	ck_assert_int_eq(mlp_net_save(q, qpath, &msg), MLP_OK);
+	fb = read_whole(fpath, &fsize);
+	qb = read_whole(qpath, &qsize);
+	ck_assert_msg(qsize <= 0.3 * (double)fsize, "%zu bytes against %zu", qsize, fsize);
+	ck_assert_int_eq(mlp_net_load(&back, qpath, NULL, &msg), MLP_OK);
+	ck_assert(mlp_net_quantized(back));
+	for (size_t l = 0; l < 3; l++) {
+		const struct mlp_layer *a = &q->layers[l], *b = &back->layers[l];
+
+		ck_assert_int_eq(memcmp(a->Wq, b->Wq, a->n_out * a->n_in), 0);
+		ck_assert_int_eq(memcmp(a->w_scale, b->w_scale, a->n_out * 4), 0);
+		ck_assert_int_eq(memcmp(a->W, b->W, a->n_out * a->n_in * 4), 0);
+		ck_assert_int_eq(memcmp(a->b, b->b, a->n_out * 4), 0);
+		ck_assert(a->in_scale == b->in_scale && a->act == b->act);
+	}
+	ck_assert_int_eq(mlp_plan_create(&p1, q, MLP_INT8, ROWS), MLP_OK);
+	ck_assert_int_eq(mlp_plan_create(&p2, back, MLP_INT8, ROWS), MLP_OK);
+	ck_assert_int_eq(mlp_plan_forward(p1, ROWS, X, Y), MLP_OK);
+	ck_assert_int_eq(mlp_plan_forward(p2, ROWS, X, Z), MLP_OK);
+	ck_assert_int_eq(memcmp(Y, Z, sizeof(Y)), 0);
+	/* Once changed, it saves as a float network. */
+	(void)mlp_net_bias(back, 0);
+	ck_assert_int_eq(mlp_net_save(back, qpath, &msg), MLP_OK);
+	free(qb);
+	qb = read_whole(qpath, &qsize);
+	ck_assert_uint_eq(qsize, fsize);
+	mlp_plan_free(p1);
+	mlp_plan_free(p2);
+	unlink(fpath);
+	unlink(qpath);
+	free(fb);
+	free(qb);
+	free(X);
+	mlp_net_free(back);
+	mlp_net_free(q);
+	mlp_net_free(net);
+}
+END_TEST
+
+/* A quantised file broken in one way, refused with a message naming the
+ * rule. The file of 5-4-3: per layer bias, weight scales, input scale
+ * (bytes 0-35, then 36-63), then the I8 weights (64-83, 84-95). */
+static const struct {
+	long at;                /* a byte of the data to patch, or -1 */
+	unsigned char bytes[4]; /* what goes there */
+	size_t n;
+	const char *from, *to;  /* a change to the header */
+	const char *expect;
+} broken[] = {
+	{ 16, { 0, 0, 0x80, 0xbf }, 4, NULL, NULL, "a scale is from" },   /* -1 */
+	{ 16, { 0, 0, 0, 0 }, 4, NULL, NULL, "a scale is from" },          /* 0 */
+	{ 32, { 0, 0, 0xc0, 0x7f }, 4, NULL, NULL, "NaN or infinity" },    /* NaN */
+	{ 32, { 0, 0, 0x80, 0x59 }, 4, NULL, NULL, "a scale is from" },    /* 2^52 */
+	{ 60, { 0, 0, 0x80, 0x7f }, 4, NULL, NULL, "NaN or infinity" },    /* inf */
+	{ 67, { 0x80 }, 1, NULL, NULL, "is -128" },
+	{ -1, { 0 }, 0, "quant.1.input_scale", "quant.1.inputXscale",
+	  "not a quantisation tensor" },
+	{ -1, { 0 }, 0, "quant.1.weight_scale", "quant.7.weight_scale",
+	  "no such layer" },
+	{ -1, { 0 }, 0, "\"int8\"", "\"int9\"", "quantization is" },
+};
+#define N_BROKEN (sizeof(broken) / sizeof(broken[0]))
+
+START_TEST(file_refused)
+{
+	size_t sizes[3] = { 5, 4, 3 }, size, hl = 0;
+	mlp_net *net = random_net(2, sizes, 17), *q, *back = NULL;
+	float X[2 * 5] = { 1, -2, 3, 0.5f, 0, 2, 2, -1, 0, 1 };
+	char path[] = "/tmp/mlp-quant-XXXXXX";
+	unsigned char *f;
+	mlp_msg msg;
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(mlp_net_quantize(&q, net, 2, X, NULL, NULL), MLP_OK);
+	ck_assert_int_eq(mlp_net_save(q, path, &msg), MLP_OK);
+	f = read_whole(path, &size);
+	for (int k = 7; k >= 0; k--)
+		hl = hl << 8 | f[k];
+	ck_assert_uint_eq(size, 8 + hl + 96);
+	ck_assert_int_eq(mlp_net_load_memory(&back, f, size, NULL, &msg), MLP_OK);
+	mlp_net_free(back);
+	back = NULL;
+	for (size_t i = 0; i < N_BROKEN; i++) {
+		unsigned char *g = malloc(size);
+		char *at;
+
+		memcpy(g, f, size);
+		if (broken[i].at >= 0)
+			memcpy(g + 8 + hl + broken[i].at, broken[i].bytes, broken[i].n);
+		if (broken[i].from != NULL) {
+			char *h = strndup((const char *)g + 8, hl);
+
+			at = strstr(h, broken[i].from);
+			ck_assert_ptr_nonnull(at);
+			ck_assert_uint_eq(strlen(broken[i].from), strlen(broken[i].to));
+			memcpy(g + 8 + (at - h), broken[i].to, strlen(broken[i].to));
+			free(h);
+		}
+		ck_assert_int_eq(mlp_net_load_memory(&back, g, size, NULL, &msg),
+				 MLP_EFORMAT);
+		ck_assert_ptr_null(back);
+		ck_assert_msg(strstr(msg.text, broken[i].expect) != NULL,
+			      "case %zu: \"%s\" does not say \"%s\"", i, msg.text,
+			      broken[i].expect);
+		free(g);
+	}
+	unlink(path);
+	free(f);
+	mlp_net_free(q);
+	mlp_net_free(net);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	static char why[96];
@@ -479,6 +639,8 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, quantize_arguments);
 		tcase_add_test(tc, quantize_allocation_failure);
 		tcase_add_loop_test(tc, int8_plans, 0, 3);
+		tcase_add_test(tc, file_round_trip);
+		tcase_add_test(tc, file_refused);
 		suite_add_tcase(s, tc);
 	}
 	return run_suite(s);
