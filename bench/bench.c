@@ -63,7 +63,7 @@ static const size_t default_batches[] = { 1, 8, 64, 256, 1024 };
 static const char *const impl_names[N_IMPL] = {
 	"mlp", "blas-floor", "naive", "fann",
 	"plan-fp32", "plan-bf16", "onednn-fp32", "onednn-bf16",
-	"plan-measure", "plan-invariant",
+	"plan-measure", "plan-invariant", "plan-int8",
 	"mlp-bf16",
 	"pytorch", "pytorch-bf16",
 };
@@ -301,7 +301,8 @@ struct setup {
 	struct fann_net *fann;
 	struct torch_proc *torch; /* NULL: not in this run */
 	bool torch16;             /* PyTorch's bf16 autocast works */
-	mlp_plan *plan32, *plan16, *planm, *plani;
+	mlp_plan *plan32, *plan16, *planm, *plani, *plan8;
+	mlp_net *qnet; /* net quantised, for the int8 plan */
 	struct dnnl_floor *dnnl32, *dnnl16;
 };
 
@@ -336,6 +337,9 @@ static void run_impl(struct setup *s, enum impl k)
 		break;
 	case PLANI:
 		mlp_plan_forward(s->plani, s->batch, s->X, s->Y[PLANI]);
+		break;
+	case PLAN8:
+		mlp_plan_forward(s->plan8, s->batch, s->X, s->Y[PLAN8]);
 		break;
 	case DNNL32:
 		dnnl_floor_forward(s->dnnl32, s->Y[DNNL32]);
@@ -515,6 +519,22 @@ static void setup_torch(struct setup *s, struct torch_proc *torch,
 	}
 }
 
+/* The cell's network quantised into s->qnet, calibrated on rows drawn as
+ * the cell's inputs are. */
+static mlp_status quantize(struct setup *s)
+{
+	struct bench_rng g = { 777 };
+	float *calib = malloc(256 * s->n_in * sizeof(float));
+	mlp_status st = MLP_ENOMEM;
+
+	if (calib != NULL) {
+		bench_fill(&g, calib, 256 * s->n_in, -1, 1);
+		st = mlp_net_quantize(&s->qnet, s->net, 256, calib, NULL, NULL);
+	}
+	free(calib);
+	return st;
+}
+
 /* mlp's plans of the cell's network, and the oneDNN chains beneath them;
  * each absent, with the reason, where this build or CPU has none. */
 static void setup_plans(struct setup *s, struct cell *cell)
@@ -538,11 +558,20 @@ static void setup_plans(struct setup *s, struct cell *cell)
 		o.flags = MLP_PLAN_BATCH_INVARIANT;
 		if (mlp_plan_create_opts(&s->plani, s->net, &o, NULL) != MLP_OK)
 			s->plani = NULL;
+		/* int8: the network quantised on 256 other rows of the same
+		 * inputs (uniform in [-1, 1]), its plan measured. */
+		o.flags = 0;
+		o.effort = MLP_MEASURE;
+		o.precision = MLP_INT8;
+		s->plan8 = NULL;
+		if (quantize(s) == MLP_OK &&
+		    mlp_plan_create_opts(&s->plan8, s->qnet, &o, NULL) != MLP_OK)
+			s->plan8 = NULL;
 	}
 	{
-		mlp_plan *plans[3] = { s->plan32, s->planm, s->plani };
+		mlp_plan *plans[4] = { s->plan32, s->planm, s->plani, s->plan8 };
 
-		for (int p = 0; p < 3; p++) {
+		for (int p = 0; p < 4; p++) {
 			size_t used = 0;
 
 			cell->kernels[p][0] = '\0';
@@ -565,6 +594,7 @@ static void setup_plans(struct setup *s, struct cell *cell)
 	snprintf(cell->s[PLAN32].why, sizeof(cell->s[PLAN32].why), "out of memory");
 	snprintf(cell->s[PLANM].why, sizeof(cell->s[PLANM].why), "out of memory");
 	snprintf(cell->s[PLANI].why, sizeof(cell->s[PLANI].why), "out of memory");
+	snprintf(cell->s[PLAN8].why, sizeof(cell->s[PLAN8].why), "out of memory");
 	snprintf(cell->s[PLAN16].why, sizeof(cell->s[PLAN16].why), no_bf16);
 	snprintf(cell->s[DNNL32].why, sizeof(cell->s[DNNL32].why), "oneDNN not built in");
 	snprintf(cell->s[DNNL16].why, sizeof(cell->s[DNNL16].why), no_bf16);
@@ -578,6 +608,8 @@ static void free_setup(struct setup *s)
 	mlp_plan_free(s->plan16);
 	mlp_plan_free(s->planm);
 	mlp_plan_free(s->plani);
+	mlp_plan_free(s->plan8);
+	mlp_net_free(s->qnet);
 	dnnl_floor_free(s->dnnl32);
 	dnnl_floor_free(s->dnnl16);
 	mlp_workspace_free(s->ws);
@@ -604,6 +636,8 @@ static bool impl_present(const struct setup *s, enum impl k)
 		return s->planm != NULL;
 	case PLANI:
 		return s->plani != NULL;
+	case PLAN8:
+		return s->plan8 != NULL;
 	case DNNL32:
 		return s->dnnl32 != NULL;
 	case DNNL16:
@@ -617,14 +651,10 @@ static bool impl_present(const struct setup *s, enum impl k)
 	}
 }
 
-/* The bf16 rule: the relative RMS distance from mlp's float outputs at
- * most 3%. bf16 rounds inputs and weights to 8 significant bits: about
- * 0.3-1% here; a wrong weight, bias or activation is off by the order of
- * the outputs themselves. */
-#define AGREE_BF16 0.03
-
-static bool agrees_bf16(size_t n, const float *y, const float *want,
-			struct stats *st)
+/* Whether y is within `bound` of want in relative RMS distance, kept in
+ * st->err. */
+static bool agrees_rms(size_t n, const float *y, const float *want,
+		       double bound, struct stats *st)
 {
 	double d = 0, ref = 0;
 
@@ -633,11 +663,31 @@ static bool agrees_bf16(size_t n, const float *y, const float *want,
 		ref += (double)want[i] * want[i];
 	}
 	st->err = sqrt(d / (ref > 0 ? ref : 1));
-	if (st->err <= AGREE_BF16)
+	if (st->err <= bound)
 		return true;
 	snprintf(st->why, sizeof(st->why), "relative RMS distance from mlp %.3g",
 		 st->err);
 	return false;
+}
+
+/* The bf16 rule: the relative RMS distance from mlp's float outputs at
+ * most 3%. bf16 rounds inputs and weights to 8 significant bits: about
+ * 0.3-1% here; a wrong weight, bias or activation is off by the order of
+ * the outputs themselves. */
+static bool agrees_bf16(size_t n, const float *y, const float *want,
+			struct stats *st)
+{
+	return agrees_rms(n, y, want, 0.03, st);
+}
+
+/* The int8 rule: at most 5%. int8 rounds each weight to 1/254 of its
+ * row's largest and each input to 1/254 of its layer's range: 0.5-3% on
+ * these networks; a wrong scale or weight is off by the order of the
+ * outputs. */
+static bool agrees_int8(size_t n, const float *y, const float *want,
+			struct stats *st)
+{
+	return agrees_rms(n, y, want, 0.05, st);
 }
 
 /* Agreement: every implementation against mlp, and mlp's first rows
@@ -670,6 +720,8 @@ static void check_cell(struct setup *s, struct cell *cell)
 			continue;
 		if (k == PLAN16)
 			st->agree = agrees_bf16(n, s->Y[k], s->Y[MLP], st);
+		else if (k == PLAN8)
+			st->agree = agrees_int8(n, s->Y[k], s->Y[MLP], st);
 		else
 			st->agree = agrees(n, s->Y[k], want, rms, st->why,
 					   sizeof(st->why));
@@ -934,6 +986,44 @@ static void print_planner(const struct cell *cells, size_t n,
 	}
 }
 
+/* The int8 table: the int8 plan (measured) against the fastest fp32 way
+ * of the cell (mlp_forward, the estimated and the measured fp32 plan),
+ * its error against mlp's float outputs, and the kernels it runs. */
+static void print_int8(const struct cell *cells, size_t n)
+{
+	printf("\nint8: the int8 plan (MLP_MEASURE, the network quantised on 256 "
+	       "rows) against the fastest fp32 way (best of mlp, plan-fp32, "
+	       "plan-measure), us a batch; x best = best / int8; err = relative "
+	       "RMS distance from mlp's float outputs\n\n");
+	printf("%-17s %5s %9s %9s %9s %9s %9s %6s %8s  %s\n", "network", "batch",
+	       "mlp", "estimate", "measure", "best f32", "int8", "x best", "err",
+	       "kernels of the int8 plan");
+	for (size_t i = 0; i < n; i++) {
+		const struct cell *c = &cells[i];
+		const struct stats *s = c->s, *best = NULL;
+		static const int fp32[] = { MLP, PLAN32, PLANM };
+		char t[N_IMPL][24], tb[24] = "-", xb[16] = "-", err[16] = "-";
+
+		if (c->kind != CELL_FORWARD)
+			continue;
+		for (int k = 0; k < N_IMPL; k++)
+			fmt_time(t[k], sizeof(t[k]), &s[k]);
+		for (int j = 0; j < 3; j++)
+			if (s[fp32[j]].ran && s[fp32[j]].agree &&
+			    (best == NULL || s[fp32[j]].median < best->median))
+				best = &s[fp32[j]];
+		if (best != NULL) {
+			fmt_time(tb, sizeof(tb), best);
+			fmt_ratio(xb, sizeof(xb), best, &s[PLAN8]);
+		}
+		if (s[PLAN8].present && s[PLAN8].agree)
+			snprintf(err, sizeof(err), "%.2e", s[PLAN8].err);
+		printf("%-17s %5zu %9s %9s %9s %9s %9s %6s %8s  %s\n", c->c->name,
+		       c->batch, t[MLP], t[PLAN32], t[PLANM], tb, t[PLAN8], xb, err,
+		       c->kernels[3]);
+	}
+}
+
 static void print_train(const struct cell *c, int threads)
 {
 	const struct stats *s = c->s;
@@ -1186,6 +1276,7 @@ int main(int argc, char **argv)
 	if (cells != NULL) {
 		print_engines(cells, n_cells);
 		print_planner(cells, n_cells, &m.peak);
+		print_int8(cells, n_cells);
 	}
 	have_torch = torch != NULL;
 	torch_stop(torch);

@@ -32,6 +32,7 @@ enum impl {
 	MLP, FLOOR, NAIVE, FANN,
 	PLAN32, PLAN16, DNNL32, DNNL16,
 	PLANM, PLANI, /* fp32 plans: MLP_MEASURE, and batch-invariant */
+	PLAN8,        /* the int8 plan (MLP_MEASURE) of the network quantised */
 	MLP16,
 	TORCH, TORCH16,
 	N_IMPL
@@ -52,7 +53,7 @@ struct cell {
 	struct stats s[N_IMPL];
 	/* The kernels of the fp32 plans (estimate, measure, invariant) at
 	 * the cell's batch, a name a layer. */
-	char kernels[3][96];
+	char kernels[4][96]; /* and the int8 plan's */
 };
 
 /* train_bench.c: mlp's trainers, float and bf16, on one network (Adam,

@@ -1,6 +1,7 @@
 /* cmd_eval.c — mlp eval: how well a model does on labelled data. */
 #include "tool.h"
 
+#include <float.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -8,7 +9,7 @@
 
 static const char help[] =
 	"usage: mlp eval [--act LIST] [--labels FILE] [--header] [--plot PNG]\n"
-	"                MODEL DATA\n"
+	"                [--precision P] MODEL DATA\n"
 	"\n"
 	"Runs the rows of DATA through the network in MODEL and reports how it\n"
 	"does. A softmax output is a classifier: DATA holds the inputs and the\n"
@@ -20,12 +21,19 @@ static const char help[] =
 	"  --act LIST     the activations, for a file that names none\n"
 	"  --labels FILE  IDX labels, when not beside the images\n"
 	"  --header       skip the first line of a CSV file\n"
-	"  --plot PNG     draw the confusion matrix as a heat map (gnuplot)\n";
+	"  --plot PNG     draw the confusion matrix as a heat map (gnuplot)\n"
+	"  --precision P  fp32, bf16 or int8; default: int8 for a quantised\n"
+	"                 model (from mlp quantize), else fp32\n"
+	"\n"
+	"A quantised model is run in int8, and eval prints, before the\n"
+	"metrics, each layer's int8 error against the model's own float\n"
+	"weights on DATA: relative RMS, and inputs clipped.\n";
 
 /* The outputs of the network for all the (standardised) rows, in the
- * targets' units, through an fp32 plan as mlp run makes it (with what mlp
+ * targets' units, through a plan as mlp run makes it (with what mlp
  * tune measured here, if it did). */
-static int outputs(const mlp_net *net, const struct dataset *d, float **Y)
+static int outputs(const mlp_net *net, const struct dataset *d,
+		   mlp_precision precision, float **Y)
 {
 	size_t n_out = d->n_out, batch = d->n < 256 ? d->n : 256;
 	mlp_plan *plan = NULL;
@@ -39,7 +47,7 @@ static int outputs(const mlp_net *net, const struct dataset *d, float **Y)
 	if (wisdom_path(wisdom, sizeof(wisdom)))
 		rc = wisdom_read(wisdom, false);
 	if (rc == EXIT_OK)
-		rc = report_status(mlp_plan_create(&plan, net, MLP_FP32, batch),
+		rc = report_status(mlp_plan_create(&plan, net, precision, batch),
 				   "cannot prepare the network for %zu rows",
 				   batch);
 	if (rc == EXIT_OK)
@@ -53,6 +61,26 @@ static int outputs(const mlp_net *net, const struct dataset *d, float **Y)
 		free(*Y);
 		*Y = NULL;
 	}
+	return rc;
+}
+
+/* A quantised model's int8 error per layer on the rows, against its own
+ * float weights (the rounding of the inputs), as mlp quantize prints it
+ * against the float model. */
+static int int8_errors(const mlp_net *net, const struct dataset *d)
+{
+	size_t L = mlp_net_layers(net);
+	mlp_quant_error *err = malloc(L * sizeof(*err));
+	int rc = err == NULL ? report_error(EXIT_FAIL, "out of memory")
+		 : report_status(mlp_quant_compare(net, NULL, d->n, d->X, err, L),
+				 "the int8 error");
+
+	for (size_t l = 0; rc == EXIT_OK && l < L; l++)
+		printf("int8 layer %zu: rel. RMS error %.4f%%, clipped %llu of "
+		       "%llu inputs\n", l, 100 * err[l].rel_rms,
+		       (unsigned long long)err[l].clipped,
+		       (unsigned long long)err[l].inputs);
+	free(err);
 	return rc;
 }
 
@@ -91,21 +119,27 @@ static int plot_confusion(const size_t *m, size_t k, const char *png)
 	return plot_draw(&p, png);
 }
 
-static int classification(const mlp_net *net, const struct dataset *d,
-			  const float *Y, size_t *m)
+/* The loss and accuracy of the plan's outputs Y (in the plan's
+ * precision, as the confusion matrix): the cross-entropy of each row's
+ * probabilities, an output of 0 taken as the smallest float above it. */
+static int classification(const struct dataset *d, const float *Y, size_t *m)
 {
-	double loss = 0, acc = 0;
-	size_t k = d->n_out;
-	int rc = report_status(mlp_evaluate(net, MLP_LOSS_XENT, d->n, d->X,
-					    d->Y, &loss, &acc),
-			       "cannot compute the loss and accuracy");
+	double loss = 0;
+	size_t k = d->n_out, right = 0;
 
-	if (rc != EXIT_OK)
-		return rc;
-	for (size_t i = 0; i < d->n; i++)
-		m[argmax(d->Y + i * k, k) * k + argmax(Y + i * k, k)]++;
+	for (size_t i = 0; i < d->n; i++) {
+		size_t t = argmax(d->Y + i * k, k), y = argmax(Y + i * k, k);
+
+		m[t * k + y]++;
+		right += t == y;
+		for (size_t j = 0; j < k; j++)
+			if (d->Y[i * k + j] != 0)
+				loss -= d->Y[i * k + j] *
+					log(fmax(Y[i * k + j], FLT_TRUE_MIN));
+	}
+	loss /= (double)d->n;
 	printf("rows      %zu\ncross-entropy %.6f\naccuracy  %.6f\n", d->n, loss,
-	       acc);
+	       (double)right / (double)d->n);
 	printf("confusion matrix (rows: true class, columns: predicted)\n     ");
 	for (size_t j = 0; j < k; j++)
 		printf(" %6zu", j);
@@ -155,6 +189,7 @@ int cmd_eval(int argc, char **argv)
 		{ "labels", required_argument, NULL, 'l' },
 		{ "header", no_argument, NULL, 'H' },
 		{ "plot", required_argument, NULL, 'p' },
+		{ "precision", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -164,6 +199,7 @@ int cmd_eval(int argc, char **argv)
 	mlp_net *net = NULL;
 	float *Y = NULL;
 	size_t *m = NULL;
+	mlp_precision precision = PRECISION_MODEL;
 	int c, rc;
 
 	optind = 1;
@@ -173,6 +209,11 @@ int cmd_eval(int argc, char **argv)
 		case 'l': labels = optarg; break;
 		case 'H': header = true; break;
 		case 'p': png = optarg; break;
+		case 'P':
+			rc = option_precision("precision", optarg, &precision);
+			if (rc != EXIT_OK)
+				return rc;
+			break;
 		case 'h': return fputs(help, stdout), EXIT_OK;
 		default: return report_usage("eval", argv, c);
 		}
@@ -184,7 +225,8 @@ int cmd_eval(int argc, char **argv)
 	if (rc != EXIT_OK)
 		return rc;
 	classes = mlp_net_act(net, mlp_net_layers(net) - 1) == MLP_SOFTMAX;
-	if (png != NULL && !classes)
+	rc = model_precision(net, argv[optind], precision, &precision);
+	if (rc == EXIT_OK && png != NULL && !classes)
 		rc = report_error(EXIT_USAGE, "--plot draws a confusion matrix: "
 				  "the model is not a classifier (softmax output)");
 	/* Where the picture cannot go, say so before the work. */
@@ -199,15 +241,17 @@ int cmd_eval(int argc, char **argv)
 		rc = report_status(mlp_net_scale_inputs(net, d.n, d.X, d.X),
 				   "%s: the model's scaling of the inputs",
 				   argv[optind + 1]);
+	if (rc == EXIT_OK && precision == MLP_INT8)
+		rc = int8_errors(net, &d);
 	if (rc == EXIT_OK)
-		rc = outputs(net, &d, &Y);
+		rc = outputs(net, &d, precision, &Y);
 	if (rc == EXIT_OK && classes) {
 		m = calloc(d.n_out * d.n_out, sizeof(size_t));
 		if (m == NULL)
 			rc = report_error(EXIT_FAIL, "out of memory");
 	}
 	if (rc == EXIT_OK && classes)
-		rc = classification(net, &d, Y, m);
+		rc = classification(&d, Y, m);
 	else if (rc == EXIT_OK)
 		regression(&d, Y);
 	if (rc == EXIT_OK && fflush(stdout) != 0)

@@ -2,6 +2,7 @@
 #include "tool.h"
 
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -34,6 +35,35 @@ static int show_checkpoint(const char *path)
 	       "--seed %llu (mlp train --resume goes on from it)\n", epoch,
 	       o.epochs, o.optim == MLP_OPTIM_SGD ? "sgd" : "adam", (double)o.lr,
 	       o.batch_size, (unsigned long long)o.seed);
+	return EXIT_OK;
+}
+
+/* A quantised model's scales: per layer its input scale and the range of
+ * its weight scales. */
+static int show_quantized(const mlp_net *net)
+{
+	printf("  int8     quantised: I8 weights, a scale per output and one per "
+	       "layer's inputs (mlp run, eval and serve run it in int8)\n");
+	for (size_t l = 0; l < mlp_net_layers(net); l++) {
+		size_t n = mlp_net_width(net, l + 1);
+		float in, *w = malloc(n * sizeof(float)), lo, hi;
+		int rc = w == NULL ? report_error(EXIT_FAIL, "out of memory")
+			 : report_status(mlp_net_quant_scales(net, l, &in, w),
+					 "the scales of layer %zu", l);
+
+		if (rc != EXIT_OK) {
+			free(w);
+			return rc;
+		}
+		lo = hi = w[0];
+		for (size_t i = 1; i < n; i++) {
+			lo = w[i] < lo ? w[i] : lo;
+			hi = w[i] > hi ? w[i] : hi;
+		}
+		printf("  layer %zu  input scale %.6g, weight scales %.6g to %.6g\n",
+		       l, (double)in, (double)lo, (double)hi);
+		free(w);
+	}
 	return EXIT_OK;
 }
 
@@ -85,6 +115,8 @@ int cmd_info(int argc, char **argv)
 			       im != NULL && om != NULL ? " and " : "",
 			       om != NULL ? "targets" : "");
 	}
+	if (rc == EXIT_OK && mlp_net_quantized(net))
+		rc = show_quantized(net);
 	mlp_net_free(net);
 	if (rc == EXIT_OK)
 		rc = show_checkpoint(argv[optind]);

@@ -18,8 +18,9 @@ static const char help[] =
 	"\n"
 	"  --argmax       write the index of the largest output (the class) instead\n"
 	"  --batch N      rows a forward pass, 1 to 1048576 (default 256)\n"
-	"  --precision P  fp32 (default) or bf16 (oneDNN, on AVX512_BF16 or AMX:\n"
-	"                 outputs about 1% from fp32's)\n"
+	"  --precision P  fp32, bf16 (on AVX512_BF16 or AMX: outputs about 1%\n"
+	"                 from fp32's) or int8 (a model from mlp quantize);\n"
+	"                 default: int8 for a quantised model, else fp32\n"
 	"  --header       skip the first line of INPUT\n"
 	"  --act LIST     the activations, for a file that names none\n"
 	"\n"
@@ -218,7 +219,7 @@ int cmd_run(int argc, char **argv)
 	const char *acts = NULL, *input;
 	bool argmax = false, header = false;
 	size_t batch = 256, n_in, n_out;
-	mlp_precision precision = MLP_FP32;
+	mlp_precision precision = PRECISION_MODEL;
 	uint64_t hash = 0;
 	mlp_plan *plan = NULL;
 	mlp_status st = MLP_OK;
@@ -261,6 +262,8 @@ int cmd_run(int argc, char **argv)
 	/* What mlp tune measured here, if it did. */
 	if (wisdom_path(wisdom, sizeof(wisdom)))
 		rc = wisdom_read(wisdom, false);
+	if (rc == EXIT_OK)
+		rc = model_precision(net, argv[optind], precision, &precision);
 	if (rc == EXIT_OK && X != NULL && Y != NULL)
 		st = mlp_plan_create(&plan, net, precision, batch);
 	if (rc == EXIT_OK && (X == NULL || Y == NULL || st != MLP_OK))

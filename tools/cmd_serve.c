@@ -29,7 +29,8 @@ static const char help[] =
 	"                    or OMP_NUM_THREADS)\n"
 	"  --queue-rows N    rows waiting at most, each model; past it, 503\n"
 	"                    (default 16 x max-batch, at least 1024)\n"
-	"  --precision P     fp32 (default) or bf16\n"
+	"  --precision P     fp32, bf16 or int8 (default: int8 for a quantised\n"
+	"                    model, else fp32)\n"
 	"  --batch-invariant a row's outputs the same bits in any batch\n"
 	"  --max-body BYTES  the largest request body (default 16777216)\n"
 	"  --http-threads T  threads reading and answering requests (default:\n"
@@ -78,7 +79,10 @@ static int load(struct served_model *m, const char *path,
 	stem(path, m->name, sizeof(m->name));
 	m->n_in = mlp_net_width(m->net, 0);
 	m->n_out = mlp_net_width(m->net, mlp_net_layers(m->net));
-	po.precision = o->precision;
+	if (rc == EXIT_OK)
+		rc = model_precision(m->net, path, o->precision, &po.precision);
+	if (rc != EXIT_OK)
+		return rc;
 	po.max_batch = o->max_batch;
 	po.flags = o->invariant ? MLP_PLAN_BATCH_INVARIANT : 0;
 	po.threads = (int)o->plan_threads;
@@ -205,7 +209,7 @@ int cmd_serve(int argc, char **argv)
 		.host = "127.0.0.1", .port = 8000, .max_batch = 64,
 		.delay = 0, .workers = 1, .plan_threads = 0, .queue = 0, .max_body = 16u << 20,
 		.threads = cpus > 0 ? (size_t)cpus : 1,
-		.precision = MLP_FP32, .invariant = false,
+		.precision = PRECISION_MODEL, .invariant = false,
 	};
 	int c, rc = EXIT_OK;
 

@@ -19,7 +19,8 @@ static const char help[] =
 	"this CPU, this build of mlp and its BLAS, and these threads only.\n"
 	"\n"
 	"  --max-batch N     the largest batch to plan for (default 256)\n"
-	"  --precision P     fp32 (default) or bf16\n"
+	"  --precision P     fp32, bf16 or int8 (default: int8 for a quantised\n"
+	"                    model, else fp32)\n"
 	"  --time-limit S    seconds of timing a model at most (default 1)\n"
 	"  --out FILE        where the wisdom goes (default: $MLP_WISDOM, else\n"
 	"                    $XDG_CACHE_HOME/mlp/wisdom, else\n"
@@ -42,6 +43,7 @@ int cmd_tune(int argc, char **argv)
 	char path[4096];
 	const char *out = NULL;
 	float limit = 1.0f;
+	mlp_precision precision = PRECISION_MODEL;
 	int c, rc;
 
 	optind = 1;
@@ -54,7 +56,7 @@ int cmd_tune(int argc, char **argv)
 				return rc;
 			break;
 		case 'P':
-			rc = option_precision("precision", optarg, &po.precision);
+			rc = option_precision("precision", optarg, &precision);
 			if (rc != EXIT_OK)
 				return rc;
 			break;
@@ -81,6 +83,7 @@ int cmd_tune(int argc, char **argv)
 				    "XDG_CACHE_HOME or HOME");
 	out = out != NULL ? out : path;
 	rc = wisdom_read(out, false);
+	po.precision = precision;
 	po.effort = MLP_MEASURE;
 	po.time_limit = limit;
 	for (int i = optind; i < argc && rc == EXIT_OK; i++) {
@@ -89,10 +92,16 @@ int cmd_tune(int argc, char **argv)
 		mlp_msg msg = { "" };
 		mlp_status st;
 
+		mlp_plan_opts mo = po;
+
 		rc = load_model(argv[i], NULL, &net);
-		if (rc != EXIT_OK)
+		if (rc == EXIT_OK)
+			rc = model_precision(net, argv[i], po.precision, &mo.precision);
+		if (rc != EXIT_OK) {
+			mlp_net_free(net);
 			break;
-		st = mlp_plan_create_opts(&plan, net, &po, &msg);
+		}
+		st = mlp_plan_create_opts(&plan, net, &mo, &msg);
 		if (st != MLP_OK)
 			rc = report_status(st, "%s: cannot plan%s%s", argv[i],
 					   msg.text[0] ? ": " : "", msg.text);

@@ -20,6 +20,8 @@ static const char usage[] =
 	"                            MSE, MAE and R^2, on labelled data\n"
 	"  mlp plot LOG.csv... OUT.png\n"
 	"                            training curves from mlp train --log\n"
+	"  mlp quantize MODEL CALIB --out QMODEL\n"
+	"                            an int8 model, calibrated on rows of inputs\n"
 	"  mlp tune MODEL...         time the kernels on this machine, keep the\n"
 	"                            fastest as wisdom for mlp run and eval\n"
 	"  mlp serve MODEL...        answer inference requests over HTTP (Open\n"
@@ -41,7 +43,7 @@ static int version(void)
 	printf("mlp %s\n", mlp_version_string());
 	printf("BLAS: %s\n", mlp_blas_info());
 	printf("engines: %s\n", mlp_engines());
-	printf("precisions: fp32%s\n", mlp_precision_supported(MLP_BF16)
+	printf("precisions: fp32 int8%s\n", mlp_precision_supported(MLP_BF16)
 		       ? " bf16"
 		       : " (bf16: needs a CPU with AVX512_BF16 or AMX)");
 	return EXIT_OK;
@@ -80,6 +82,8 @@ static int dispatch(int argc, char **argv)
 		return computing(cmd_eval, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "plot"))
 		return cmd_plot(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "quantize"))
+		return computing(cmd_quantize, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "tune"))
 		return computing(cmd_tune, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "serve"))

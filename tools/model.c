@@ -42,6 +42,19 @@ int load_model(const char *path, const char *act_list, mlp_net **out)
 	}
 }
 
+int model_precision(const mlp_net *net, const char *path, mlp_precision given,
+		    mlp_precision *out)
+{
+	if (given == PRECISION_MODEL)
+		given = mlp_net_quantized(net) ? MLP_INT8 : MLP_FP32;
+	else if (given == MLP_INT8 && !mlp_net_quantized(net))
+		return report_error(EXIT_USAGE, "--precision int8: %s is not a "
+				    "quantised model (make one with mlp "
+				    "quantize)", path);
+	*out = given;
+	return EXIT_OK;
+}
+
 /* FNV-1a over n 32-bit words. */
 static uint64_t fnv_words(uint64_t h, const void *p, size_t n)
 {

@@ -131,9 +131,11 @@ int option_precision(const char *name, const char *text, mlp_precision *out)
 		*out = MLP_FP32;
 	else if (strcmp(text, "bf16") == 0)
 		*out = MLP_BF16;
+	else if (strcmp(text, "int8") == 0)
+		*out = MLP_INT8;
 	else
-		return report_error(EXIT_USAGE, "--%s '%s': want fp32 or bf16",
-				    name, text);
+		return report_error(EXIT_USAGE, "--%s '%s': want fp32, bf16 or "
+				    "int8", name, text);
 	if (!mlp_precision_supported(*out))
 		return report_error(EXIT_USAGE, "--%s %s: this build or CPU does "
 				    "not run bf16 (it needs oneDNN and a CPU with "

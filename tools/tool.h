@@ -2,7 +2,7 @@
  * tool.h — what the parts of the mlp command-line program share.
  *
  * mlp.c dispatches to the commands (cmd_info.c, cmd_run.c, cmd_train.c,
- * cmd_eval.c, cmd_plot.c, cmd_tune.c, cmd_serve.c with serve.h);
+ * cmd_eval.c, cmd_quantize.c, cmd_plot.c, cmd_tune.c, cmd_serve.c with serve.h);
  * the commands use the helpers below (report.c, options.c, model.c, csv.c,
  * data.c, idx.c, output.c, wisdom_file.c, rest.c, gnuplot.c, progress.c, ranks.c, resume.c,
  * limits.c, number.c through number.h, and the library's atomic_file.c
@@ -62,7 +62,7 @@ int option_size(const char *name, const char *text, size_t min, size_t max,
 		size_t *out);
 /* A whole number from 0 to 2⁶⁴ − 1. */
 int option_u64(const char *name, const char *text, uint64_t *out);
-/* fp32 or bf16, and only a precision this build and CPU run. */
+/* fp32, bf16 or int8, and only a precision this build and CPU run. */
 int option_precision(const char *name, const char *text, mlp_precision *out);
 /* Widths "784,256,10": at least two, each 1 to MLP_MAX_WIDTH, at most
  * MLP_MAX_LAYERS + 1 of them, into sizes (room for MLP_MAX_LAYERS + 1). */
@@ -77,6 +77,13 @@ int option_acts(const char *name, const char *text, mlp_act *acts, size_t max,
 /* Loads a model, with the activations of act_list (NULL: the file's).
  * Returns an exit code. */
 int load_model(const char *path, const char *act_list, mlp_net **out);
+/* "Not given": a model's own precision (model_precision). */
+#define PRECISION_MODEL ((mlp_precision)99)
+/* The precision net (from path) runs in: `given`, or for PRECISION_MODEL
+ * int8 for a quantised model and fp32 for any other. int8 for a model
+ * that is not quantised is EXIT_USAGE. Returns an exit code. */
+int model_precision(const mlp_net *net, const char *path, mlp_precision given,
+		    mlp_precision *out);
 /* A hash of everything that makes the network compute what it does: its
  * widths, activations, parameters and scaling (FNV-1a over their bits),
  * into *out. Returns an exit code. */
@@ -309,6 +316,7 @@ int limits_reserve_blas(void);
 
 /* ---- the commands: each returns the exit code ---- */
 int cmd_eval(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
