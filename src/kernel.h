@@ -68,6 +68,7 @@ extern const struct mlpi_kernel mlpi_kernel_bf16_rows;
 /* kernel_onednn.c: oneDNN matmul primitives, a ladder of them. */
 extern const struct mlpi_kernel mlpi_kernel_onednn_fp32;
 extern const struct mlpi_kernel mlpi_kernel_onednn_bf16;
+extern const struct mlpi_kernel mlpi_kernel_onednn_int8;
 #endif
 
 /* kernel_list.c: the kernels of this build, the one list mlp_engines(),

@@ -401,6 +401,61 @@ static void run_vnni(const struct int8_layer *p, size_t rows, const void *xq,
 
 #endif /* HAVE_X86 */
 
+/* ---- rounding rows to int8, for other kernels ------------------------------- */
+
+#if defined(HAVE_X86)
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+static void q8_rows_512(size_t n, const float *x, float inv_scale, int8_t *q)
+{
+	const __m512 inv = _mm512_set1_ps(inv_scale), lo = _mm512_set1_ps(-127.0f),
+		     hi = _mm512_set1_ps(127.0f);
+
+	for (size_t k = 0; k < n; k += 16) {
+		__mmask16 m = n - k >= 16 ? 0xffff : (__mmask16)((1u << (n - k)) - 1);
+		__m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + k), inv);
+		__m512i i = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi));
+
+		_mm_mask_storeu_epi8(q + k, m, _mm512_cvtepi32_epi8(i));
+	}
+}
+
+__attribute__((target("avx2,fma")))
+static void q8_rows_256(size_t n, const float *x, float inv_scale, int8_t *q)
+{
+	const __m256 inv = _mm256_set1_ps(inv_scale), lo = _mm256_set1_ps(-127.0f),
+		     hi = _mm256_set1_ps(127.0f);
+	size_t k = 0;
+
+	for (; k + 8 <= n; k += 8) {
+		__m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + k), inv);
+		__m256i i = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
+		int32_t t[8];
+
+		_mm256_storeu_si256((__m256i *)(void *)t, i);
+		for (int j = 0; j < 8; j++)
+			q[k + (size_t)j] = (int8_t)t[j];
+	}
+	for (; k < n; k++)
+		q[k] = (int8_t)mlpi_q8(x[k], inv_scale);
+}
+#endif
+
+void mlpi_kint8_quantize(size_t n, const float *x, float inv_scale, int8_t *q)
+{
+#if defined(HAVE_X86)
+	if (mlpi_cpu_avx512()) {
+		q8_rows_512(n, x, inv_scale, q);
+		return;
+	}
+	if (mlpi_cpu_avx2()) {
+		q8_rows_256(n, x, inv_scale, q);
+		return;
+	}
+#endif
+	for (size_t k = 0; k < n; k++)
+		q[k] = (int8_t)mlpi_q8(x[k], inv_scale);
+}
+
 /* ---- a pass ---------------------------------------------------------------- */
 
 static void run_panels(const struct int8_layer *p, size_t rows, const void *xq,

@@ -35,4 +35,9 @@ void mlpi_kint8_run(const void *packed, void *scratch, size_t rows,
 		    const float *X, float *Y);
 void mlpi_kint8_free(void *packed);
 
+/* q = x rounded to int8 at 1/scale = inv_scale (quant.h's mlpi_q8), n
+ * values, vectorised where the CPU allows: the input of oneDNN's int8
+ * primitives (kernel_onednn.c). */
+void mlpi_kint8_quantize(size_t n, const float *x, float inv_scale, int8_t *q);
+
 #endif /* MLP_KERNEL_INT8_H */

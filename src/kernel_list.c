@@ -15,6 +15,7 @@ static const struct mlpi_kernel *const kernels[] = {
 #if defined(MLP_HAVE_ONEDNN)
 	&mlpi_kernel_onednn_fp32,
 	&mlpi_kernel_onednn_bf16,
+	&mlpi_kernel_onednn_int8,
 #endif
 #if defined(MLP_HAVE_BF16_KERNEL)
 	&mlpi_kernel_bf16_rows,

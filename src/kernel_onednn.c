@@ -4,6 +4,13 @@
  * bf16 (onednn-bf16: the input rounded to bf16 by a reorder, the output
  * left in float for whichever kernel runs the next layer).
  *
+ * In int8 (onednn-int8, a quantised layer), the input is rounded to int8
+ * (kernel_int8.c, as every int8 kernel rounds it), the weights are the
+ * layer's int8 ones, and the primitive scales each output's exact 32-bit
+ * sum by in_scale · w_scale[i] (the bias with it, divided by it
+ * beforehand): only on CPUs with VNNI or AMX, whose products cannot
+ * saturate (AVX2's vpmaddubsw can).
+ *
  * A primitive serves one batch size, and oneDNN's fastest kernels (brgemm,
  * on AMX for bf16) want it fixed: so the layer has a primitive for each of
  * the plan's rungs, all taking one copy of the weights in the layout
@@ -12,7 +19,9 @@
 #include "cpu.h"
 #include "elementwise.h"
 #include "kernel.h"
+#include "kernel_int8.h"
 #include "openmp.h"
+#include "quant.h"
 
 #include <oneapi/dnnl/dnnl.h>
 
@@ -29,8 +38,10 @@ struct od_rung {
 struct od_layer {
 	size_t n_in, n_out, n_rungs, max_rows;
 	mlp_act act;
-	bool bf16;
+	bool bf16, int8;
 	bool fused;            /* the activation is a post-op, or identity */
+	float inv;             /* int8: 1 / the input scale */
+	float *scales;         /* int8: in_scale · w_scale[i], per output */
 	dnnl_engine_t engine;
 	dnnl_memory_t weights; /* packed */
 	dnnl_memory_t bias;
@@ -48,6 +59,7 @@ struct od_context {
 	dnnl_stream_t stream;
 	void *scratchpad;
 	uint16_t *xb;          /* bf16: the input in bf16 */
+	int8_t *xq;            /* int8: the input in int8 */
 	dnnl_memory_t mem[MLPI_MAX_RUNGS][MEMS];
 	const void *bound[MLPI_MAX_RUNGS][MEMS];
 };
@@ -112,6 +124,9 @@ static dnnl_status_t layer_attr(const struct od_layer *ly,
 		return s;
 	s = dnnl_primitive_attr_set_scratchpad_mode(*attr,
 						    dnnl_scratchpad_mode_user);
+	if (s == dnnl_success && ly->int8)
+		s = dnnl_primitive_attr_set_output_scales(*attr, (dnnl_dim_t)ly->n_out,
+							  1 << 1, ly->scales);
 	if (s == dnnl_success && post_op(ly->act, &alg, &alpha)) {
 		s = dnnl_post_ops_create(&po);
 		if (s == dnnl_success)
@@ -132,14 +147,21 @@ static dnnl_status_t layer_attr(const struct od_layer *ly,
  * 784 × 256 at 8 rows 2.9 µs on one thread against 3.3 on two, 64 × 64 at
  * 64 rows 0.6 against 1.9, on AMX). oneDNN fixes a primitive's threads when
  * it is made. */
-static bool one_thread(bool bf16, size_t rows, size_t n_in, size_t n_out)
+static bool one_thread(const struct od_layer *ly, size_t rows)
 {
-	double flops = 2.0 * (double)rows * (double)n_in * (double)n_out;
-	double weights = (double)n_in * (double)n_out * (bf16 ? 2 : 4);
+	double flops = 2.0 * (double)rows * (double)ly->n_in * (double)ly->n_out;
+	double weights = (double)ly->n_in * (double)ly->n_out *
+			 (ly->int8 ? 1 : ly->bf16 ? 2 : 4);
 
 	if (rows == 1)
 		return weights < 256.0 * 1024;
-	return flops < (bf16 ? 8e6 : 0.5e6);
+	return flops < (ly->bf16 || ly->int8 ? 8e6 : 0.5e6);
+}
+
+/* The type of a layer's inputs and weights. */
+static dnnl_data_type_t od_type(const struct od_layer *ly)
+{
+	return ly->int8 ? dnnl_s8 : ly->bf16 ? dnnl_bf16 : dnnl_f32;
 }
 
 static dnnl_status_t layer_pd(const struct od_layer *ly, size_t rows,
@@ -147,7 +169,7 @@ static dnnl_status_t layer_pd(const struct od_layer *ly, size_t rows,
 			      dnnl_primitive_attr_t attr, int threads,
 			      dnnl_primitive_desc_t *pd)
 {
-	dnnl_data_type_t dt = ly->bf16 ? dnnl_bf16 : dnnl_f32;
+	dnnl_data_type_t dt = od_type(ly);
 	dnnl_memory_desc_t src, bias, dst;
 	dnnl_matmul_desc_t desc;
 	dnnl_status_t s;
@@ -162,15 +184,14 @@ static dnnl_status_t layer_pd(const struct od_layer *ly, size_t rows,
 	if (s == dnnl_success) {
 		int before = mlpi_openmp_threads();
 
-		mlpi_openmp_set_threads(one_thread(ly->bf16, rows, ly->n_in,
-						   ly->n_out) ? 1 : threads);
+		mlpi_openmp_set_threads(one_thread(ly, rows) ? 1 : threads);
 		s = dnnl_primitive_desc_create(pd, &desc, attr, ly->engine, NULL);
 		mlpi_openmp_set_threads(before);
 	}
 	return s;
 }
 
-static dnnl_status_t pack_weights(struct od_layer *ly, const float *W,
+static dnnl_status_t pack_weights(struct od_layer *ly, const void *W,
 				  const dnnl_memory_desc_t *packed)
 {
 	dnnl_memory_desc_t user_md;
@@ -181,7 +202,8 @@ static dnnl_status_t pack_weights(struct od_layer *ly, const float *W,
 	dnnl_status_t s;
 
 	/* W as the K × N matrix of the matmul: n_in × n_out, column-major. */
-	s = md2(&user_md, ly->n_in, ly->n_out, dnnl_f32, dnnl_ba);
+	s = md2(&user_md, ly->n_in, ly->n_out, ly->int8 ? dnnl_s8 : dnnl_f32,
+		dnnl_ba);
 	if (s == dnnl_success)
 		s = dnnl_memory_create(&ly->weights, packed, ly->engine,
 				       DNNL_MEMORY_ALLOCATE);
@@ -241,6 +263,7 @@ static void od_free(void *packed)
 	dnnl_memory_destroy(ly->bias);
 	dnnl_engine_destroy(ly->engine);
 	free(ly->bias_data);
+	free(ly->scales);
 	free(ly);
 }
 
@@ -258,8 +281,7 @@ static mlp_status od_prepare_layer(struct od_layer *ly,
 
 	s = layer_attr(ly, &attr);
 	if (s == dnnl_success)
-		s = md2(&any, ly->n_in, ly->n_out, ly->bf16 ? dnnl_bf16 : dnnl_f32,
-			dnnl_format_tag_any);
+		s = md2(&any, ly->n_in, ly->n_out, od_type(ly), dnnl_format_tag_any);
 	for (size_t k = ly->n_rungs; s == dnnl_success && k-- > 0;) {
 		dnnl_primitive_desc_t pd = NULL;
 		struct od_rung *r = &ly->rung[k];
@@ -291,7 +313,8 @@ static mlp_status od_prepare_layer(struct od_layer *ly,
 	if (attr != NULL)
 		dnnl_primitive_attr_destroy(attr);
 	if (s == dnnl_success)
-		s = pack_weights(ly, src->W, &packed);
+		s = pack_weights(ly, ly->int8 ? (const void *)src->Wq
+					      : (const void *)src->W, &packed);
 	if (s != dnnl_success)
 		return od_status(s);
 	/* The bias: a copy, so that the plan does not hold the network. */
@@ -299,6 +322,14 @@ static mlp_status od_prepare_layer(struct od_layer *ly,
 	if (ly->bias_data == NULL)
 		return MLP_ENOMEM;
 	memcpy(ly->bias_data, src->b, ly->n_out * sizeof(float));
+	/* oneDNN 2's int8 matmul scales the sum and the bias together:
+	 * scale · (sum + bias). A bias the scale would take past float's
+	 * range is left to mlp's own kernel. */
+	for (size_t i = 0; ly->int8 && i < ly->n_out; i++) {
+		ly->bias_data[i] /= ly->scales[i];
+		if (!isfinite(ly->bias_data[i]))
+			return MLP_ENOTSUP;
+	}
 	s = md2(&bias_md, 1, ly->n_out, dnnl_f32, dnnl_ab);
 	if (s == dnnl_success)
 		s = dnnl_memory_create(&ly->bias, &bias_md, ly->engine, ly->bias_data);
@@ -309,7 +340,9 @@ static mlp_status od_prepare_layer(struct od_layer *ly,
 	return od_status(s);
 }
 
-static mlp_status od_prepare(const struct mlp_layer *src, bool bf16,
+static bool od_supports_int8(const struct mlp_layer *layer, size_t rows);
+
+static mlp_status od_prepare(const struct mlp_layer *src, mlp_precision p,
 			     const struct mlpi_rungs *rungs, void **out)
 {
 	struct od_layer *ly;
@@ -317,7 +350,8 @@ static mlp_status od_prepare(const struct mlp_layer *src, bool bf16,
 	float alpha;
 	mlp_status st;
 
-	if (bf16 && !mlpi_cpu_bf16())
+	if ((p == MLP_BF16 && !mlpi_cpu_bf16()) ||
+	    (p == MLP_INT8 && !od_supports_int8(src, 1)))
 		return MLP_ENOTSUP;
 	ly = calloc(1, sizeof(*ly));
 	if (ly == NULL)
@@ -325,11 +359,23 @@ static mlp_status od_prepare(const struct mlp_layer *src, bool bf16,
 	ly->n_in = src->n_in;
 	ly->n_out = src->n_out;
 	ly->act = src->act;
-	ly->bf16 = bf16;
+	ly->bf16 = p == MLP_BF16;
+	ly->int8 = p == MLP_INT8;
+	if (ly->int8) {
+		ly->inv = 1.0f / src->in_scale;
+		ly->scales = malloc(src->n_out * sizeof(float));
+		if (ly->scales == NULL) {
+			free(ly);
+			return MLP_ENOMEM;
+		}
+		for (size_t i = 0; i < src->n_out; i++)
+			ly->scales[i] = mlpi_q8_scale(src, i);
+	}
 	ly->fused = src->act == MLP_IDENTITY || post_op(src->act, &alg, &alpha);
 	ly->n_rungs = rungs->n;
 	ly->max_rows = rungs->rows[rungs->n - 1];
 	if (dnnl_engine_create(&ly->engine, dnnl_cpu, 0) != dnnl_success) {
+		free(ly->scales);
 		free(ly);
 		return MLP_ENOTSUP;
 	}
@@ -345,13 +391,19 @@ static mlp_status od_prepare(const struct mlp_layer *src, bool bf16,
 static mlp_status od_prepare_fp32(const struct mlp_layer *layer,
 				  const struct mlpi_rungs *rungs, void **out)
 {
-	return od_prepare(layer, false, rungs, out);
+	return od_prepare(layer, MLP_FP32, rungs, out);
 }
 
 static mlp_status od_prepare_bf16(const struct mlp_layer *layer,
 				  const struct mlpi_rungs *rungs, void **out)
 {
-	return od_prepare(layer, true, rungs, out);
+	return od_prepare(layer, MLP_BF16, rungs, out);
+}
+
+static mlp_status od_prepare_int8(const struct mlp_layer *layer,
+				  const struct mlpi_rungs *rungs, void **out)
+{
+	return od_prepare(layer, MLP_INT8, rungs, out);
 }
 
 static void od_free_context(void *ctx)
@@ -366,6 +418,7 @@ static void od_free_context(void *ctx)
 	dnnl_stream_destroy(c->stream);
 	mlpi_free_aligned(c->scratchpad);
 	mlpi_free_aligned(c->xb);
+	mlpi_free_aligned(c->xq);
 	free(c);
 }
 
@@ -401,8 +454,10 @@ static mlp_status od_context(const void *packed, void **out)
 		c->scratchpad = mlpi_alloc_aligned(ly->scratch_bytes);
 	if (ly->bf16)
 		c->xb = mlpi_alloc_aligned(ly->max_rows * ly->n_in * sizeof(uint16_t));
+	if (ly->int8)
+		c->xq = mlpi_alloc_aligned(ly->max_rows * ly->n_in);
 	if ((ly->scratch_bytes > 0 && c->scratchpad == NULL) ||
-	    (ly->bf16 && c->xb == NULL)) {
+	    (ly->bf16 && c->xb == NULL) || (ly->int8 && c->xq == NULL)) {
 		od_free_context(c);
 		return MLP_ENOMEM;
 	}
@@ -448,6 +503,9 @@ static mlp_status od_run(const void *packed, void *ctx, size_t k, size_t rows,
 		bind(c, k, 3, X);
 		s = dnnl_primitive_execute(ly->rung[k].convert, c->stream, 2, conv);
 		bind(c, k, 0, c->xb);
+	} else if (ly->int8) {
+		mlpi_kint8_quantize(rows * ly->n_in, X, ly->inv, c->xq);
+		bind(c, k, 0, c->xq);
 	} else {
 		bind(c, k, 0, X);
 	}
@@ -479,17 +537,29 @@ static bool od_supports_bf16(const struct mlp_layer *layer, size_t rows)
 	return mlpi_cpu_bf16();
 }
 
+/* A quantised layer, on a CPU whose int8 products oneDNN runs exactly:
+ * VNNI (AVX512 or AVX) or AMX, as oneDNN's effective ISA says. */
+static bool od_supports_int8(const struct mlp_layer *layer, size_t rows)
+{
+	unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+	unsigned vnni512 = (unsigned)dnnl_cpu_isa_avx512_core_vnni;
+	unsigned vnni256 = (unsigned)dnnl_cpu_isa_avx2_vnni;
+
+	(void)rows;
+	return layer->Wq != NULL && layer->n_in <= MLPI_INT8_MAX_IN &&
+	       ((isa & vnni512) == vnni512 || (isa & vnni256) == vnni256);
+}
+
 /* A primitive's execution costs about 0.6 µs whatever its size (argument
  * checks, the stream, OpenMP's threads); beyond it oneDNN's brgemm kernels
  * run near the FMA peak on large products (210 GFLOP/s on an AMD EPYC
  * family 25, 2 threads, bench_costs), half of it on small ones; a row or
  * a few read the weights at about 60 GB/s (their blocked layout). */
 static double od_cost(const struct mlp_layer *layer, size_t rows, int threads,
-		      double rate)
+		      double rate, double width)
 {
 	double flops = 2.0 * (double)rows * (double)layer->n_in * (double)layer->n_out;
-	double bytes = (rate > 300e3 ? 2.0 : 4.0) * (double)layer->n_in *
-		       (double)layer->n_out;
+	double bytes = width * (double)layer->n_in * (double)layer->n_out;
 	double t = flops / (flops >= 2e6 ? rate : rate / 2) * 2 / (threads > 1 ? 2 : 1);
 
 	if (rows <= 4)
@@ -500,13 +570,21 @@ static double od_cost(const struct mlp_layer *layer, size_t rows, int threads,
 static double od_cost_fp32(const struct mlp_layer *layer, size_t rows,
 			   int threads)
 {
-	return od_cost(layer, rows, threads, 210e3);
+	return od_cost(layer, rows, threads, 210e3, 4);
 }
 
 static double od_cost_bf16(const struct mlp_layer *layer, size_t rows,
 			   int threads)
 {
-	return od_cost(layer, rows, threads, 600e3);
+	return od_cost(layer, rows, threads, 600e3, 2);
+}
+
+/* int8: VNNI's four products a lane, and the rounding of the inputs. */
+static double od_cost_int8(const struct mlp_layer *layer, size_t rows,
+			   int threads)
+{
+	return od_cost(layer, rows, threads, 600e3, 1) +
+	       0.0003 * (double)(rows * layer->n_in);
 }
 
 static const char *od_describe(const void *packed)
@@ -537,6 +615,21 @@ const struct mlpi_kernel mlpi_kernel_onednn_bf16 = {
 	.supports = od_supports_bf16,
 	.cost = od_cost_bf16,
 	.prepare = od_prepare_bf16,
+	.context = od_context,
+	.run = od_run,
+	.describe = od_describe,
+	.free_context = od_free_context,
+	.free_packed = od_free,
+};
+
+const struct mlpi_kernel mlpi_kernel_onednn_int8 = {
+	.name = "onednn-int8",
+	.precision = MLP_INT8,
+	.invariant = false,
+	.any_rows = false,
+	.supports = od_supports_int8,
+	.cost = od_cost_int8,
+	.prepare = od_prepare_int8,
 	.context = od_context,
 	.run = od_run,
 	.describe = od_describe,

@@ -173,6 +173,76 @@ START_TEST(variant_refuses_wide)
 }
 END_TEST
 
+#if defined(MLP_HAVE_ONEDNN)
+/* oneDNN's int8 primitives, on the CPUs it runs them exactly: every
+ * layer of a plan on onednn-int8 against the exact result, inputs at the
+ * top of the range and past it; with scales other than 1, within a
+ * float's rounding of the scaling (oneDNN multiplies and adds apart). */
+static void check_onednn(size_t n_in, size_t n_out, size_t rows, bool unit,
+			 uint64_t seed)
+{
+	struct trng g = { seed };
+	mlp_net *q = integer_layer(n_in, n_out, MLP_IDENTITY, seed % 2 == 0, &g);
+	const struct mlpi_kernel *only[1] = { &mlpi_kernel_onednn_int8 };
+	mlp_plan_opts o = mlp_plan_defaults();
+	float *X = malloc(rows * n_in * sizeof(float));
+	float *Y = malloc(rows * n_out * sizeof(float));
+	mlp_plan *plan;
+	mlp_msg msg;
+
+	if (!unit) {
+		struct mlp_layer *ly = &q->layers[0];
+
+		ly->in_scale = 0.37f;
+		for (size_t i = 0; i < n_out; i++)
+			((float *)ly->w_scale)[i] = (float)trng_uniform(&g, 0.001, 0.1);
+	}
+	for (size_t i = 0; i < rows * n_in; i++) {
+		double u = trng_uniform(&g, -1, 1);
+
+		X[i] = (float)(i % 3 == 2 ? u * 300 : u < 0 ? -127 : 127) *
+		       q->layers[0].in_scale;
+	}
+	o.precision = MLP_INT8;
+	o.max_batch = rows;
+	ck_assert_int_eq(mlpi_plan_create_with(only, 1, &plan, q, &o, &msg), MLP_OK);
+	ck_assert_str_eq(mlp_plan_kernel(plan, rows, 0), "onednn-int8");
+	ck_assert_int_eq(mlp_plan_forward(plan, rows, X, Y), MLP_OK);
+	for (size_t r = 0; r < rows; r++)
+		for (size_t i = 0; i < n_out; i++) {
+			float want = exact_output(&q->layers[0], X + r * n_in, i);
+			float got = Y[r * n_out + i];
+
+			if (unit)
+				ck_assert_msg(got == want, "%zu -> %zu, row %zu output "
+					      "%zu: %.9g, exactly %.9g", n_in, n_out,
+					      r, i, (double)got, (double)want);
+			else
+				ck_assert_msg(fabsf(got - want) <= 2e-7f * (fabsf(want) + 1),
+					      "%zu -> %zu, row %zu output %zu: %.9g, "
+					      "exactly %.9g", n_in, n_out, r, i,
+					      (double)got, (double)want);
+		}
+	mlp_plan_free(plan);
+	mlp_net_free(q);
+	free(X);
+	free(Y);
+}
+
+START_TEST(onednn_exact)
+{
+	static const size_t shapes[][3] = { { 1, 1, 1 }, { 3, 17, 5 },
+					    { 64, 64, 16 }, { 300, 33, 64 },
+					    { 4096, 40, 3 }, { 784, 256, 256 } };
+
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		check_onednn(shapes[i][0], shapes[i][1], shapes[i][2], true, 2 * i);
+		check_onednn(shapes[i][0], shapes[i][1], shapes[i][2], false, 2 * i + 1);
+	}
+}
+END_TEST
+#endif
+
 /* ---- quantising ------------------------------------------------------------ */
 
 static mlp_net *random_net(size_t n_layers, const size_t *sizes, uint64_t seed)
@@ -617,6 +687,25 @@ int main(int argc, char **argv)
 	Suite *s = suite_create("quant");
 	TCase *tc;
 
+	if (test_part(argc, argv, "onednn")) {
+#if defined(MLP_HAVE_ONEDNN)
+		float w = 0, b = 0, one_scale = 1;
+		int8_t q = 0;
+		struct mlp_layer one = { 1, 1, MLP_IDENTITY, &w, &b, &q,
+					 &one_scale, 1 };
+
+		if (!mlpi_kernel_onednn_int8.supports(&one, 1))
+			return test_skip("oneDNN runs int8 exactly only with VNNI "
+					 "or AMX, which this CPU lacks");
+		tc = tcase_create("onednn-int8");
+		tcase_set_timeout(tc, 240);
+		tcase_add_test(tc, onednn_exact);
+		suite_add_tcase(s, tc);
+		return run_suite(s);
+#else
+		return test_skip("this build has no oneDNN");
+#endif
+	}
 	isa = test_part(argc, argv, "vnni") ? MLPI_KINT8_VNNI512
 	      : test_part(argc, argv, "avx2") ? MLPI_KINT8_AVX2
 					     : MLPI_KINT8_C;
