@@ -126,6 +126,18 @@ WRAP(mlp_evaluate, (const mlp_net *net, mlp_loss_kind loss, size_t n,
 		    const float *X, const float *Y, double *mean_loss,
 		    double *accuracy),
      (net, loss, n, X, Y, mean_loss, accuracy))
+WRAP(mlp_quantize_opts_init, (mlp_quantize_opts *opts, size_t struct_size),
+     (opts, struct_size))
+WRAP_MSG(mlp_net_quantize, (mlp_net **out, const mlp_net *net, size_t rows,
+			    const float *X, const mlp_quantize_opts *opts,
+			    mlp_msg *msg),
+	 (out, net, rows, X, opts, msg), msg)
+WRAP(mlp_net_quant_scales, (const mlp_net *net, size_t layer, float *input_scale,
+			    float *weight_scales),
+     (net, layer, input_scale, weight_scales))
+WRAP(mlp_quant_compare, (const mlp_net *qnet, const mlp_net *ref, size_t rows,
+			 const float *X, mlp_quant_error *err, size_t n_err),
+     (qnet, ref, rows, X, err, n_err))
 WRAP(mlp_train_opts_init, (mlp_train_opts *opts, size_t struct_size),
      (opts, struct_size))
 WRAP_MSG(mlp_train_check, (const mlp_net *net, const mlp_train_opts *opts,

@@ -35,7 +35,10 @@ import numpy as np
 
 
 def load(path):
-    """Returns ({name: float32 array}, metadata dict) of a safetensors file."""
+    """Returns ({name: float32 array}, metadata dict) of a safetensors file.
+
+    A quantised file (I8 weights, "quant.L.weight_scale" and
+    "quant.L.input_scale") is dequantised: W = q * weight_scale[:, None]."""
     with open(path, "rb") as f:
         blob = f.read()
     (n,) = struct.unpack("<Q", blob[:8])
@@ -44,14 +47,21 @@ def load(path):
     meta = header.pop("__metadata__", {})
     tensors = {}
     for name, info in header.items():
-        if info["dtype"] != "F32":
+        if info["dtype"] not in ("F32", "I8"):
             raise ValueError(f"{name}: dtype {info['dtype']}")
         begin, end = info["data_offsets"]
         shape = tuple(info["shape"])
-        arr = np.frombuffer(data[begin:end], dtype="<f4")
+        arr = np.frombuffer(data[begin:end],
+                            dtype="<f4" if info["dtype"] == "F32" else "i1")
         if arr.size != int(np.prod(shape)):
             raise ValueError(f"{name}: {arr.size} values for shape {shape}")
         tensors[name] = arr.reshape(shape)
+    for name in [n for n in tensors if n.startswith("quant.")]:
+        scale = tensors.pop(name)
+        layer, kind = name.split(".")[1:]
+        if kind == "weight_scale":
+            q = tensors[f"layers.{layer}.weight"]
+            tensors[f"layers.{layer}.weight"] = q.astype(np.float32) * scale[:, None]
     return tensors, meta
 
 

@@ -545,9 +545,17 @@ static const struct bad_file bad_files[] = {
 	  24, "missing data_offsets", PLAIN },
 	{ "dtype not a string", "{\"layers.0.weight\":{\"dtype\":32,\"shape\":[3,2],"
 	  "\"data_offsets\":[0,24]}}", 24, "dtype is not a string", PLAIN },
-	{ "dtype I8", "{\"layers.0.weight\":{\"dtype\":\"I8\",\"shape\":[3,2],"
-	  "\"data_offsets\":[0,6]}}", 8, "dtype 'I8' is not supported (F32, F16, "
-	  "BF16 or F64)", PLAIN },
+	{ "dtype I16", "{\"layers.0.weight\":{\"dtype\":\"I16\",\"shape\":[3,2],"
+	  "\"data_offsets\":[0,12]}}", 12, "dtype 'I16' is not supported (F32, F16, "
+	  "BF16, F64, or I8 for quantised weights)", PLAIN },
+	{ "an I8 bias", "{\"layers.0.weight\":{\"dtype\":\"I8\",\"shape\":[3,2],"
+	  "\"data_offsets\":[0,6]},\"layers.0.bias\":{\"dtype\":\"I8\",\"shape\":[3],"
+	  "\"data_offsets\":[6,9]}}", 9, "I8 is only for the weights", PLAIN },
+	{ "I8 weights without scales", "{\"layers.0.weight\":{\"dtype\":\"I8\","
+	  "\"shape\":[3,2],\"data_offsets\":[0,6]},\"layers.0.bias\":{\"dtype\":"
+	  "\"F32\",\"shape\":[3],\"data_offsets\":[6,18]},\"__metadata__\":{"
+	  "\"activations\":\"relu\"}}", 18, "has I8 weights but no quant.0.weight_scale",
+	  PLAIN },
 	{ "F16 of the wrong byte size", "{\"layers.0.weight\":{\"dtype\":\"F16\","
 	  "\"shape\":[3,2],\"data_offsets\":[0,24]}}", 24, "is 12 bytes of F16 but "
 	  "data_offsets [0, 24] span 24", PLAIN },
@@ -933,7 +941,8 @@ START_TEST(numpy_dtypes_load)
 END_TEST
 
 /* A file saved by mlp is read by the NumPy script, whose double-precision
- * outputs match mlp's. */
+ * outputs match mlp's; a quantised one too (_i = 1), NumPy dequantising
+ * its int8 weights, mlp_forward running on the same float weights. */
 START_TEST(mlp_file_read_by_numpy)
 {
 	static const size_t sizes[] = { 8, 16, 12, 3 };
@@ -955,6 +964,13 @@ START_TEST(mlp_file_read_by_numpy)
 	for (size_t l = 0; l < 3; l++)
 		trng_fill(&g, mlp_net_bias(net, l), sizes[l + 1], -0.3, 0.3);
 	trng_fill(&g, X, 5 * 8, -1, 1);
+	if (_i == 1) {
+		mlp_net *q;
+
+		ck_assert_int_eq(mlp_net_quantize(&q, net, 5, X, NULL, NULL), MLP_OK);
+		mlp_net_free(net);
+		net = q;
+	}
 	ck_assert_int_eq(mlp_workspace_create(&ws, net, 5), MLP_OK);
 	ck_assert_int_eq(mlp_forward(net, ws, 5, X, Y), MLP_OK);
 	ck_assert_int_eq(mlp_net_save(net, model, NULL), MLP_OK);
@@ -994,7 +1010,7 @@ int main(int argc, char **argv)
 		np = tcase_create("numpy");
 		tcase_set_timeout(np, 60);
 		tcase_add_loop_test(np, numpy_written_file_loads, 0, 3);
-		tcase_add_test(np, mlp_file_read_by_numpy);
+		tcase_add_loop_test(np, mlp_file_read_by_numpy, 0, 2);
 		tcase_add_loop_test(np, numpy_dtypes_load, 0, 3);
 		suite_add_tcase(s, np);
 		return run_suite(s);

@@ -42,6 +42,7 @@ train=(train --sizes 2,8,2 --act tanh,softmax --loss xent --epochs 2 --batch 8)
 	--out reg.st r.csv 2>/dev/null || fail "training reg.st"
 "$mlp" "${train[@]}" --checkpoint ck.st --out m2.st d.csv 2>/dev/null ||
 	fail "training with a checkpoint"
+"$mlp" quantize m.st x.csv --out q.st >/dev/null 2>&1 || fail "quantising m.st"
 
 commands=(
 	"info m.st"
@@ -54,6 +55,11 @@ commands=(
 	"${train[*]} --standardize --val 0.2 --log log.csv --checkpoint c.st --out o.st d.csv"
 	"${train[*]} --epochs 3 --resume ck.st --out o.st d.csv"
 	"train --sizes 1,8,1 --act tanh,identity --epochs 2 --standardize --out o.st r.csv"
+	"quantize m.st x.csv --out o.st"
+	"quantize --method max reg.st rx.csv --out o.st"
+	"info q.st"
+	"run q.st x.csv"
+	"eval q.st d.csv"
 )
 command -v gnuplot >/dev/null && commands+=("eval --plot cm.png m.st d.csv")
 # mlp serve runs until a signal: what it calls as it starts fails it, and

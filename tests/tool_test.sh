@@ -224,11 +224,12 @@ expect 2 "--checkpoint-every 0" -- "$mlp" "${ck[@]}" --checkpoint c.st \
 expect 0 "mlp --version" -- "$mlp" --version
 contains out "engines: cblas" "the engines listed"
 contains out "precisions: fp32" "the precisions listed"
+contains out " int8" "int8 listed among the precisions"
 bf16=false onednn=false
 grep -q "precisions: fp32 bf16" out && bf16=true
 grep -q "^engines:.* onednn" out && onednn=true
 expect 2 "run --precision fp16" -- "$mlp" run --precision fp16 idx.safetensors
-contains err "mlp: --precision 'fp16': want fp32 or bf16" "the bad precision named"
+contains err "mlp: --precision 'fp16': want fp32, bf16 or int8" "the bad precision named"
 expect 2 "train --precision fp16" -- "$mlp" train --sizes 2,4,2 --act tanh,softmax \
 	--loss xent --epochs 1 --out p.st --precision fp16 xor.csv
 if $bf16; then

@@ -98,44 +98,63 @@ static int same_classes(const mlp_net *net, const mlp_net *q, size_t n,
 	return rc;
 }
 
-static int report(const char *model, const char *out, const mlp_net *net,
-		  const mlp_net *q, size_t n, const float *X)
+/* What int8 does on the calibration rows, measured before anything is
+ * written: per layer the error and its scale, and the rows that keep
+ * their class (a classifier; SIZE_MAX otherwise). */
+struct measures {
+	mlp_quant_error *err;
+	float *scale;
+	size_t same;
+};
+
+static int measure(const mlp_net *net, const mlp_net *q, size_t n,
+		   const float *X, struct measures *m)
 {
-	size_t L = mlp_net_layers(net), same = 0;
-	mlp_quant_error *err = malloc(L * sizeof(*err));
+	size_t L = mlp_net_layers(net);
+	int rc;
+
+	m->err = malloc(L * sizeof(*m->err));
+	m->scale = malloc(L * sizeof(*m->scale));
+	m->same = SIZE_MAX;
+	rc = m->err == NULL || m->scale == NULL
+		     ? report_error(EXIT_FAIL, "out of memory")
+		     : report_status(mlp_quant_compare(q, net, n, X, m->err, L),
+				     "the int8 error");
+	for (size_t l = 0; rc == EXIT_OK && l < L; l++)
+		rc = report_status(mlp_net_quant_scales(q, l, &m->scale[l], NULL),
+				   "the scales of layer %zu", l);
+	if (rc == EXIT_OK && mlp_net_act(net, L - 1) == MLP_SOFTMAX)
+		rc = same_classes(net, q, n, X, &m->same);
+	return rc;
+}
+
+static void print_measures(const char *model, const char *out,
+			   const mlp_net *net, size_t n, const struct measures *m)
+{
 	struct stat a, b;
-	int rc = err == NULL ? report_error(EXIT_FAIL, "out of memory")
-		 : report_status(mlp_quant_compare(q, net, n, X, err, L),
-				 "the int8 error");
 
-	if (rc == EXIT_OK)
-		printf("layer  shape         input scale  clipped inputs       "
-		       "rel. RMS error  max |error|\n");
-	for (size_t l = 0; rc == EXIT_OK && l < L; l++) {
-		float s;
-		char shape[32], clip[40];
+	printf("layer  shape         input scale  clipped inputs       "
+	       "rel. RMS error  max |error|\n");
+	for (size_t l = 0; l < mlp_net_layers(net); l++) {
+		const mlp_quant_error *e = &m->err[l];
+		char shape[48], clip[48], rel[24];
 
-		rc = report_status(mlp_net_quant_scales(q, l, &s, NULL), "the scales");
 		snprintf(shape, sizeof(shape), "%zu -> %zu", mlp_net_width(net, l),
 			 mlp_net_width(net, l + 1));
 		snprintf(clip, sizeof(clip), "%llu (%.3f%%)",
-			 (unsigned long long)err[l].clipped,
-			 100.0 * (double)err[l].clipped / (double)err[l].inputs);
-		printf("%-6zu %-13s %-12.6g %-20s %-7.4f%%        %.6g\n", l, shape,
-		       (double)s, clip, 100 * err[l].rel_rms, err[l].max_abs);
+			 (unsigned long long)e->clipped,
+			 100.0 * (double)e->clipped / (double)e->inputs);
+		snprintf(rel, sizeof(rel), "%.4f%%", 100 * e->rel_rms);
+		printf("%-6zu %-13s %-12.6g %-20s %-15s %.6g\n", l, shape,
+		       (double)m->scale[l], clip, rel, e->max_abs);
 	}
-	free(err);
-	if (rc == EXIT_OK && mlp_net_act(net, L - 1) == MLP_SOFTMAX) {
-		rc = same_classes(net, q, n, X, &same);
-		if (rc == EXIT_OK)
-			printf("classes: int8 equals float on %zu of %zu calibration "
-			       "rows (%.2f%%)\n", same, n, 100.0 * (double)same / (double)n);
-	}
-	if (rc == EXIT_OK && stat(model, &a) == 0 && stat(out, &b) == 0)
+	if (m->same != SIZE_MAX)
+		printf("classes: int8 equals float on %zu of %zu calibration rows "
+		       "(%.2f%%)\n", m->same, n, 100.0 * (double)m->same / (double)n);
+	if (stat(model, &a) == 0 && stat(out, &b) == 0)
 		printf("%s: %lld bytes, %.3f of %s's %lld\n", out, (long long)b.st_size,
 		       (double)b.st_size / (double)a.st_size, model,
 		       (long long)a.st_size);
-	return rc;
 }
 
 int cmd_quantize(int argc, char **argv)
@@ -155,6 +174,7 @@ int cmd_quantize(int argc, char **argv)
 	size_t rows = 1000, n = 0;
 	bool header = false;
 	mlp_net *net = NULL, *q = NULL;
+	struct measures m = { NULL, NULL, 0 };
 	float *X = NULL, pct;
 	mlp_msg msg;
 	int c, rc = EXIT_OK;
@@ -206,6 +226,8 @@ int cmd_quantize(int argc, char **argv)
 	if (rc == EXIT_OK)
 		rc = report_status(mlp_net_quantize(&q, net, n, X, &qo, &msg),
 				   "cannot quantise: %s", msg.text);
+	if (rc == EXIT_OK)
+		rc = measure(net, q, n, X, &m);
 	if (rc == EXIT_OK && mlp_net_save(q, out, &msg) != MLP_OK)
 		rc = report_error(EXIT_FAIL, "%s", msg.text);
 	if (rc == EXIT_OK) {
@@ -216,10 +238,12 @@ int cmd_quantize(int argc, char **argv)
 			printf("%s: calibrated on %zu rows of %s, by the %g "
 			       "percentile of |x|\n", out, n, argv[optind + 1],
 			       qo.percentile);
-		rc = report(argv[optind], out, net, q, n, X);
+		print_measures(argv[optind], out, net, n, &m);
 	}
 	if (rc == EXIT_OK && fflush(stdout) != 0)
 		rc = report_error(EXIT_FAIL, "cannot write to standard output");
+	free(m.err);
+	free(m.scale);
 	free(X);
 	mlp_net_free(q);
 	mlp_net_free(net);

@@ -88,7 +88,7 @@ int cmd_tune(int argc, char **argv)
 	po.time_limit = limit;
 	for (int i = optind; i < argc && rc == EXIT_OK; i++) {
 		mlp_plan *plan = NULL;
-		mlp_net *net;
+		mlp_net *net = NULL;
 		mlp_msg msg = { "" };
 		mlp_status st;
 

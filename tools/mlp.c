@@ -43,9 +43,9 @@ static int version(void)
 	printf("mlp %s\n", mlp_version_string());
 	printf("BLAS: %s\n", mlp_blas_info());
 	printf("engines: %s\n", mlp_engines());
-	printf("precisions: fp32 int8%s\n", mlp_precision_supported(MLP_BF16)
-		       ? " bf16"
-		       : " (bf16: needs a CPU with AVX512_BF16 or AMX)");
+	printf("precisions: fp32%s\n", mlp_precision_supported(MLP_BF16)
+		       ? " bf16 int8"
+		       : " int8 (bf16: needs a CPU with AVX512_BF16 or AMX)");
 	return EXIT_OK;
 }
 

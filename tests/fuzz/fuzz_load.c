@@ -1,6 +1,7 @@
 /*
  * fuzz_load.c — libFuzzer target for the model-file loader: any bytes go to
- * mlp_net_load_memory; a file it accepts also runs a forward pass. The
+ * mlp_net_load_memory; a file it accepts also runs a forward pass, and a
+ * quantised one a pass of an int8 plan too. The
  * sanitizers report anything the loader reads, writes or leaks wrongly.
  *
  *   CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined
@@ -32,6 +33,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (X != NULL && Y != NULL)
 			mlp_forward(net, ws, 2, X, Y);
+		if (X != NULL && Y != NULL && mlp_net_quantized(net)) {
+			mlp_plan *plan = NULL;
+
+			for (size_t i = 0; i < 2 * n_in; i++)
+				X[i] = (float)i - 1.5f;
+			if (mlp_plan_create(&plan, net, MLP_INT8, 2) == MLP_OK)
+				mlp_plan_forward(plan, 2, X, Y);
+			mlp_plan_free(plan);
+		}
 		free(X);
 		free(Y);
 		mlp_workspace_free(ws);
