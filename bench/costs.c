@@ -3,7 +3,8 @@
  * MLP_ESTIMATE goes by) against its measured time, per layer of the
  * bench's networks and per rung, and which kernel each would pick. The
  * data the cost models' constants come from; run it on a new CPU to see
- * how far they are from it.
+ * how far they are from it. With --int8, the candidates of an int8 plan
+ * (the int8 kernels and the fp32 ones) on the layers quantised.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
@@ -53,8 +54,9 @@ static double time_run(const struct mlpi_kernel *k, const void *packed,
 	return t[3];
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	bool int8 = argc > 1 && strcmp(argv[1], "--int8") == 0;
 	static const size_t layers[][2] = {
 		{ 2, 8 }, { 8, 8 }, { 8, 1 }, { 16, 32 }, { 32, 32 }, { 32, 4 },
 		{ 64, 64 }, { 64, 10 }, { 784, 256 }, { 256, 256 }, { 256, 10 },
@@ -77,11 +79,22 @@ int main(void)
 	for (size_t s = 0; s < sizeof(layers) / sizeof(layers[0]); s++) {
 		float *W = calloc(layers[s][0] * layers[s][1], sizeof(float));
 		float *b = calloc(layers[s][1], sizeof(float));
+		int8_t *Wq = calloc(layers[s][0] * layers[s][1], 1);
+		float *ws = calloc(layers[s][1], sizeof(float));
 		struct mlp_layer ly = { .n_in = layers[s][0], .n_out = layers[s][1],
 					.act = MLP_RELU, .W = W, .b = b };
 
 		for (size_t j = 0; W != NULL && j < layers[s][0] * layers[s][1]; j++)
 			W[j] = (float)(j % 13) / 64.0f - 0.1f;
+		for (size_t j = 0; Wq != NULL && j < layers[s][0] * layers[s][1]; j++)
+			Wq[j] = (int8_t)(j % 13 * 10 - 60);
+		for (size_t j = 0; ws != NULL && j < layers[s][1]; j++)
+			ws[j] = 0.01f;
+		if (int8) {
+			ly.Wq = Wq;
+			ly.w_scale = ws;
+			ly.in_scale = 0.01f;
+		}
 		for (size_t k = 0; k < rungs.n; k++) {
 			double best_t = INFINITY, best_m = INFINITY, t_of_m = INFINITY;
 			const char *by_t = "-", *by_m = "-";
@@ -91,7 +104,8 @@ int main(void)
 				void *packed = NULL, *ctx = NULL;
 				double t, m;
 
-				if (kn->precision != MLP_FP32 ||
+				if ((kn->precision != MLP_FP32 &&
+				     !(int8 && kn->precision == MLP_INT8)) ||
 				    !kn->supports(&ly, rungs.rows[k]) ||
 				    kn->prepare(&ly, &rungs, &packed) != MLP_OK)
 					continue;
@@ -119,6 +133,8 @@ int main(void)
 		}
 		free(W);
 		free(b);
+		free(Wq);
+		free(ws);
 	}
 	printf("the model picks the fastest in %d of %d cells, one within 10%% "
 	       "of it in %d\n", agree, cells, within);

@@ -7,14 +7,34 @@
  */
 #include "cpu.h"
 
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
 #if defined(MLP_HAVE_ONEDNN)
 #include <oneapi/dnnl/dnnl.h>
 #endif
 
+/* MLP_MAX_CPU_ISA: 2 (unset: the CPU's), 1 (avx2), 0 (c); read once. */
+static atomic_int isa_cap = -1;
+
+static int cap(void)
+{
+	int c = atomic_load_explicit(&isa_cap, memory_order_relaxed);
+
+	if (c < 0) {
+		const char *v = getenv("MLP_MAX_CPU_ISA");
+
+		c = v == NULL ? 2 : strcmp(v, "avx2") == 0 ? 1 : strcmp(v, "c") == 0 ? 0 : 2;
+		atomic_store_explicit(&isa_cap, c, memory_order_relaxed);
+	}
+	return c;
+}
+
 bool mlpi_cpu_avx512(void)
 {
 	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx512f") &&
+	return cap() >= 2 && __builtin_cpu_supports("avx512f") &&
 	       __builtin_cpu_supports("avx512bw") &&
 	       __builtin_cpu_supports("avx512dq") &&
 	       __builtin_cpu_supports("avx512vl") &&
@@ -24,7 +44,8 @@ bool mlpi_cpu_avx512(void)
 bool mlpi_cpu_avx2(void)
 {
 	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	return cap() >= 1 && __builtin_cpu_supports("avx2") &&
+	       __builtin_cpu_supports("fma");
 }
 
 bool mlpi_cpu_avx512_bf16(void)

@@ -8,6 +8,11 @@
 
 #include <stdbool.h>
 
+/* MLP_MAX_CPU_ISA=avx2 in the environment holds what mlp's own kernels
+ * use below AVX-512 (and so AVX512-VNNI and AVX512_BF16), =c below AVX2,
+ * to measure on one machine what a CPU without them gets (with
+ * OPENBLAS_CORETYPE and DNNL_MAX_CPU_ISA for the libraries). */
+
 /* AVX2 with FMA (OpenBLAS's Haswell kernels). */
 bool mlpi_cpu_avx2(void);
 /* The AVX-512 subsets OpenBLAS's SkylakeX kernels use. */

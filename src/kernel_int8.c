@@ -11,10 +11,10 @@
  * batch.
  *
  * The weights are packed in panels of 16 outputs, as the fp32 kernel's
- * (kernel_fp32.c), but with 4 inputs side by side in each 32-bit lane
- * for vpdpbusd (VNNI512), or 2 int16 for vpmaddwd (AVX2), so that one
- * instruction multiplies a broadcast group of a row's inputs by 16
- * outputs' weights. Panels come in pairs (a zero panel pads an odd
+ * (kernel_fp32.c), but with 4 inputs side by side in each 32-bit lane,
+ * so that one instruction (vpdpbusd on VNNI512, vpmaddubsw on AVX2)
+ * multiplies a broadcast group of a row's inputs by 16 outputs' weights
+ * (8 on AVX2). Panels come in pairs (a zero panel pads an odd
  * count); a block of up to 4 rows × 2 panels, or 2 rows × 4 panels,
  * keeps enough sums in flight to cover the instruction's latency.
  */
@@ -43,7 +43,7 @@ enum { LANES = 16 };
 struct int8_layer {
 	size_t n_in, n_out;
 	size_t panels;     /* even */
-	size_t kp;         /* n_in padded to the group: 4, or 2 for AVX2 */
+	size_t kp;         /* n_in padded to a group of 4 */
 	size_t max_rows, shared_rows;
 	mlp_act act;
 	enum mlpi_kint8_isa isa;
@@ -98,7 +98,7 @@ const char *mlpi_kint8_name(enum mlpi_kint8_isa isa)
 
 static void pack_weights(const struct mlp_layer *ly, struct int8_layer *p)
 {
-	size_t g_in = p->isa == MLPI_KINT8_AVX2 ? 2 : 4, groups = p->kp / g_in;
+	size_t g_in = 4, groups = p->kp / g_in;
 
 	for (size_t o = 0; o < p->panels * LANES; o++) {
 		size_t panel = o / LANES, j = o % LANES;
@@ -111,8 +111,6 @@ static void pack_weights(const struct mlp_layer *ly, struct int8_layer *p)
 			sum += w;
 			if (p->isa == MLPI_KINT8_C)
 				((int8_t *)p->W)[o * p->kp + k] = (int8_t)w;
-			else if (p->isa == MLPI_KINT8_AVX2)
-				((int16_t *)p->W)[at] = (int16_t)w;
 			else
 				((int8_t *)p->W)[at] = (int8_t)w;
 		}
@@ -126,7 +124,7 @@ mlp_status mlpi_kint8_pack(const struct mlp_layer *ly, enum mlpi_kint8_isa isa,
 			   size_t max_rows, int threads, void **out)
 {
 	struct int8_layer *p;
-	size_t per, outs, wbytes;
+	size_t outs, wbytes;
 
 	if (ly->Wq == NULL || ly->n_in > MLPI_INT8_MAX_IN || !mlpi_kint8_runs(isa))
 		return MLP_ENOTSUP;
@@ -137,7 +135,7 @@ mlp_status mlpi_kint8_pack(const struct mlp_layer *ly, enum mlpi_kint8_isa isa,
 	p->n_out = ly->n_out;
 	p->panels = round_up((ly->n_out + LANES - 1) / LANES, 2);
 	p->isa = isa;
-	p->kp = round_up(ly->n_in, isa == MLPI_KINT8_AVX2 ? 2 : 4);
+	p->kp = round_up(ly->n_in, 4);
 	p->max_rows = max_rows;
 	p->act = ly->act;
 	p->inv = 1.0f / ly->in_scale;
@@ -146,9 +144,8 @@ mlp_status mlpi_kint8_pack(const struct mlp_layer *ly, enum mlpi_kint8_isa isa,
 				      ((double)ly->n_in * (double)ly->n_out));
 	if (threads <= 1 || p->panels < 4)
 		p->shared_rows = SIZE_MAX;
-	per = isa == MLPI_KINT8_AVX2 ? 2 : 1;
 	outs = p->panels * LANES;
-	wbytes = outs * p->kp * per; /* n_in, n_out ≤ 2^24: no overflow */
+	wbytes = outs * p->kp; /* n_in, n_out ≤ 2^24: no overflow */
 	p->W = mlpi_alloc_aligned(wbytes);
 	p->comp = mlpi_alloc_aligned(outs * (sizeof(int32_t) + 2 * sizeof(float)));
 	if (p->W == NULL || p->comp == NULL) {
@@ -167,7 +164,8 @@ size_t mlpi_kint8_scratch(const void *packed)
 {
 	const struct int8_layer *p = packed;
 
-	return round_up(p->max_rows * p->kp * (p->isa == MLPI_KINT8_AVX2 ? 2 : 1), 64);
+	/* The rows in int8, and AVX2's sign of each row. */
+	return round_up(p->max_rows * (p->kp + 1), 64);
 }
 
 void mlpi_kint8_free(void *packed)
@@ -217,53 +215,87 @@ static inline int32_t load32(const void *p)
 	return v;
 }
 
-/* ---- AVX2: int16 operands, vpmaddwd -------------------------------------- */
+/* ---- AVX2: vpmaddubsw on |x| ≤ 127, never saturating ---------------------
+ * vpmaddubsw multiplies unsigned bytes by signed ones and adds each pair
+ * into a saturating int16. With an unsigned operand up to 255 (inputs
+ * shifted by 128), 2 · 255 · 127 passes 32767; with |x| ≤ 127 it cannot
+ * (2 · 127 · 127 = 32258). So the inputs go unshifted: a block whose rows
+ * are all ≥ 0 (after a ReLU, or pixels) multiplies them as they are, and
+ * any other takes |x| and moves x's sign onto the weights (vpsignb). */
 
+/* Rows rounded to int8 into xs; neg[r] says whether row r has a value
+ * below 0. */
 __attribute__((target("avx2,fma")))
 static void quantize_avx2(const struct int8_layer *p, size_t rows,
-			  const float *X, int16_t *xs)
+			  const float *X, int8_t *xs, uint8_t *neg)
 {
 	const __m256 inv = _mm256_set1_ps(p->inv), lo = _mm256_set1_ps(-127.0f),
 		     hi = _mm256_set1_ps(127.0f);
+	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
 
 	for (size_t r = 0; r < rows; r++) {
 		const float *x = X + r * p->n_in;
-		int16_t *q = xs + r * p->kp;
+		int8_t *q = xs + r * p->kp;
+		__m256i any = _mm256_setzero_si256();
 		size_t k = 0;
+		int below = 0;
 
-		for (; k + 8 <= p->n_in; k += 8) {
-			__m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + k), inv);
-			__m256i i = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
-			__m256i s = _mm256_permute4x64_epi64(_mm256_packs_epi32(i, i), 0x08);
+		for (; k + 32 <= p->n_in; k += 32) {
+			__m256i i[4], b;
 
-			_mm_storeu_si128((__m128i *)(void *)(q + k), _mm256_castsi256_si128(s));
+			for (int j = 0; j < 4; j++) {
+				__m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + k + 8 * j), inv);
+
+				i[j] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
+			}
+			b = _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]),
+					       _mm256_packs_epi32(i[2], i[3]));
+			b = _mm256_permutevar8x32_epi32(b, order);
+			_mm256_storeu_si256((__m256i *)(void *)(q + k), b);
+			any = _mm256_or_si256(any, b);
 		}
-		for (; k < p->kp; k++)
-			q[k] = (int16_t)(k < p->n_in ? mlpi_q8(x[k], p->inv) : 0);
+		below = _mm256_movemask_epi8(any) != 0;
+		for (; k < p->kp; k++) {
+			q[k] = (int8_t)(k < p->n_in ? mlpi_q8(x[k], p->inv) : 0);
+			below |= q[k] < 0;
+		}
+		neg[r] = (uint8_t)below;
 	}
 }
 
-/* R rows (constant once inlined) × one panel. */
+/* R rows (constant once inlined) × one panel; signed: some row has x < 0. */
 __attribute__((target("avx2,fma"), always_inline))
-static inline void block_avx2(const struct int8_layer *p, const int16_t *xs,
-			      float *Y, size_t r0, size_t R, size_t panel)
+static inline void block_avx2(const struct int8_layer *p, const int8_t *xs,
+			      float *Y, size_t r0, size_t R, size_t panel,
+			      bool signed_x)
 {
-	size_t groups = p->kp / 2, o = panel * LANES;
-	const int16_t *w = (const int16_t *)p->W + panel * groups * 2 * LANES;
+	size_t groups = p->kp / 4, o = panel * LANES;
+	const int8_t *w = (const int8_t *)p->W + panel * groups * 4 * LANES;
+	const __m256i ones = _mm256_set1_epi16(1);
 	__m256i acc[4][2];
 	__m256 sc[2], bi[2];
 
 	for (size_t r = 0; r < R; r++)
 		acc[r][0] = acc[r][1] = _mm256_setzero_si256();
-	for (size_t g = 0; g < groups; g++, w += 2 * LANES) {
+	for (size_t g = 0; g < groups; g++, w += 4 * LANES) {
 		__m256i w0 = _mm256_load_si256((const __m256i *)(const void *)w);
-		__m256i w1 = _mm256_load_si256((const __m256i *)(const void *)(w + LANES));
+		__m256i w1 = _mm256_load_si256((const __m256i *)(const void *)(w + 32));
 
 		for (size_t r = 0; r < R; r++) {
-			__m256i x = _mm256_set1_epi32(load32(xs + (r0 + r) * p->kp + 2 * g));
+			__m256i x = _mm256_set1_epi32(load32(xs + (r0 + r) * p->kp + 4 * g));
+			__m256i s0, s1;
 
-			acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(x, w0));
-			acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(x, w1));
+			if (signed_x) {
+				__m256i ax = _mm256_abs_epi8(x);
+
+				s0 = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(w0, x));
+				s1 = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(w1, x));
+			} else {
+				s0 = _mm256_maddubs_epi16(x, w0);
+				s1 = _mm256_maddubs_epi16(x, w1);
+			}
+			acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(s0, ones));
+			acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(s1, ones));
 		}
 	}
 	for (int h = 0; h < 2; h++) {
@@ -281,21 +313,34 @@ static inline void block_avx2(const struct int8_layer *p, const int16_t *xs,
 	}
 }
 
+#define BLOCK_AVX2(R, S) block_avx2(p, xs, Y, r0, R, panel, S)
+
 __attribute__((target("avx2,fma")))
 static void run_avx2(const struct int8_layer *p, size_t rows, const void *xq,
 		     float *Y, size_t lo, size_t hi)
 {
-	const int16_t *xs = xq;
+	const int8_t *xs = xq;
+	const uint8_t *neg = (const uint8_t *)xq + p->max_rows * p->kp;
 
-	for (size_t r0 = 0; r0 < rows; r0 += 4)
+	for (size_t r0 = 0; r0 < rows; r0 += 4) {
+		size_t R = rows - r0 < 4 ? rows - r0 : 4;
+		bool s = false;
+
+		for (size_t r = 0; r < R; r++)
+			s |= neg[r0 + r] != 0;
 		for (size_t panel = lo; panel < hi && panel * LANES < p->n_out; panel++) {
-			switch (rows - r0 < 4 ? rows - r0 : 4) {
-			case 1: block_avx2(p, xs, Y, r0, 1, panel); break;
-			case 2: block_avx2(p, xs, Y, r0, 2, panel); break;
-			case 3: block_avx2(p, xs, Y, r0, 3, panel); break;
-			default: block_avx2(p, xs, Y, r0, 4, panel); break;
+			switch (R + 4 * s) {
+			case 1: BLOCK_AVX2(1, false); break;
+			case 2: BLOCK_AVX2(2, false); break;
+			case 3: BLOCK_AVX2(3, false); break;
+			case 4: BLOCK_AVX2(4, false); break;
+			case 5: BLOCK_AVX2(1, true); break;
+			case 6: BLOCK_AVX2(2, true); break;
+			case 7: BLOCK_AVX2(3, true); break;
+			default: BLOCK_AVX2(4, true); break;
 			}
 		}
+	}
 }
 
 /* ---- AVX512-VNNI: u8 × s8, vpdpbusd ------------------------------------ */
@@ -506,7 +551,8 @@ void mlpi_kint8_run(const void *packed, void *scratch, size_t rows,
 		quantize_vnni(p, rows, X, scratch);
 		break;
 	case MLPI_KINT8_AVX2:
-		quantize_avx2(p, rows, X, scratch);
+		quantize_avx2(p, rows, X, scratch,
+			      (uint8_t *)scratch + p->max_rows * p->kp);
 		break;
 #endif
 	default:
@@ -535,33 +581,24 @@ static bool int8_supports(const struct mlp_layer *layer, size_t rows)
 	return layer->Wq != NULL && layer->n_in <= MLPI_INT8_MAX_IN;
 }
 
-/* Per block, each group of inputs takes one instruction per row and
- * panel, or the instruction's latency (5 cycles) when fewer are in
- * flight; a cycle is about 0.28 ns (as kernel_packed.c's model). AVX2
- * takes two instructions for what VNNI does in one, on half the width,
- * and half the inputs a group. Rounding the inputs costs about a cycle
- * for 16 of them. */
+/* Per block, each group of 4 inputs takes one instruction per row and
+ * panel (VNNI512), about 3.5 cycles per row and panel on AVX2 (two
+ * half-panels of vpmaddubsw, vpmaddwd and an add, and vpsignb for rows
+ * of both signs, two or three a cycle), or the instruction's latency (5
+ * cycles) when fewer are in flight; a cycle is about 0.28 ns (as
+ * kernel_packed.c's model), and loads and the loop add 15%. Each row
+ * costs about 4 ns beside (its rounding, the stores of its outputs).
+ * Fitted to bench_costs --int8 on an AMD EPYC family 25 (AVX512-VNNI, and
+ * held to AVX2 by MLP_MAX_CPU_ISA); MLP_MEASURE does not rely on it. */
 static double int8_cost(const struct mlp_layer *layer, size_t rows, int threads)
 {
 	enum mlpi_kint8_isa isa = mlpi_kint8_best();
-	double cycle = 0.00028, groups, per_group, blocks, compute;
+	double cycle = 0.00028 * 1.15, groups, per_group, blocks, compute;
 	double panels = (double)round_up((layer->n_out + LANES - 1) / LANES, 2);
 	double full = floor((double)rows / 4), rest = (double)(rows % 4);
 
-	switch (isa) {
-	case MLPI_KINT8_VNNI512:
-		groups = (double)round_up(layer->n_in, 4) / 4;
-		per_group = 1;
-		break;
-	case MLPI_KINT8_AVX2:
-		groups = (double)round_up(layer->n_in, 2) / 2;
-		per_group = 4;
-		break;
-	default:
-		groups = (double)layer->n_in;
-		per_group = 16 * 4;
-		break;
-	}
+	groups = (double)round_up(layer->n_in, 4) / 4;
+	per_group = isa == MLPI_KINT8_VNNI512 ? 1 : isa == MLPI_KINT8_AVX2 ? 3.5 : 64;
 	/* Blocks of 4 rows × 2 panels, and the rest. */
 	blocks = full * fmax(8 * per_group, 5) * (panels / 2) +
 		 (rest > 0 ? fmax(rest * 2 * per_group, 5) * (panels / 2) : 0);
@@ -569,8 +606,8 @@ static double int8_cost(const struct mlp_layer *layer, size_t rows, int threads)
 	if ((double)rows * layer->n_in * layer->n_out >= 2 * INT8_SHARED_MACS &&
 	    threads > 1)
 		compute = 1.5 + compute / threads;
-	return 0.03 + compute + (double)rows * (double)layer->n_in * cycle / 8 +
-	       0.0002 * (double)(rows * layer->n_out);
+	return 0.02 + compute + (double)rows * (double)layer->n_in * cycle / 8 +
+	       0.004 * (double)rows + 0.0002 * (double)(rows * layer->n_out);
 }
 
 static mlp_status int8_prepare(const struct mlp_layer *layer,

@@ -583,7 +583,7 @@ static double od_cost_bf16(const struct mlp_layer *layer, size_t rows,
 static double od_cost_int8(const struct mlp_layer *layer, size_t rows,
 			   int threads)
 {
-	return od_cost(layer, rows, threads, 600e3, 1) +
+	return od_cost(layer, rows, threads, 900e3, 1) +
 	       0.0003 * (double)(rows * layer->n_in);
 }
 
