@@ -126,6 +126,17 @@ printf '{"inputs":[{"name":"input","shape":[5,2],"datatype":"FP32","data":[%s]}]
 	"$(tr '\n' ',' < reg_in.csv | sed 's/,$//')" > reg_req.json
 expect 200 "infer reg (flat data, scaled inputs)" POST /v2/models/reg/versions/1/infer reg_req.json
 same "reg, scaled as mlp run scales" reg_run.csv
+# ---- a quantised model is served in int8, as mlp run runs it
+"$mlp" quantize xor.safetensors xor_in.csv --out xorq.st >/dev/null 2>&1 ||
+	fail "quantize xor"
+"$mlp" run xorq.st xor_in.csv > xorq_run.csv 2>/dev/null
+main_port=$port main_pid=$pid
+start q xorq.st
+expect 200 "infer xorq" POST /v2/models/xorq/infer xor_req.json
+same "xorq, in int8 as mlp run" xorq_run.csv
+kill "$pid"
+wait "$pid" 2>/dev/null
+port=$main_port pid=$main_pid
 printf '{"inputs":[{"name":"input","shape":[2],"datatype":"FP32","data":[1,0]}]}' > one.json
 expect 200 "a row as shape [N]" POST /v2/models/xor/infer one.json
 has '"shape":[1,2]' "one row"

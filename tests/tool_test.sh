@@ -549,9 +549,89 @@ if [ "$same" != 4 ]; then
 	failures=$((failures + 1))
 fi
 
+fm=/usr/share/datasets/fashion-mnist
+# ---- int8: a quantised model from mlp quantize, run, evaluated, shown
+expect 0 "quantize XOR" -- "$mlp" quantize --rows 3 xor.safetensors xor_in.txt \
+	--out xq.st
+contains out "calibrated on 3 rows of xor_in.txt, by the 99.99 percentile" \
+	"quantize says how it calibrated"
+contains out "rel. RMS error" "quantize prints each layer's error"
+contains out "classes: int8 equals float on" "quantize compares the classes"
+expect 0 "quantize --method max" -- "$mlp" quantize --method max xor.safetensors \
+	xor_in.txt --out xqm.st
+contains out "by the largest |x|" "the method said"
+expect 0 "info of a quantised model" -- "$mlp" info xq.st
+contains out "quantised: I8 weights" "info shows a quantised model"
+contains out "input scale" "info shows the scales"
+expect 0 "run a quantised model" -- "$mlp" run --argmax xq.st xor_in.txt
+if [ "$(tr '\n' ' ' < out)" != "0 1 1 0 " ]; then
+	echo "FAIL: XOR classes in int8: $(tr '\n' ' ' < out)"; failures=$((failures + 1))
+fi
+expect 0 "run it in int8" -- "$mlp" run xq.st xor_in.txt
+cp out xq_int8.txt
+expect 0 "run it in fp32" -- "$mlp" run --precision fp32 xq.st xor_in.txt
+if ! paste -d, xq_int8.txt out | awk -F, '{ for (i = 1; i <= NF / 2; i++) {
+		d = $i - $(i + NF / 2); if (d < -0.05 || d > 0.05) exit 1 } }'; then
+	echo "FAIL: int8 outputs more than 0.05 from the dequantised fp32 ones"
+	failures=$((failures + 1))
+fi
+expect 0 "eval a quantised model" -- "$mlp" eval xq.st xor.csv
+contains out "int8 layer 1: rel. RMS error" "eval prints the int8 error"
+contains out "accuracy  1.000000" "XOR still learned in int8"
+expect 2 "int8 for a float model" -- "$mlp" run --precision int8 xor.safetensors \
+	xor_in.txt
+contains err "is not a quantised model (make one with mlp quantize)" \
+	"int8 of a float model refused"
+expect 2 "quantize without --out" -- "$mlp" quantize xor.safetensors xor_in.txt
+expect 2 "quantize --method bogus" -- "$mlp" quantize --method bogus \
+	xor.safetensors xor_in.txt --out q.st
+contains err "want percentile or max" "the bad method named"
+expect 2 "quantize --percentile 40" -- "$mlp" quantize --percentile 40 \
+	xor.safetensors xor_in.txt --out q.st
+expect 4 "quantize on rows of the wrong width" -- "$mlp" quantize \
+	xor.safetensors bad_width.txt --out q.st
+[ ! -e q.st ] || { echo "FAIL: a refused quantize wrote q.st"; failures=$((failures + 1)); }
+expect 0 "quantize on IDX images" -- "$mlp" quantize idx.safetensors \
+	t-images-idx3-ubyte --out idxq.st
+expect 0 "run IDX images in int8" -- "$mlp" run --argmax idxq.st t-images-idx3-ubyte
+if [ "$(tr '\n' ' ' < out)" != "0 1 0 1 " ]; then
+	echo "FAIL: IDX classes in int8: $(tr '\n' ' ' < out)"; failures=$((failures + 1))
+fi
+
+# ---- Fashion-MNIST in int8: calibrated on 1,000 training images, the
+# classes equal fp32's on at least 99% of the 10,000 test images and the
+# accuracy within 0.5 points (a network trained for one epoch)
+if [ -f "$fm/train-images-idx3-ubyte.gz" ]; then
+	[ -f fm.st ] || expect 0 "train on Fashion-MNIST" -- "$mlp" train \
+		--sizes 784,256,10 --act relu,softmax --loss xent --epochs 1 \
+		--batch 64 --out fm.st "$fm/train-images-idx3-ubyte.gz"
+	expect 0 "quantize Fashion-MNIST" -- "$mlp" quantize fm.st \
+		"$fm/train-images-idx3-ubyte.gz" --out fmq.st
+	expect 0 "fp32 classes" -- sh -c "'$mlp' run --argmax fm.st \
+		'$fm/t10k-images-idx3-ubyte.gz' > fm32.txt"
+	expect 0 "int8 classes" -- sh -c "'$mlp' run --argmax fmq.st \
+		'$fm/t10k-images-idx3-ubyte.gz' > fm8.txt"
+	same=$(paste -d' ' fm32.txt fm8.txt | awk '$1 == $2' | wc -l)
+	echo "Fashion-MNIST: int8 classes equal fp32's on $same of 10000 images"
+	if [ "$same" -lt 9900 ]; then
+		echo "FAIL: int8 agrees with fp32 on $same of 10000 images (want 99%)"
+		failures=$((failures + 1))
+	fi
+	expect 0 "eval fp32" -- "$mlp" eval fm.st "$fm/t10k-images-idx3-ubyte.gz"
+	a32=$(awk '/^accuracy/ { print $2 }' out)
+	expect 0 "eval int8" -- "$mlp" eval fmq.st "$fm/t10k-images-idx3-ubyte.gz"
+	a8=$(awk '/^accuracy/ { print $2 }' out)
+	echo "Fashion-MNIST: accuracy fp32 $a32, int8 $a8"
+	if ! awk -v a="$a32" -v b="$a8" 'BEGIN { exit !(a - b <= 0.005 && b - a <= 0.005) }'; then
+		echo "FAIL: int8 accuracy $a8 is more than 0.5 points from fp32's $a32"
+		failures=$((failures + 1))
+	fi
+else
+	echo "Fashion-MNIST int8 case skipped: needs $fm (Debian's dataset-fashion-mnist)"
+fi
+
 # ---- Fashion-MNIST: the bf16 plan's classes are the fp32 path's on at
 # least 99% of the 10,000 test images (a network trained for one epoch)
-fm=/usr/share/datasets/fashion-mnist
 if $bf16 && [ -f "$fm/train-images-idx3-ubyte.gz" ]; then
 	expect 0 "train on Fashion-MNIST" -- "$mlp" train --sizes 784,256,10 \
 		--act relu,softmax --loss xent --epochs 1 --batch 64 --out fm.st \
