@@ -21,7 +21,7 @@ for page in "$mandir/mlp.1" "$mandir/mlp.3"; do
 done
 
 # In the page an option is written \-\-name.
-options=$( { "$mlp" --help; for cmd in info run train eval plot tune serve; do "$mlp" "$cmd" --help; done; } |
+options=$( { "$mlp" --help; for cmd in info run train eval plot tune serve quantize; do "$mlp" "$cmd" --help; done; } |
 	grep -oE -- '--[a-z][a-z0-9-]*' | sort -u)
 count=0
 for opt in $options; do
