@@ -70,6 +70,10 @@ static const char *const impl_names[N_IMPL] = {
 
 /* ---- options ------------------------------------------------------------- */
 
+/* The inputs of every cell are uniform in [input_lo, 1): -1, or 0 with
+ * --nonneg (as pixels are). */
+static double input_lo = -1;
+
 struct options {
 	bool full, smoke, strict, no_fann, no_torch, no_train, keep_coretype;
 	int threads;
@@ -96,7 +100,8 @@ static void usage(FILE *f)
 		"  --no-train        leave out the training bench\n"
 		"  --python PATH     the Python with torch (default: /usr/bin/python3)\n"
 		"  --torch-script F  the PyTorch side (default: %s)\n"
-		"  --keep-coretype   OpenBLAS's own kernels, not mlp's correction (docs/performance.md)\n",
+		"  --keep-coretype   OpenBLAS's own kernels, not mlp's correction (docs/performance.md)\n"
+		"  --nonneg          inputs in [0, 1), as pixels (default: [-1, 1))\n",
 		MLP_BENCH_TORCH_SCRIPT);
 }
 
@@ -166,6 +171,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->no_train = true;
 		} else if (!strcmp(a, "--keep-coretype")) {
 			o->keep_coretype = true;
+		} else if (!strcmp(a, "--nonneg")) {
+			input_lo = 0;
 		} else if (!strcmp(a, "--list")) {
 			for (size_t c = 0; c < N_CASES; c++)
 				printf("%s\n", cases[c].name);
@@ -452,7 +459,7 @@ static bool setup_net(struct setup *s, const struct net_case *c, size_t batch)
 		s->Y[k] = calloc(batch * s->n_out, sizeof(float));
 	if (!s->X || !s->tmp[0] || !s->tmp[1])
 		return false;
-	bench_fill(&g, s->X, batch * s->n_in, -1, 1);
+	bench_fill(&g, s->X, batch * s->n_in, input_lo, 1);
 	return true;
 }
 
@@ -519,8 +526,8 @@ static void setup_torch(struct setup *s, struct torch_proc *torch,
 	}
 }
 
-/* The cell's network quantised into s->qnet, calibrated on rows drawn as
- * the cell's inputs are. */
+/* The cell's network quantised into s->qnet, calibrated on 256 other rows
+ * drawn as the cell's inputs are. */
 static mlp_status quantize(struct setup *s)
 {
 	struct bench_rng g = { 777 };
@@ -528,7 +535,7 @@ static mlp_status quantize(struct setup *s)
 	mlp_status st = MLP_ENOMEM;
 
 	if (calib != NULL) {
-		bench_fill(&g, calib, 256 * s->n_in, -1, 1);
+		bench_fill(&g, calib, 256 * s->n_in, input_lo, 1);
 		st = mlp_net_quantize(&s->qnet, s->net, 256, calib, NULL, NULL);
 	}
 	free(calib);
@@ -558,8 +565,7 @@ static void setup_plans(struct setup *s, struct cell *cell)
 		o.flags = MLP_PLAN_BATCH_INVARIANT;
 		if (mlp_plan_create_opts(&s->plani, s->net, &o, NULL) != MLP_OK)
 			s->plani = NULL;
-		/* int8: the network quantised on 256 other rows of the same
-		 * inputs (uniform in [-1, 1]), its plan measured. */
+		/* int8: the network quantised, its plan measured. */
 		o.flags = 0;
 		o.effort = MLP_MEASURE;
 		o.precision = MLP_INT8;

@@ -176,6 +176,9 @@ mlp_status mlpi_check_values(const mlp_train_opts *o, bool for_train,
 					 range_text[floats[i].range],
 					 (double)floats[i].value);
 	}
+	if (o->precision == MLP_INT8)
+		return mlpi_fail(msg, MLP_EINVAL, "precision int8 is for plans of a "
+				 "quantised network: training runs in fp32 or bf16");
 	if (o->precision != MLP_FP32 && o->precision != MLP_BF16)
 		return mlpi_fail(msg, MLP_EINVAL, "precision %d is not a precision",
 				 (int)o->precision);

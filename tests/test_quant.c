@@ -421,6 +421,23 @@ START_TEST(quantize_arguments)
 	ck_assert_ptr_nonnull(strstr(msg.text, "changed"));
 	ck_assert(!mlp_net_quantized(NULL));
 	mlp_net_free(c);
+	/* A trainer will change the parameters: the int8 part ends; int8 is
+	 * no precision to train in. */
+	{
+		mlp_train_opts to = mlp_train_defaults();
+		mlp_trainer *t;
+
+		ck_assert_int_eq(mlp_net_clone(&c, q), MLP_OK);
+		to.precision = MLP_INT8;
+		ck_assert_int_eq(mlp_train_check(c, &to, &msg), MLP_EINVAL);
+		ck_assert_ptr_nonnull(strstr(msg.text, "int8"));
+		to.precision = MLP_FP32;
+		ck_assert(mlp_net_quantized(c));
+		ck_assert_int_eq(mlp_trainer_create(&t, c, &to, 4), MLP_OK);
+		ck_assert(!mlp_net_quantized(c));
+		mlp_trainer_free(t);
+		mlp_net_free(c);
+	}
 	mlp_net_free(q);
 	mlp_net_free(net);
 }
