@@ -232,7 +232,7 @@ static inline int32_t load32(const void *p)
  * (2 · 127 · 127 = 32258). So a block whose rows are all ≥ 0 (after a
  * ReLU, or pixels) multiplies them as bytes, unshifted. A block of 3 or 4
  * rows with one below 0 takes int16 operands and vpmaddwd, exact as well,
- * which bench_int8 measured 1.15-1.35 times as fast there as moving x's
+ * which bench_int8 measured 1.1-1.2 times as fast there as moving x's
  * sign onto the weights (|x| and vpsignb, then vpmaddubsw); blocks of 1 or
  * 2 such rows take the latter, which reads half the bytes (1.5 times as
  * fast at one row). */

@@ -9,11 +9,11 @@
 
 /* The variants, narrowest first:
  *   C        int32 sums of int8 products, plain C;
- *   AVX2     vpmaddubsw on |x| ≤ 127 (x's sign moved onto the weights
- *            where a row has x < 0), whose 16-bit pair sums then cannot
- *            saturate (2 · 127 · 127 < 32767), widened by vpmaddwd:
- *            measured against int16 operands with vpmaddwd (exact too,
- *            but half as many products an instruction) by bench_int8;
+ *   AVX2     rows ≥ 0: vpmaddubsw on x ≤ 127, whose 16-bit pair sums
+ *            then cannot saturate (2 · 127 · 127 < 32767), widened by
+ *            vpmaddwd; rows of both signs: int16 operands and vpmaddwd,
+ *            or, one or two rows, |x| and vpsignb before vpmaddubsw
+ *            (bench_int8 measures the ways);
  *   VNNI512  AVX512-VNNI's vpdpbusd, u8 × s8 into 32 bits: the inputs
  *            shifted by 128, the shift taken out of each sum after. */
 enum mlpi_kint8_isa { MLPI_KINT8_C, MLPI_KINT8_AVX2, MLPI_KINT8_VNNI512 };
