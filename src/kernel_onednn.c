@@ -567,10 +567,16 @@ static double od_cost(const struct mlp_layer *layer, size_t rows, int threads,
 	return 0.6 + t + 0.003 * (double)rows;
 }
 
+/* Below AVX-512 (oneDNN's gemm:jit on AVX2), about 120 GFLOP/s: bench_costs
+ * on the same machine held to AVX2 (DNNL_MAX_CPU_ISA) measured 0.45-0.9 of
+ * the AVX-512 rate. */
 static double od_cost_fp32(const struct mlp_layer *layer, size_t rows,
 			   int threads)
 {
-	return od_cost(layer, rows, threads, 210e3, 4);
+	unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+	unsigned avx512 = (unsigned)dnnl_cpu_isa_avx512_core;
+
+	return od_cost(layer, rows, threads, (isa & avx512) == avx512 ? 210e3 : 120e3, 4);
 }
 
 static double od_cost_bf16(const struct mlp_layer *layer, size_t rows,
