@@ -659,9 +659,9 @@ static bool int8_supports(const struct mlp_layer *layer, size_t rows)
 }
 
 /* Per block, each group of 4 inputs takes one instruction per row and
- * panel (VNNI512), about 3.5 cycles per row and panel on AVX2 (two
- * half-panels of vpmaddubsw, vpmaddwd and an add, and vpsignb for rows
- * of both signs, two or three a cycle), or the instruction's latency (5
+ * panel (VNNI512), about 2.3 cycles per row and panel on AVX2 (four
+ * multiplying instructions, two a cycle: 2.2 measured on rows ≥ 0, 3.1 on
+ * rows of both signs, bench_int8), or the instruction's latency (5
  * cycles) when fewer are in flight; a cycle is about 0.28 ns (as
  * kernel_packed.c's model), and loads and the loop add 15%. Each row
  * costs about 4 ns beside (its rounding, the stores of its outputs).
@@ -675,7 +675,7 @@ static double int8_cost(const struct mlp_layer *layer, size_t rows, int threads)
 	double full = floor((double)rows / 4), rest = (double)(rows % 4);
 
 	groups = (double)round_up(layer->n_in, 4) / 4;
-	per_group = isa == MLPI_KINT8_VNNI512 ? 1 : isa == MLPI_KINT8_AVX2 ? 3.5 : 64;
+	per_group = isa == MLPI_KINT8_VNNI512 ? 1 : isa == MLPI_KINT8_AVX2 ? 2.3 : 64;
 	/* Blocks of 4 rows × 2 panels, and the rest. */
 	blocks = full * fmax(8 * per_group, 5) * (panels / 2) +
 		 (rest > 0 ? fmax(rest * 2 * per_group, 5) * (panels / 2) : 0);
