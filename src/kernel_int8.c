@@ -423,28 +423,34 @@ static void run_avx2(const struct int8_layer *p, size_t rows, const void *scratc
 
 /* ---- AVX512-VNNI: u8 × s8, vpdpbusd ------------------------------------ */
 
+/* n values of x rounded to int8 at 1/scale = inv_scale, plus shift (0,
+ * or 128 for vpdpbusd's unsigned bytes), into q. */
 __attribute__((target("avx512f,avx512bw,avx512vl")))
+static void q8_rows_512(size_t n, const float *x, float inv_scale, int shift,
+			void *q)
+{
+	const __m512 inv = _mm512_set1_ps(inv_scale), lo = _mm512_set1_ps(-127.0f),
+		     hi = _mm512_set1_ps(127.0f);
+	const __m512i add = _mm512_set1_epi32(shift);
+
+	for (size_t k = 0; k < n; k += 16) {
+		__mmask16 m = n - k >= 16 ? 0xffff : (__mmask16)((1u << (n - k)) - 1);
+		__m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + k), inv);
+		__m512i i = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi));
+
+		_mm_mask_storeu_epi8((int8_t *)q + k, m,
+				     _mm512_cvtepi32_epi8(_mm512_add_epi32(i, add)));
+	}
+}
+
 static void quantize_vnni(const struct int8_layer *p, size_t rows,
 			  const float *X, uint8_t *xs)
 {
-	const __m512 inv = _mm512_set1_ps(p->inv), lo = _mm512_set1_ps(-127.0f),
-		     hi = _mm512_set1_ps(127.0f);
-	const __m512i shift = _mm512_set1_epi32(128);
-
 	for (size_t r = 0; r < rows; r++) {
-		const float *x = X + r * p->n_in;
 		uint8_t *q = xs + r * p->kp;
-		size_t k = 0;
 
-		for (; k < p->n_in; k += 16) {
-			__mmask16 m = p->n_in - k >= 16 ? 0xffff
-							: (__mmask16)((1u << (p->n_in - k)) - 1);
-			__m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + k), inv);
-			__m512i i = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi));
-
-			_mm_mask_storeu_epi8(q + k, m, _mm512_cvtepi32_epi8(_mm512_add_epi32(i, shift)));
-		}
-		for (k = p->n_in; k < p->kp; k++)
+		q8_rows_512(p->n_in, X + r * p->n_in, p->inv, 128, q);
+		for (size_t k = p->n_in; k < p->kp; k++)
 			q[k] = 128;
 	}
 }
@@ -527,20 +533,6 @@ static void run_vnni(const struct int8_layer *p, size_t rows, const void *xq,
 /* ---- rounding rows to int8, for other kernels ------------------------------- */
 
 #if defined(HAVE_X86)
-__attribute__((target("avx512f,avx512bw,avx512vl")))
-static void q8_rows_512(size_t n, const float *x, float inv_scale, int8_t *q)
-{
-	const __m512 inv = _mm512_set1_ps(inv_scale), lo = _mm512_set1_ps(-127.0f),
-		     hi = _mm512_set1_ps(127.0f);
-
-	for (size_t k = 0; k < n; k += 16) {
-		__mmask16 m = n - k >= 16 ? 0xffff : (__mmask16)((1u << (n - k)) - 1);
-		__m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + k), inv);
-		__m512i i = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi));
-
-		_mm_mask_storeu_epi8(q + k, m, _mm512_cvtepi32_epi8(i));
-	}
-}
 
 __attribute__((target("avx2,fma")))
 static void q8_rows_256(size_t n, const float *x, float inv_scale, int8_t *q)
@@ -567,7 +559,7 @@ void mlpi_kint8_quantize(size_t n, const float *x, float inv_scale, int8_t *q)
 {
 #if defined(HAVE_X86)
 	if (mlpi_cpu_avx512()) {
-		q8_rows_512(n, x, inv_scale, q);
+		q8_rows_512(n, x, inv_scale, 0, q);
 		return;
 	}
 	if (mlpi_cpu_avx2()) {
